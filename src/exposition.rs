@@ -1,0 +1,358 @@
+//! The Prometheus text exposition format, version 0.0.4, written by hand.
+//!
+//! A [`Exposition`] is a growing text body. [`Exposition::family`] writes one
+//! family's `# HELP` and `# TYPE` lines and hands back a [`FamilyWriter`] that
+//! borrows the body mutably, so the samples of one family are always written
+//! together, right after their header. Writing the same family twice is a
+//! programming error: it is caught in debug builds and by the tests that check
+//! whole scrapes.
+
+use std::fmt::Write as _;
+
+/// The content type of the body this module writes.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The metric types of the text format that this exporter uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetricType {
+    Gauge,
+    Counter,
+}
+
+impl MetricType {
+    fn as_str(self) -> &'static str {
+        match self {
+            MetricType::Gauge => "gauge",
+            MetricType::Counter => "counter",
+        }
+    }
+}
+
+/// A text body under construction.
+#[derive(Default)]
+pub struct Exposition {
+    body: String,
+    families: Vec<String>,
+}
+
+impl Exposition {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Starts a family: writes its `# HELP` and `# TYPE` lines.
+    pub fn family<'a>(
+        &'a mut self,
+        name: &'a str,
+        help: &str,
+        kind: MetricType,
+    ) -> FamilyWriter<'a> {
+        debug_assert!(is_valid_metric_name(name), "bad metric name {name:?}");
+        debug_assert!(
+            !self.families.iter().any(|f| f == name),
+            "family {name} written twice"
+        );
+        self.families.push(name.to_string());
+        self.body.push_str("# HELP ");
+        self.body.push_str(name);
+        self.body.push(' ');
+        escape_help_into(&mut self.body, help);
+        self.body.push_str("\n# TYPE ");
+        self.body.push_str(name);
+        self.body.push(' ');
+        self.body.push_str(kind.as_str());
+        self.body.push('\n');
+        FamilyWriter {
+            body: &mut self.body,
+            name,
+        }
+    }
+
+    /// The names of the families written so far, in order.
+    pub fn family_names(&self) -> &[String] {
+        &self.families
+    }
+
+    /// The finished body. Every line, the last one too, ends with `\n`.
+    pub fn into_string(self) -> String {
+        self.body
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.body
+    }
+}
+
+/// Writes the samples of one family.
+pub struct FamilyWriter<'a> {
+    body: &'a mut String,
+    name: &'a str,
+}
+
+impl FamilyWriter<'_> {
+    /// Writes one sample of this family. Label names must be valid; label
+    /// values are escaped here.
+    pub fn sample(&mut self, labels: &[(&str, &str)], value: f64) -> &mut Self {
+        self.body.push_str(self.name);
+        if !labels.is_empty() {
+            self.body.push('{');
+            for (i, (name, value)) in labels.iter().enumerate() {
+                debug_assert!(is_valid_label_name(name), "bad label name {name:?}");
+                if i > 0 {
+                    self.body.push(',');
+                }
+                self.body.push_str(name);
+                self.body.push_str("=\"");
+                escape_label_value_into(self.body, value);
+                self.body.push('"');
+            }
+            self.body.push('}');
+        }
+        self.body.push(' ');
+        write_value(self.body, value);
+        self.body.push('\n');
+        self
+    }
+}
+
+/// `# HELP` text: backslash and newline are escaped; quotes are not.
+pub fn escape_help_into(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Label values: backslash, double quote and newline are escaped.
+pub fn escape_label_value_into(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Writes a sample value the way the Python client library does (so that
+/// output stays byte-compatible with the exporters this one replaces):
+/// `+Inf`, `-Inf`, `NaN`, otherwise Python's `repr` of the float (shortest
+/// text that reads back as the same number, `1.0` rather than `1`), with Go's
+/// exponent form for positive values of seven or more integer digits.
+pub fn write_value(out: &mut String, value: f64) {
+    if value.is_nan() {
+        out.push_str("NaN");
+    } else if value == f64::INFINITY {
+        out.push_str("+Inf");
+    } else if value == f64::NEG_INFINITY {
+        out.push_str("-Inf");
+    } else {
+        write_finite(out, value);
+    }
+}
+
+/// The value as [`write_value`] spells it.
+pub fn format_value(value: f64) -> String {
+    let mut s = String::new();
+    write_value(&mut s, value);
+    s
+}
+
+fn write_finite(out: &mut String, value: f64) {
+    // `{:e}` gives the shortest round-trip digits: "-1.2345e3", "5e-7".
+    let sci = format!("{value:e}");
+    let (mantissa, exponent) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => ("-", m),
+        None => ("", mantissa),
+    };
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    out.push_str(sign);
+    if value > 0.0 && exponent >= 6 {
+        // Go switches to exponents sooner than Python does.
+        write_exponent_form(out, &digits, exponent);
+    } else if !(-4..16).contains(&exponent) {
+        write_exponent_form(out, &digits, exponent);
+    } else if exponent < 0 {
+        out.push_str("0.");
+        for _ in 0..(-exponent - 1) {
+            out.push('0');
+        }
+        out.push_str(&digits);
+    } else {
+        let int_len = exponent as usize + 1;
+        if digits.len() <= int_len {
+            out.push_str(&digits);
+            for _ in digits.len()..int_len {
+                out.push('0');
+            }
+            out.push_str(".0");
+        } else {
+            out.push_str(&digits[..int_len]);
+            out.push('.');
+            out.push_str(&digits[int_len..]);
+        }
+    }
+}
+
+fn write_exponent_form(out: &mut String, digits: &str, exponent: i32) {
+    out.push_str(&digits[..1]);
+    if digits.len() > 1 {
+        out.push('.');
+        out.push_str(&digits[1..]);
+    }
+    let _ = write!(
+        out,
+        "e{}{:02}",
+        if exponent < 0 { '-' } else { '+' },
+        exponent.unsigned_abs()
+    );
+}
+
+/// `[a-zA-Z_:][a-zA-Z0-9_:]*`
+pub fn is_valid_metric_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+}
+
+/// `[a-zA-Z_][a-zA-Z0-9_]*`, not starting with the reserved `__`.
+pub fn is_valid_label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    !name.starts_with("__")
+        && matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Rounds to `places` decimals the way Python's `round()` does (on the exact
+/// binary value, so `round(2.675, 2)` is 2.67), as the upstream exporter did.
+pub fn round_decimals(value: f64, places: usize) -> f64 {
+    if !value.is_finite() {
+        return value;
+    }
+    format!("{value:.places$}").parse().unwrap_or(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn help(s: &str) -> String {
+        let mut out = String::new();
+        escape_help_into(&mut out, s);
+        out
+    }
+
+    fn label(s: &str) -> String {
+        let mut out = String::new();
+        escape_label_value_into(&mut out, s);
+        out
+    }
+
+    #[test]
+    fn escape_table() {
+        // (input, HELP form, label value form)
+        let table = [
+            ("plain", "plain", "plain"),
+            ("back\\slash", "back\\\\slash", "back\\\\slash"),
+            ("new\nline", "new\\nline", "new\\nline"),
+            ("\"quoted\"", "\"quoted\"", "\\\"quoted\\\""),
+            ("tab\tstays", "tab\tstays", "tab\tstays"),
+            ("Zürich °C ✓", "Zürich °C ✓", "Zürich °C ✓"),
+            ("\\n literal", "\\\\n literal", "\\\\n literal"),
+            ("", "", ""),
+        ];
+        for (input, want_help, want_label) in table {
+            assert_eq!(help(input), want_help, "help of {input:?}");
+            assert_eq!(label(input), want_label, "label of {input:?}");
+        }
+    }
+
+    #[test]
+    fn value_spelling_table() {
+        let table: &[(f64, &str)] = &[
+            (1.0, "1.0"),
+            (0.0, "0.0"),
+            (-0.0, "-0.0"),
+            (35.555, "35.555"),
+            (25.980000000000004, "25.980000000000004"),
+            (57.18932593800001, "57.18932593800001"),
+            (-1.8125, "-1.8125"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (123456.0, "123456.0"),
+            (1234567.0, "1.234567e+06"),
+            (1000000.0, "1e+06"),
+            (1763790000.12, "1.76379000012e+09"),
+            (-1234567.0, "-1234567.0"),
+            (1e16, "1e+16"),
+            (-1e16, "-1e+16"),
+            (-1e22, "-1e+22"),
+            (1e300, "1e+300"),
+            (5e-324, "5e-324"),
+            (f64::INFINITY, "+Inf"),
+            (f64::NEG_INFINITY, "-Inf"),
+            (f64::NAN, "NaN"),
+        ];
+        for (value, want) in table {
+            assert_eq!(format_value(*value), *want, "value {value:?}");
+        }
+    }
+
+    #[test]
+    fn every_finite_spelling_reads_back_exactly() {
+        let mut x = 1.0e-12_f64;
+        while x < 1.0e20 {
+            for v in [x, -x, x * 1.37, -x * 7.77] {
+                let s = format_value(v);
+                assert_eq!(s.parse::<f64>().unwrap(), v, "{s}");
+            }
+            x *= 3.3;
+        }
+    }
+
+    #[test]
+    fn rounding_is_pythons() {
+        assert_eq!(round_decimals(7.1694, 3), 7.169);
+        assert_eq!(round_decimals(2.675, 2), 2.67);
+        assert_eq!(round_decimals(17.5045, 3), 17.505);
+        assert_eq!(round_decimals(39.8225, 3), 39.822);
+        assert_eq!(round_decimals(-0.0004, 3), -0.0);
+        assert!(round_decimals(f64::NAN, 3).is_nan());
+    }
+
+    #[test]
+    fn families_are_written_whole() {
+        let mut e = Exposition::new();
+        e.family("a_total", "First \"one\"\\", MetricType::Counter)
+            .sample(&[("reason", "x\"y")], 3.0)
+            .sample(&[("reason", "z")], 0.0);
+        e.family("b", "Second", MetricType::Gauge);
+        e.family("c", "Third", MetricType::Gauge).sample(&[], 2.5);
+        assert_eq!(
+            e.as_str(),
+            "# HELP a_total First \"one\"\\\\\n# TYPE a_total counter\n\
+             a_total{reason=\"x\\\"y\"} 3.0\na_total{reason=\"z\"} 0.0\n\
+             # HELP b Second\n# TYPE b gauge\n\
+             # HELP c Third\n# TYPE c gauge\nc 2.5\n"
+        );
+        assert_eq!(e.family_names(), ["a_total", "b", "c"]);
+    }
+
+    #[test]
+    fn name_rules() {
+        assert!(is_valid_metric_name("miner_cpu_temp"));
+        assert!(is_valid_metric_name("_x:y"));
+        assert!(!is_valid_metric_name("1x"));
+        assert!(!is_valid_metric_name(""));
+        assert!(!is_valid_metric_name("a-b"));
+        assert!(is_valid_label_name("phy"));
+        assert!(!is_valid_label_name("__name"));
+        assert!(!is_valid_label_name("a:b"));
+    }
+}

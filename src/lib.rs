@@ -1,0 +1,18 @@
+//! linxdot-exporter: Prometheus metrics for a Linxdot LoRaWAN miner and the
+//! PCsensor TEMPer USB sensors plugged into it.
+//!
+//! Data flows one way: sources (the miner's dashboard, USB sensors,
+//! `/proc/self`) → snapshots → the exposition writer → the HTTP server.
+//! Nothing under [`http`] knows what a miner is.
+
+#[macro_use]
+pub mod log;
+
+pub mod collector;
+pub mod config;
+pub mod exporter;
+pub mod exposition;
+pub mod http;
+pub mod miner;
+pub mod process;
+pub mod temper;
