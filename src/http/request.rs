@@ -1,0 +1,335 @@
+//! Reading and parsing one HTTP/1.x request head, within limits.
+//!
+//! Only the head is read: this server has no routes that take a body, so a
+//! request that announces one is answered and its connection closed.
+
+use std::io::{self, Read};
+use std::net::TcpStream;
+use std::time::Instant;
+
+/// The largest request head (request line and headers) accepted.
+pub const MAX_HEAD_BYTES: usize = 8 * 1024;
+/// The most header lines accepted.
+pub const MAX_HEADERS: usize = 64;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub method: String,
+    /// The path of the target, without the query.
+    pub path: String,
+    pub query: Option<String>,
+    /// `(major, minor)`: (1, 0) or (1, 1).
+    pub version: (u8, u8),
+    /// Header names lowercased, values trimmed, in order.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Request {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Whether the client wants the connection kept open after this answer.
+    pub fn wants_keep_alive(&self) -> bool {
+        let tokens = |v: &str, t: &str| v.split(',').any(|x| x.trim().eq_ignore_ascii_case(t));
+        let connection = self.header("connection").unwrap_or("");
+        match self.version {
+            (1, 0) => tokens(connection, "keep-alive"),
+            _ => !tokens(connection, "close"),
+        }
+    }
+
+    /// Whether the request announces a body (which is never read).
+    pub fn has_body(&self) -> bool {
+        self.header("transfer-encoding").is_some()
+            || self
+                .header("content-length")
+                .is_some_and(|v| v.trim() != "0")
+    }
+}
+
+/// Why no request could be read.
+#[derive(Debug, PartialEq, Eq)]
+pub enum HeadError {
+    /// The connection closed (or timed out) before any byte arrived: not an
+    /// error, the client just left (or an idle keep-alive ended).
+    Closed,
+    /// Bytes arrived but the head was not complete before the deadline or EOF.
+    Incomplete,
+    /// The head is larger than [`MAX_HEAD_BYTES`] or has too many headers: 431.
+    TooLarge,
+    /// Not an HTTP/1.x request head: 400, with a short reason.
+    Malformed(&'static str),
+    /// HTTP/2 or any other version than 1.0 and 1.1: 505.
+    UnsupportedVersion,
+}
+
+/// Reads bytes until the end of the head (`\r\n\r\n`, or `\n\n` from lax
+/// clients), at most [`MAX_HEAD_BYTES`], before `deadline`. Bytes after the
+/// head (a pipelined request) stay in `buffer` for the next call.
+pub fn read_head(
+    stream: &mut TcpStream,
+    buffer: &mut Vec<u8>,
+    deadline: Instant,
+) -> Result<Vec<u8>, HeadError> {
+    let mut scanned = 0;
+    loop {
+        if let Some(end) = find_head_end(buffer, scanned) {
+            let rest = buffer.split_off(end);
+            return Ok(std::mem::replace(buffer, rest));
+        }
+        scanned = buffer.len().saturating_sub(3);
+        if buffer.len() >= MAX_HEAD_BYTES {
+            return Err(HeadError::TooLarge);
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(if buffer.is_empty() {
+                HeadError::Closed
+            } else {
+                HeadError::Incomplete
+            });
+        }
+        if stream.set_read_timeout(Some(deadline - now)).is_err() {
+            return Err(HeadError::Closed);
+        }
+        let mut chunk = [0u8; 2048];
+        let want = chunk.len().min(MAX_HEAD_BYTES - buffer.len());
+        match stream.read(&mut chunk[..want]) {
+            Ok(0) => {
+                return Err(if buffer.is_empty() {
+                    HeadError::Closed
+                } else {
+                    HeadError::Incomplete
+                });
+            }
+            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => {
+                return Err(if buffer.is_empty() {
+                    HeadError::Closed
+                } else {
+                    HeadError::Incomplete
+                });
+            }
+        }
+    }
+}
+
+/// The index just past the blank line that ends a head, searching from `from`.
+fn find_head_end(buffer: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while i < buffer.len() {
+        if buffer[i] == b'\n' {
+            if buffer.get(i + 1) == Some(&b'\n') {
+                return Some(i + 2);
+            }
+            if buffer.get(i + 1) == Some(&b'\r') && buffer.get(i + 2) == Some(&b'\n') {
+                return Some(i + 3);
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
+fn is_token_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// Parses a complete head as returned by [`read_head`].
+pub fn parse_head(head: &[u8]) -> Result<Request, HeadError> {
+    let text =
+        std::str::from_utf8(head).map_err(|_| HeadError::Malformed("request head is not UTF-8"))?;
+    let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
+    // RFC 9112 2.2: a server should ignore at least one empty line before the request line.
+    let mut request_line = lines.next().unwrap_or("");
+    if request_line.is_empty() {
+        request_line = lines.next().unwrap_or("");
+    }
+    let mut parts = request_line.split(' ');
+    let (method, target, version) = match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(m), Some(t), Some(v), None) => (m, t, v),
+        _ => return Err(HeadError::Malformed("bad request line")),
+    };
+    if method.is_empty() || !method.bytes().all(is_token_char) {
+        return Err(HeadError::Malformed("bad method"));
+    }
+    let version = match version {
+        "HTTP/1.1" => (1, 1),
+        "HTTP/1.0" => (1, 0),
+        v if v.starts_with("HTTP/") && v.len() > 5 => return Err(HeadError::UnsupportedVersion),
+        _ => return Err(HeadError::Malformed("bad HTTP version")),
+    };
+    let origin_form = match target
+        .strip_prefix("http://")
+        .or_else(|| target.strip_prefix("https://"))
+    {
+        // Absolute form: keep the path part.
+        Some(rest) => rest.find('/').map_or("/", |i| &rest[i..]),
+        None => target,
+    };
+    if !(origin_form.starts_with('/') || origin_form == "*")
+        || origin_form.bytes().any(|b| b <= b' ' || b == 0x7f)
+    {
+        return Err(HeadError::Malformed("bad request target"));
+    }
+    let (path, query) = match origin_form.split_once('?') {
+        Some((p, q)) => (p.to_string(), Some(q.to_string())),
+        None => (origin_form.to_string(), None),
+    };
+
+    let mut headers = Vec::new();
+    for line in lines {
+        if line.is_empty() {
+            break;
+        }
+        if line.starts_with([' ', '\t']) {
+            return Err(HeadError::Malformed("obsolete header line folding"));
+        }
+        let (name, value) = line
+            .split_once(':')
+            .ok_or(HeadError::Malformed("header line without a colon"))?;
+        if name.is_empty() || !name.bytes().all(is_token_char) {
+            return Err(HeadError::Malformed("bad header name"));
+        }
+        if value.bytes().any(|b| (b < b' ' && b != b'\t') || b == 0x7f) {
+            return Err(HeadError::Malformed("control character in a header value"));
+        }
+        if headers.len() == MAX_HEADERS {
+            return Err(HeadError::TooLarge);
+        }
+        headers.push((
+            name.to_ascii_lowercase(),
+            value.trim_matches([' ', '\t']).to_string(),
+        ));
+    }
+    let request = Request {
+        method: method.to_string(),
+        path,
+        query,
+        version,
+        headers,
+    };
+    if let Some(length) = request.header("content-length") {
+        if length.trim().parse::<u64>().is_err() {
+            return Err(HeadError::Malformed("bad Content-Length"));
+        }
+    }
+    if version == (1, 1) && request.header("host").is_none() {
+        return Err(HeadError::Malformed("HTTP/1.1 request without Host"));
+    }
+    Ok(request)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Request, HeadError> {
+        parse_head(s.as_bytes())
+    }
+
+    #[test]
+    fn parses_a_scrape() {
+        let r = parse(
+            "GET /metrics?x=1 HTTP/1.1\r\nHost: a\r\nAccept: text/plain;version=0.0.4\r\n\
+             X-Prometheus-Scrape-Timeout-Seconds: 10\r\n\r\n",
+        )
+        .unwrap();
+        assert_eq!(r.method, "GET");
+        assert_eq!(r.path, "/metrics");
+        assert_eq!(r.query.as_deref(), Some("x=1"));
+        assert_eq!(r.version, (1, 1));
+        assert_eq!(r.header("ACCEPT"), Some("text/plain;version=0.0.4"));
+        assert!(r.wants_keep_alive());
+        assert!(!r.has_body());
+    }
+
+    #[test]
+    fn head_error_table() {
+        let table: &[(&str, HeadError)] = &[
+            (
+                "GET /metrics\r\n\r\n",
+                HeadError::Malformed("bad request line"),
+            ),
+            (
+                "GET  /metrics HTTP/1.1\r\n\r\n",
+                HeadError::Malformed("bad request line"),
+            ),
+            (
+                "G(T / HTTP/1.1\r\nHost: a\r\n\r\n",
+                HeadError::Malformed("bad method"),
+            ),
+            (
+                "GET metrics HTTP/1.1\r\nHost: a\r\n\r\n",
+                HeadError::Malformed("bad request target"),
+            ),
+            ("GET / HTTP/2.0\r\n\r\n", HeadError::UnsupportedVersion),
+            (
+                "GET / HTTX/1.1\r\n\r\n",
+                HeadError::Malformed("bad HTTP version"),
+            ),
+            (
+                "GET / HTTP/1.1\r\n\r\n",
+                HeadError::Malformed("HTTP/1.1 request without Host"),
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost a\r\n\r\n",
+                HeadError::Malformed("header line without a colon"),
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n",
+                HeadError::Malformed("obsolete header line folding"),
+            ),
+            (
+                "GET / HTTP/1.1\r\nHo st: a\r\n\r\n",
+                HeadError::Malformed("bad header name"),
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: a\x01\r\n\r\n",
+                HeadError::Malformed("control character in a header value"),
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: x\r\n\r\n",
+                HeadError::Malformed("bad Content-Length"),
+            ),
+        ];
+        for (head, want) in table {
+            assert_eq!(parse(head).as_ref().err(), Some(want), "{head:?}");
+        }
+        assert_eq!(
+            parse_head(b"\xff\xfe / HTTP/1.1\r\n\r\n").err(),
+            Some(HeadError::Malformed("request head is not UTF-8"))
+        );
+    }
+
+    #[test]
+    fn keep_alive_rules() {
+        let ka = |s: &str| parse(s).unwrap().wants_keep_alive();
+        assert!(!ka("GET / HTTP/1.0\r\n\r\n"));
+        assert!(ka("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"));
+        assert!(!ka(
+            "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+        ));
+        assert!(ka("GET / HTTP/1.1\r\nHost: a\r\nConnection: TE\r\n\r\n"));
+    }
+
+    #[test]
+    fn absolute_form_and_lax_line_ends() {
+        let r = parse("GET http://x:8061/metrics HTTP/1.0\n\n").unwrap();
+        assert_eq!(r.path, "/metrics");
+        let r = parse("\r\nHEAD / HTTP/1.0\r\n\r\n").unwrap();
+        assert_eq!(r.method, "HEAD");
+    }
+
+    #[test]
+    fn head_end_is_found_across_reads() {
+        assert_eq!(find_head_end(b"GET / HTTP/1.0\r\n\r\nGET", 0), Some(18));
+        assert_eq!(find_head_end(b"GET / HTTP/1.0\n\nX", 0), Some(16));
+        assert_eq!(find_head_end(b"GET / HTTP/1.0\r\n", 0), None);
+    }
+}

@@ -1,0 +1,191 @@
+//! The body of `GET /info/system` → a [`SystemInfo`].
+//!
+//! tinyjson recurses once per nesting level and has no limit of its own, so a
+//! deeply nested body would overflow the stack and kill the process (a
+//! signal, not a panic). [`parse_system`] therefore measures the nesting depth
+//! first and refuses anything deeper than [`MAX_DEPTH`].
+
+use std::collections::HashMap;
+use tinyjson::JsonValue;
+
+/// Deeper than any real dashboard answer, far shallower than the stack.
+pub const MAX_DEPTH: usize = 32;
+
+/// The label keys of `miner_exporter_info`, in the upstream order.
+pub const INFO_KEYS: [&str; 5] = ["animal_name", "firmware", "model_name", "region", "sn"];
+/// The numeric keys, in the order of [`SystemInfo::numbers`].
+pub const NUMBER_KEYS: [&str; 4] = ["cpu_temp", "cpu_usage", "memory_usage", "storage_usage"];
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SystemInfo {
+    /// The values of [`INFO_KEYS`]; `None` where missing or not a string.
+    pub info: [Option<String>; 5],
+    /// The values of [`NUMBER_KEYS`]; `None` where missing or not a number.
+    pub numbers: [Option<f64>; 4],
+    /// One line per key that was missing or of the wrong type.
+    pub problems: Vec<String>,
+}
+
+impl SystemInfo {
+    pub fn number(&self, key: &str) -> Option<f64> {
+        NUMBER_KEYS
+            .iter()
+            .position(|k| *k == key)
+            .and_then(|i| self.numbers[i])
+    }
+}
+
+/// The nesting depth of a JSON text (brackets inside strings do not count).
+pub fn json_depth(text: &[u8]) -> usize {
+    let (mut depth, mut max) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in text {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
+/// Parses the dashboard's system document. An error means the body is not a
+/// JSON object at all; missing or ill-typed keys are listed in `problems`.
+pub fn parse_system(body: &[u8]) -> Result<SystemInfo, String> {
+    let text = std::str::from_utf8(body).map_err(|_| "body is not UTF-8".to_string())?;
+    let depth = json_depth(body);
+    if depth > MAX_DEPTH {
+        return Err(format!("JSON nested {depth} deep (limit {MAX_DEPTH})"));
+    }
+    let value: JsonValue = text
+        .parse()
+        .map_err(|e: tinyjson::JsonParseError| format!("not JSON: {e}"))?;
+    let object: &HashMap<String, JsonValue> = value
+        .get()
+        .ok_or_else(|| "JSON is not an object".to_string())?;
+
+    let mut info = SystemInfo::default();
+    for (slot, key) in info.info.iter_mut().zip(INFO_KEYS) {
+        match object.get(key) {
+            Some(JsonValue::String(s)) => *slot = Some(s.clone()),
+            Some(JsonValue::Number(n)) => *slot = Some(format_label_number(*n)),
+            Some(other) => info
+                .problems
+                .push(format!("'{key}' is {}, not a string", kind(other))),
+            None => info.problems.push(format!("'{key}' is missing")),
+        }
+    }
+    for (slot, key) in info.numbers.iter_mut().zip(NUMBER_KEYS) {
+        match object.get(key) {
+            Some(JsonValue::Number(n)) => *slot = Some(*n),
+            Some(JsonValue::String(s)) => match s.trim().parse::<f64>() {
+                Ok(n) if n.is_finite() => *slot = Some(n),
+                _ => info
+                    .problems
+                    .push(format!("'{key}' is the string {s:?}, not a number")),
+            },
+            Some(other) => info
+                .problems
+                .push(format!("'{key}' is {}, not a number", kind(other))),
+            None => info.problems.push(format!("'{key}' is missing")),
+        }
+    }
+    Ok(info)
+}
+
+/// A number where a string label was expected (say a numeric serial): keep
+/// it, spelled without a needless `.0`.
+fn format_label_number(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{}", n as i64)
+    } else {
+        format!("{n}")
+    }
+}
+
+fn kind(v: &JsonValue) -> &'static str {
+    match v {
+        JsonValue::Number(_) => "a number",
+        JsonValue::Boolean(_) => "a boolean",
+        JsonValue::String(_) => "a string",
+        JsonValue::Null => "null",
+        JsonValue::Array(_) => "an array",
+        JsonValue::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn depth_ignores_brackets_in_strings() {
+        assert_eq!(json_depth(br#"{"a":"[[[{{{","b":[1,[2]]}"#), 3);
+        assert_eq!(json_depth(br#"{"a":"\"[[[","b":{}}"#), 2);
+        assert_eq!(json_depth(b"[[[[]]]]"), 4);
+        assert_eq!(json_depth(b"42"), 0);
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_before_parsing() {
+        let deep = "[".repeat(200_000);
+        let err = parse_system(deep.as_bytes()).unwrap_err();
+        assert_eq!(err, "JSON nested 200000 deep (limit 32)");
+    }
+
+    #[test]
+    fn numbers_as_numbers_or_strings() {
+        let info = parse_system(
+            br#"{"animal_name":"a","firmware":"f","model_name":"m","region":"r","sn":"s",
+               "cpu_temp":"41.5","cpu_usage":7.1694,"memory_usage":" 17.5 ","storage_usage":39.8,"extra":[1]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            info.numbers,
+            [Some(41.5), Some(7.1694), Some(17.5), Some(39.8)]
+        );
+        assert!(info.problems.is_empty(), "{:?}", info.problems);
+    }
+
+    #[test]
+    fn problems_are_named() {
+        let info = parse_system(
+            br#"{"firmware":null,"model_name":5,"region":"r","sn":"s",
+               "cpu_temp":"hot","cpu_usage":true,"memory_usage":"NaN"}"#,
+        )
+        .unwrap();
+        assert_eq!(info.info[2].as_deref(), Some("5"));
+        assert_eq!(info.numbers, [None, None, None, None]);
+        assert_eq!(
+            info.problems,
+            [
+                "'animal_name' is missing",
+                "'firmware' is null, not a string",
+                "'cpu_temp' is the string \"hot\", not a number",
+                "'cpu_usage' is a boolean, not a number",
+                "'memory_usage' is the string \"NaN\", not a number",
+                "'storage_usage' is missing",
+            ]
+        );
+    }
+
+    #[test]
+    fn not_an_object() {
+        assert_eq!(parse_system(b"[1,2]").unwrap_err(), "JSON is not an object");
+        assert!(parse_system(b"<html>").unwrap_err().starts_with("not JSON"));
+        assert_eq!(parse_system(b"\xff").unwrap_err(), "body is not UTF-8");
+    }
+}
