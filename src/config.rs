@@ -227,10 +227,11 @@ fn parse_seconds(what: &str, text: &str, min: f64) -> Result<Duration, ConfigErr
     }
 }
 
+/// A TCP port; 0 asks the OS for a free one (the log line names it).
 fn parse_port(what: &str, text: &str) -> Result<u16, ConfigError> {
     match text.trim().parse::<u16>() {
-        Ok(p) if p > 0 => Ok(p),
-        _ => err(format!("{what}: '{text}' is not a TCP port (1-65535)")),
+        Ok(p) => Ok(p),
+        _ => err(format!("{what}: '{text}' is not a TCP port (0-65535)")),
     }
 }
 

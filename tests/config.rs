@@ -1,0 +1,408 @@
+//! Every flag, variable and precedence rule of the command line, through the
+//! same `config::parse` that `main` calls.
+
+use linxdot_exporter::config::{parse, Action, Config, ConfigError, Quantity, SensorOffset};
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::time::Duration;
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> Result<Action, ConfigError> {
+    let env: HashMap<String, String> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let lookup = move |name: &str| env.get(name).cloned();
+    parse(args.iter().map(OsString::from).collect(), &lookup)
+}
+
+fn config(args: &[&str], env: &[(&str, &str)]) -> Config {
+    match run(args, env) {
+        Ok(Action::Run(c)) => *c,
+        other => panic!("{args:?} {env:?} gave {other:?}"),
+    }
+}
+
+fn error(args: &[&str], env: &[(&str, &str)]) -> String {
+    match run(args, env) {
+        Err(e) => e.0,
+        other => panic!("{args:?} {env:?} should fail, gave {other:?}"),
+    }
+}
+
+#[test]
+fn defaults() {
+    let c = config(&[], &[]);
+    assert_eq!(c.host, "127.0.0.1");
+    assert_eq!(c.port, 8061);
+    assert_eq!(c.bind_address, None);
+    assert_eq!(c.bind_v6only, None);
+    assert_eq!(c.thread_count, 4);
+    assert!(!c.debug);
+    assert_eq!(c.log_file, None);
+    assert!(c.miner.is_none(), "no credentials: miner off");
+    assert_eq!(c.miner_off_reason, Some("no username and password"));
+    assert!(c.temper.enabled);
+    assert!(c.temper.offsets.is_empty());
+}
+
+#[test]
+fn every_upstream_flag_short_long_and_hyphenated() {
+    for (host, user, pass, plain, debug, refresh, port, log) in [
+        ("-o", "-u", "-p", "-a", "-d", "-r", "-t", "-f"),
+        (
+            "--host",
+            "--username",
+            "--password",
+            "--plain_credentials",
+            "--debug",
+            "--refresh_interval",
+            "--port",
+            "--log_file",
+        ),
+        (
+            "--host",
+            "--username",
+            "--password",
+            "--plain-credentials",
+            "--debug",
+            "--refresh-interval",
+            "--port",
+            "--log-file",
+        ),
+    ] {
+        let c = config(
+            &[
+                host,
+                "miner.lan:8080",
+                user,
+                "root",
+                pass,
+                "pw",
+                plain,
+                debug,
+                refresh,
+                "30",
+                port,
+                "9100",
+                log,
+                "/tmp/x.log",
+            ],
+            &[],
+        );
+        let m = c.miner.as_ref().expect("miner on");
+        assert_eq!(m.host, "miner.lan:8080");
+        assert_eq!(m.username, "root");
+        assert_eq!(m.password.expose(), "pw");
+        assert!(m.plain_credentials);
+        assert_eq!(m.refresh_interval, Duration::from_secs(30));
+        assert_eq!(m.timeout, Duration::from_secs(5));
+        assert!(c.debug);
+        assert_eq!(c.port, 9100);
+        assert_eq!(
+            c.log_file.as_deref(),
+            Some(std::path::Path::new("/tmp/x.log"))
+        );
+    }
+}
+
+#[test]
+fn equals_form() {
+    let c = config(
+        &["--host=10.0.0.2", "--port=9999", "--refresh_interval=2.5"],
+        &[],
+    );
+    assert_eq!(c.host, "10.0.0.2");
+    assert_eq!(c.port, 9999);
+}
+
+#[test]
+fn every_variable() {
+    let c = config(
+        &[],
+        &[
+            ("LOG_FILE", "/var/log/x"),
+            ("MINER_HOST", "10.1.1.1"),
+            ("MINER_USERNAME", "u"),
+            ("MINER_PASSWORD", "p"),
+            ("PLAIN_CREDENTIALS", "1"),
+            ("EXPORTER_DEBUG", "True"),
+            ("EXPORTER_REFRESH", "15"),
+            ("EXPORTER_PORT", "8062"),
+            ("EXPORTER_NO_TEMPER", "yes"),
+            (
+                "TEMPER_OFFSETS",
+                "usb-a/input1:internal=-1.5 usb-b/input1:=0.25",
+            ),
+        ],
+    );
+    assert_eq!(
+        c.log_file.as_deref(),
+        Some(std::path::Path::new("/var/log/x"))
+    );
+    let m = c.miner.as_ref().unwrap();
+    assert_eq!(
+        (m.host.as_str(), m.username.as_str(), m.password.expose()),
+        ("10.1.1.1", "u", "p")
+    );
+    assert!(m.plain_credentials);
+    assert!(c.debug);
+    assert_eq!(m.refresh_interval, Duration::from_secs(15));
+    assert_eq!(c.port, 8062);
+    assert!(!c.temper.enabled);
+    assert_eq!(c.temper.offsets.len(), 2);
+    assert_eq!(c.temper.offsets[1].name, "");
+}
+
+#[test]
+fn boolean_variables_read_false_words_as_false() {
+    for v in ["", "0", "false", "False", "no", "OFF"] {
+        let c = config(&[], &[("EXPORTER_DEBUG", v), ("PLAIN_CREDENTIALS", v)]);
+        assert!(!c.debug, "EXPORTER_DEBUG={v:?}");
+    }
+    for v in ["1", "true", "True", "yes", "on", "setted"] {
+        assert!(
+            config(&[], &[("EXPORTER_DEBUG", v)]).debug,
+            "EXPORTER_DEBUG={v:?}"
+        );
+    }
+}
+
+#[test]
+fn a_flag_beats_its_variable() {
+    let env = [
+        ("LOG_FILE", "/env.log"),
+        ("MINER_HOST", "env-host"),
+        ("MINER_USERNAME", "env-user"),
+        ("MINER_PASSWORD", "env-pw"),
+        ("EXPORTER_REFRESH", "99"),
+        ("EXPORTER_PORT", "8099"),
+        ("TEMPER_OFFSETS", "usb-env/input1:=1"),
+    ];
+    let c = config(
+        &[
+            "-f",
+            "/flag.log",
+            "-o",
+            "flag-host",
+            "-u",
+            "flag-user",
+            "-p",
+            "flag-pw",
+            "-r",
+            "7",
+            "-t",
+            "8100",
+            "--temper-offset",
+            "usb-flag/input1:external=2",
+        ],
+        &env,
+    );
+    let m = c.miner.as_ref().unwrap();
+    assert_eq!(
+        c.log_file.as_deref(),
+        Some(std::path::Path::new("/flag.log"))
+    );
+    assert_eq!(
+        (m.host.as_str(), m.username.as_str(), m.password.expose()),
+        ("flag-host", "flag-user", "flag-pw")
+    );
+    assert_eq!(m.refresh_interval, Duration::from_secs(7));
+    assert_eq!(c.port, 8100);
+    assert_eq!(
+        c.temper.offsets,
+        [SensorOffset {
+            phy: "usb-flag/input1".into(),
+            name: "external".into(),
+            quantity: Quantity::Temperature,
+            delta: 2.0
+        }]
+    );
+    // --password-file beats MINER_PASSWORD, -p beats MINER_PASSWORD_FILE.
+    let file = temp_file("from-file\nsecond line\n");
+    let c = config(
+        &["-u", "x", "--password-file", &file],
+        &[("MINER_PASSWORD", "env")],
+    );
+    assert_eq!(c.miner.unwrap().password.expose(), "from-file");
+    let c = config(
+        &["-u", "x", "-p", "flag"],
+        &[("MINER_PASSWORD_FILE", &file)],
+    );
+    assert_eq!(c.miner.unwrap().password.expose(), "flag");
+    let c = config(&["-u", "x"], &[("MINER_PASSWORD_FILE", &file)]);
+    assert_eq!(c.miner.unwrap().password.expose(), "from-file");
+}
+
+fn temp_file(contents: &str) -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let path = std::env::temp_dir().join(format!(
+        "linxdot-exporter-test-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
+    std::fs::write(&path, contents).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn tcp_and_temper_options() {
+    let c = config(
+        &[
+            "--bind-address",
+            "::1",
+            "--bind-port",
+            "9204",
+            "--bind-v6only",
+            "1",
+            "--thread-count",
+            "8",
+            "--timeout",
+            "3",
+            "--no-temper",
+            "--temper-rescan",
+            "2",
+            "--temper-offset",
+            "usb-0000:00:14.0-1/input1:internal=-1.25",
+            "--temper-humidity-offset",
+            "usb-x/input1:*=3",
+            "-u",
+            "u",
+            "-p",
+            "p",
+        ],
+        &[],
+    );
+    assert_eq!(c.bind_address, Some("::1".parse().unwrap()));
+    assert_eq!(c.port, 9204);
+    assert_eq!(c.bind_v6only, Some(true));
+    assert_eq!(c.thread_count, 8);
+    assert_eq!(c.miner.unwrap().timeout, Duration::from_secs(3));
+    assert!(!c.temper.enabled);
+    assert_eq!(c.temper.rescan_interval, Duration::from_secs(2));
+    // A phy with colons (a PCI address) keeps them: the name is after the last one.
+    assert_eq!(c.temper.offsets[0].phy, "usb-0000:00:14.0-1/input1");
+    assert_eq!(c.temper.offsets[0].delta, -1.25);
+    assert!(c.temper.offsets[1].matches("usb-x/input1", "external", Quantity::Humidity));
+    assert!(!c.temper.offsets[1].matches("usb-x/input1", "external", Quantity::Temperature));
+    assert_eq!(
+        config(&["--bind-address", "0.0.0.0"], &[]).bind_address,
+        Some("0.0.0.0".parse().unwrap())
+    );
+    assert_eq!(
+        config(&["--bind-v6only", "0"], &[]).bind_v6only,
+        Some(false)
+    );
+}
+
+#[test]
+fn help_version_and_list_sensors() {
+    assert_eq!(run(&["-h"], &[]).unwrap(), Action::Help);
+    assert_eq!(run(&["--port", "1", "--help"], &[]).unwrap(), Action::Help);
+    assert_eq!(run(&["--version"], &[]).unwrap(), Action::Version);
+    assert!(matches!(
+        run(&["--list-sensors"], &[]).unwrap(),
+        Action::ListSensors(_)
+    ));
+}
+
+#[test]
+fn errors_name_the_culprit() {
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let table: &[Case] = &[
+        (&["--frobnicate"], &[], "unknown option '--frobnicate' (see --help)"),
+        (&["-x"], &[], "unknown option '-x' (see --help)"),
+        (&["-t"], &[], "option -t needs a value"),
+        (&["--port", "eighty"], &[], "--port: 'eighty' is not a TCP port (0-65535)"),
+        (&["-t", "70000"], &[], "--port: '70000' is not a TCP port (0-65535)"),
+        (&[], &[("EXPORTER_PORT", "x")], "EXPORTER_PORT: 'x' is not a TCP port (0-65535)"),
+        (&["-r", "0"], &[], "--refresh_interval: '0' is not a number of seconds from 0.1 up"),
+        (&["-r", "soon"], &[], "--refresh_interval: 'soon' is not a number of seconds from 0.1 up"),
+        (&[], &[("EXPORTER_REFRESH", "-5")], "EXPORTER_REFRESH: '-5' is not a number of seconds from 0.1 up"),
+        (&["--timeout", "0"], &[], "--timeout: '0' is not a whole number of seconds from 1 to 3600"),
+        (&["--thread-count", "0"], &[], "--thread-count: '0' is not a whole number from 1 to 64"),
+        (&["--bind-v6only", "2"], &[], "--bind-v6only: '2' is not 0 or 1"),
+        (&["--bind-address", "localhost"], &[], "--bind-address: 'localhost' is not an IPv4 or IPv6 address"),
+        (&["-t", "1", "--bind-port", "2"], &[], "give either --port or --bind-port, not both"),
+        (&["-t", "1", "--port", "2"], &[], "option -t given more than once (again as --port)"),
+        (&["-p", "a", "--password-file", "/x"], &[], "give either --password or --password-file, not both"),
+        (
+            &[],
+            &[("MINER_PASSWORD", "a"), ("MINER_PASSWORD_FILE", "/x")],
+            "set either MINER_PASSWORD or MINER_PASSWORD_FILE, not both",
+        ),
+        (&["-o", "http://miner/"], &[], "--host: 'http://miner/' is not a host name, address or HOST:PORT"),
+        (
+            &["--temper-offset", "usb-1/input1"],
+            &[],
+            "--temper-offset: 'usb-1/input1' is not PHY:NAME=DELTA (e.g. 'usb-3f980000.usb-1.4/input1:external=-1.5')",
+        ),
+        (
+            &["--temper-offset", "usb-1/input1:internal=hot"],
+            &[],
+            "--temper-offset: 'usb-1/input1:internal=hot' is not PHY:NAME=DELTA (e.g. 'usb-3f980000.usb-1.4/input1:external=-1.5')",
+        ),
+    ];
+    for (args, env, want) in table {
+        assert_eq!(error(args, env), *want, "{args:?} {env:?}");
+    }
+}
+
+#[test]
+fn a_stray_value_is_not_echoed() {
+    // `-p my secret` (unquoted) leaves "secret" behind: it must not be printed.
+    let e = error(&["-u", "x", "-p", "my", "secret"], &[]);
+    assert!(!e.contains("secret"), "{e}");
+    assert_eq!(
+        e,
+        "unexpected argument #1 that is not an option (see --help)"
+    );
+}
+
+#[test]
+fn password_file_errors() {
+    let missing = "/nonexistent/linxdot/pw";
+    let e = error(&["--password-file", missing], &[]);
+    assert!(
+        e.starts_with("--password-file: cannot read password file '/nonexistent/linxdot/pw': "),
+        "{e}"
+    );
+    let empty = temp_file("\nsecond\n");
+    assert_eq!(
+        error(&["--password-file", &empty], &[]),
+        format!("--password-file: password file '{empty}' has an empty first line")
+    );
+    let e = error(&[], &[("MINER_PASSWORD_FILE", missing)]);
+    assert!(
+        e.starts_with("MINER_PASSWORD_FILE: cannot read password file"),
+        "{e}"
+    );
+    let crlf = temp_file("pw\r\n");
+    assert_eq!(
+        config(&["-u", "u", "--password-file", &crlf], &[])
+            .miner
+            .unwrap()
+            .password
+            .expose(),
+        "pw"
+    );
+}
+
+#[test]
+fn the_password_is_not_in_debug_output() {
+    let c = config(&["-u", "u", "-p", "hunter2"], &[]);
+    let text = format!("{c:?}");
+    assert!(!text.contains("hunter2"), "{text}");
+}
+
+#[test]
+fn one_credential_alone_names_the_missing_one() {
+    assert_eq!(
+        config(&["-u", "u"], &[]).miner_off_reason.unwrap(),
+        "no password (-p, --password-file, MINER_PASSWORD or MINER_PASSWORD_FILE)"
+    );
+    assert_eq!(
+        config(&["-p", "p"], &[]).miner_off_reason.unwrap(),
+        "no username (-u or MINER_USERNAME)"
+    );
+}

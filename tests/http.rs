@@ -1,0 +1,256 @@
+//! The HTTP server over real TCP on loopback: every status it can answer,
+//! keep-alive, pipelining, and that idle clients cannot starve a scrape.
+
+#[path = "support/exporter.rs"]
+mod exporter;
+
+use exporter::{http_request, http_request_bytes, parse_answer, Exporter};
+use linxdot_exporter::collector::Registry;
+use linxdot_exporter::exporter::{handle, BuildInfoCollector};
+use linxdot_exporter::http::{self, Request, ServerConfig, ServerHandle};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The exporter's real routes over a registry with one collector.
+fn server(config: ServerConfig) -> ServerHandle {
+    let mut registry = Registry::new();
+    registry.register(Box::new(BuildInfoCollector));
+    let registry = Arc::new(registry);
+    let listener = http::bind(Some("127.0.0.1".parse().unwrap()), 0, None).unwrap();
+    http::serve(listener, move |r: &Request| handle(&registry, r), config).unwrap()
+}
+
+fn build_info_body() -> String {
+    format!(
+        "# HELP linxdot_exporter_build_info A metric with a constant '1' value labeled by the version of linxdot-exporter\n\
+         # TYPE linxdot_exporter_build_info gauge\nlinxdot_exporter_build_info{{version=\"{}\"}} 1.0\n",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+fn get(addr: SocketAddr, path: &str) -> exporter::HttpAnswer {
+    http_request(
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"),
+    )
+}
+
+#[test]
+fn metrics_answer_with_the_exposition_content_type_and_length() {
+    let s = server(ServerConfig::default());
+    let a = get(s.local_addr(), "/metrics");
+    assert_eq!(a.status, 200);
+    assert_eq!(
+        a.header("content-type").as_deref(),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    assert_eq!(a.body, build_info_body());
+    assert_eq!(a.header("content-length"), Some(a.body.len().to_string()));
+    assert_eq!(a.header("connection").as_deref(), Some("close"));
+    // A query string does not change the route.
+    assert_eq!(
+        get(s.local_addr(), "/metrics?name[]=x").body,
+        build_info_body()
+    );
+}
+
+#[test]
+fn head_has_the_headers_of_get_and_no_body() {
+    let s = server(ServerConfig::default());
+    let a = http_request(
+        s.local_addr(),
+        "HEAD /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(a.status, 200);
+    assert_eq!(
+        a.header("content-length"),
+        Some(build_info_body().len().to_string())
+    );
+    assert_eq!(a.body, "");
+}
+
+#[test]
+fn the_landing_page_links_the_metrics() {
+    let s = server(ServerConfig::default());
+    let a = get(s.local_addr(), "/");
+    assert_eq!(a.status, 200);
+    assert_eq!(
+        a.header("content-type").as_deref(),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(
+        a.body.contains("<a href=\"/metrics\">Metrics</a>"),
+        "{}",
+        a.body
+    );
+}
+
+#[test]
+fn status_table() {
+    let s = server(ServerConfig::default());
+    let big_header = format!(
+        "GET /metrics HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(9000)
+    );
+    let table: Vec<(&str, Vec<u8>, u16)> = vec![
+        (
+            "unknown path",
+            b"GET /nope HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".to_vec(),
+            404,
+        ),
+        (
+            "POST",
+            b"POST /metrics HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                .to_vec(),
+            405,
+        ),
+        (
+            "DELETE /",
+            b"DELETE / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".to_vec(),
+            405,
+        ),
+        (
+            "garbage",
+            b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n".to_vec(),
+            400,
+        ),
+        ("no version", b"GET /metrics\r\n\r\n".to_vec(), 400),
+        ("no host", b"GET /metrics HTTP/1.1\r\n\r\n".to_vec(), 400),
+        ("HTTP/2", b"GET /metrics HTTP/2.0\r\n\r\n".to_vec(), 505),
+        ("head over 8 KiB", big_header.into_bytes(), 431),
+        (
+            "HTTP/1.0 without host",
+            b"GET /metrics HTTP/1.0\r\n\r\n".to_vec(),
+            200,
+        ),
+    ];
+    for (what, raw, want) in table {
+        let a = http_request_bytes(s.local_addr(), &raw);
+        assert_eq!(a.status, want, "{what}: {}", a.head);
+        if want == 405 {
+            assert_eq!(a.header("allow").as_deref(), Some("GET, HEAD"), "{what}");
+        }
+    }
+}
+
+#[test]
+fn a_head_that_never_ends_gets_408_after_the_deadline() {
+    let s = server(ServerConfig {
+        head_timeout: Duration::from_millis(300),
+        ..ServerConfig::default()
+    });
+    let mut c = TcpStream::connect(s.local_addr()).unwrap();
+    c.write_all(b"GET /metrics HTTP/1.1\r\nHost: t\r\n")
+        .unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut out = Vec::new();
+    let _ = c.read_to_end(&mut out);
+    assert_eq!(parse_answer(&out).status, 408);
+}
+
+#[test]
+fn keep_alive_serves_several_requests_on_one_connection() {
+    let s = server(ServerConfig::default());
+    let mut c = TcpStream::connect(s.local_addr()).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let expected = build_info_body();
+    for _ in 0..3 {
+        c.write_all(b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+        let mut buf = vec![0u8; 4096];
+        let mut got = Vec::new();
+        while !String::from_utf8_lossy(&got).ends_with(&expected) {
+            let n = c.read(&mut buf).unwrap();
+            assert!(n > 0, "closed early");
+            got.extend_from_slice(&buf[..n]);
+        }
+        let a = parse_answer(&got);
+        assert_eq!(a.header("connection").as_deref(), Some("keep-alive"));
+    }
+}
+
+#[test]
+fn pipelined_requests_are_answered_in_order() {
+    let s = server(ServerConfig::default());
+    let raw = "GET /metrics HTTP/1.1\r\nHost: t\r\n\r\nGET /nope HTTP/1.1\r\nHost: t\r\n\r\n\
+               GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    let a = http_request(s.local_addr(), raw);
+    let text = format!("{}\r\n\r\n{}", a.head, a.body);
+    let statuses: Vec<&str> = text
+        .match_indices("HTTP/1.1 ")
+        .map(|(i, _)| &text[i + 9..i + 12])
+        .collect();
+    assert_eq!(statuses, ["200", "404", "200"], "{text}");
+}
+
+#[test]
+fn idle_connections_do_not_starve_a_scrape() {
+    let s = server(ServerConfig {
+        threads: 2,
+        ..ServerConfig::default()
+    });
+    let idle: Vec<TcpStream> = (0..100)
+        .map(|_| TcpStream::connect(s.local_addr()).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    let a = get(s.local_addr(), "/metrics");
+    let took = started.elapsed();
+    assert_eq!(a.status, 200);
+    assert!(
+        took < Duration::from_secs(1),
+        "scrape took {took:?} behind idle connections"
+    );
+    drop(idle);
+}
+
+#[test]
+fn the_binary_serves_on_dual_stack_by_default() {
+    let exp = Exporter::start_exact(&["--port", "0", "--no-temper"], &[]);
+    assert!(
+        exp.addr.is_ipv6() || exp.log().contains("listening on 0.0.0.0"),
+        "{}",
+        exp.log()
+    );
+    let port = exp.addr.port();
+    // Reachable over IPv4 loopback as well, since the OS default allows it.
+    let a = get(SocketAddr::from(([127, 0, 0, 1], port)), "/metrics");
+    assert_eq!(a.status, 200);
+    assert!(a.body.contains("linxdot_exporter_build_info"));
+}
+
+#[test]
+fn bind_v6only_one_refuses_ipv4() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("no IPv6 loopback here; skipped");
+        return;
+    }
+    let exp = Exporter::start_exact(
+        &[
+            "--bind-address",
+            "::",
+            "--bind-v6only",
+            "1",
+            "--port",
+            "0",
+            "--no-temper",
+        ],
+        &[],
+    );
+    let port = exp.addr.port();
+    assert_eq!(
+        get(
+            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port)),
+            "/metrics"
+        )
+        .status,
+        200
+    );
+    assert!(TcpStream::connect_timeout(
+        &SocketAddr::from(([127, 0, 0, 1], port)),
+        Duration::from_secs(1)
+    )
+    .is_err());
+}
