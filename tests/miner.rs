@@ -289,3 +289,36 @@ fn the_password_never_reaches_the_log() {
     let md5 = format!("{:x}", md5::compute("s3cr3t-pw"));
     assert!(!log.contains("s3cr3t-pw") && !log.contains(&md5), "{log}");
 }
+
+#[test]
+fn wrong_credentials_back_off_and_are_logged_once() {
+    let sim = Dashboard::start_on("127.0.0.1:0", "admin", "right").unwrap();
+    let host = sim.host();
+    let exp = Exporter::start(
+        &["-o", &host, "-u", "admin", "-p", "wrong", "-r", "0.1"],
+        &[],
+    );
+    let started = std::time::Instant::now();
+    exp.scrape_until(WAIT, |b| {
+        b.contains("miner_poll_errors_total{reason=\"login_backoff\"} 3.0")
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    let elapsed = started.elapsed().as_secs_f64();
+    let body = exp.scrape();
+    assert_eq!(up(&body), Some(0.0));
+    // Attempts after failures 1, 2, 3, … wait 0.1, 0.2, 0.4, 0.8, 1.6 s: in
+    // `elapsed` seconds at most log2(elapsed / 0.1) + 2 attempts, where
+    // polling without backoff would have tried elapsed / 0.1 times.
+    let attempts = sim.state().failed_logins;
+    let bound = (elapsed / 0.1).log2().floor() as u64 + 2;
+    assert!(
+        attempts >= 2 && attempts <= bound,
+        "{attempts} login attempts in {elapsed:.1}s (bound {bound})"
+    );
+    let log = exp.log();
+    assert_eq!(
+        log.matches("login failed: /login_odd answered 403").count(),
+        1,
+        "{log}"
+    );
+}

@@ -98,7 +98,11 @@ fn poll_forever(config: MinerConfig, state: &Mutex<MinerState>) {
             Err(e) => Some(e.to_string()),
         };
         // One line when the trouble starts or changes, one when it ends.
-        if complaint != last_complaint {
+        // Waiting out a login backoff continues the failed login's trouble.
+        let backing_off = matches!(result, Err(PollError::LoginBackoff(_)));
+        if backing_off {
+            crate::debug!("miner: {}", complaint.as_deref().unwrap_or(""));
+        } else if complaint != last_complaint {
             match (&complaint, &result) {
                 (Some(c), Ok(_)) => crate::warn!("miner: {c}"),
                 (Some(c), Err(_)) => crate::error!("miner: {c}"),
