@@ -1,10 +1,12 @@
 //! The listener, a fixed set of worker threads, and the rules that keep idle,
 //! slow or hostile clients from starving a scrape.
 //!
-//! - One acceptor thread puts new connections on a *pending* stack. Workers
-//!   take the **newest** first: a scrape that just arrived is not queued
-//!   behind a thousand idle connections. The stack is bounded; when it is
-//!   full the oldest pending connection is closed.
+//! - One acceptor thread puts new connections on a bounded *pending* list;
+//!   when it is full the oldest pending connection is closed. Workers take
+//!   the oldest connection whose whole request head has already arrived
+//!   (peeked, not read: fair to real clients under load), and when there is
+//!   none, the **newest** connection: a scrape that just arrived is not
+//!   queued behind a thousand idle ones.
 //! - A worker reading a request head has an absolute deadline
 //!   ([`ServerConfig::head_timeout`]), however slowly the bytes trickle in.
 //! - A watchdog thread watches the workers: while connections are pending
@@ -15,7 +17,7 @@
 //! - Keep-alive is honoured only while nobody is waiting for a worker.
 //! - Every write has a timeout; the answer is written in one buffer.
 
-use super::request::{parse_head, read_head, HeadError, Request};
+use super::request::{find_head_end, parse_head, read_head, HeadError, Request, MAX_HEAD_BYTES};
 use super::response::Response;
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -323,17 +325,69 @@ fn watchdog(shared: &Shared) {
     }
 }
 
+/// What a pending connection has sent so far, seen without reading it.
+#[derive(Debug, PartialEq, Eq)]
+enum Readiness {
+    /// A whole request head is waiting in the socket buffer.
+    HeadReady,
+    /// Nothing yet, or part of a head.
+    NotYet,
+    /// The client has gone.
+    Gone,
+}
+
+fn readiness(stream: &TcpStream, scratch: &mut [u8]) -> Readiness {
+    use std::os::fd::AsRawFd;
+    // SAFETY: recv into a buffer of the length given; MSG_PEEK leaves the
+    // bytes in the socket and MSG_DONTWAIT never blocks.
+    let n = unsafe {
+        libc::recv(
+            stream.as_raw_fd(),
+            scratch.as_mut_ptr().cast(),
+            scratch.len(),
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    match n {
+        0 => Readiness::Gone,
+        n if n > 0 => {
+            let seen = &scratch[..n as usize];
+            // A full buffer is as far as a head may go: answer it (431) now.
+            if seen.len() == scratch.len() || find_head_end(seen, 0).is_some() {
+                Readiness::HeadReady
+            } else {
+                Readiness::NotYet
+            }
+        }
+        _ => match io::Error::last_os_error().kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Readiness::NotYet,
+            _ => Readiness::Gone,
+        },
+    }
+}
+
+/// The next connection for a worker: the oldest one whose request head has
+/// fully arrived (fair to real clients under load), else the newest one (a
+/// scrape that just connected is not queued behind idle connections).
 fn next_connection(shared: &Shared) -> Option<TcpStream> {
+    let mut scratch = vec![0u8; MAX_HEAD_BYTES];
     let mut pending = lock(&shared.pending);
     loop {
         if shared.stop.load(Ordering::SeqCst) {
             return None;
         }
-        // Newest first; ones that waited longer than a head may take are dropped.
-        while let Some(p) = pending.pop_back() {
-            if p.since.elapsed() < shared.config.head_timeout {
-                return Some(p.stream);
+        // Connections that waited longer than a head may take are dropped.
+        pending.retain(|p| p.since.elapsed() < shared.config.head_timeout);
+        let mut i = 0;
+        while i < pending.len() {
+            match readiness(&pending[i].stream, &mut scratch) {
+                Readiness::HeadReady => return pending.remove(i).map(|p| p.stream),
+                Readiness::Gone => drop(pending.remove(i)),
+                Readiness::NotYet => i += 1,
             }
+        }
+        if let Some(p) = pending.pop_back() {
+            return Some(p.stream);
         }
         shared.idle_workers.fetch_add(1, Ordering::SeqCst);
         pending = shared.wake.wait(pending).unwrap_or_else(|e| e.into_inner());
