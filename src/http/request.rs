@@ -71,7 +71,7 @@ pub enum HeadError {
 /// clients), at most [`MAX_HEAD_BYTES`], before `deadline`. Bytes after the
 /// head (a pipelined request) stay in `buffer` for the next call.
 pub fn read_head(
-    stream: &mut TcpStream,
+    mut stream: &TcpStream,
     buffer: &mut Vec<u8>,
     deadline: Instant,
 ) -> Result<Vec<u8>, HeadError> {

@@ -163,7 +163,7 @@ struct Pending {
 
 /// A worker's connection while it waits for a request head.
 struct Waiting {
-    stream: TcpStream,
+    stream: Arc<TcpStream>,
     since: Instant,
 }
 
@@ -401,7 +401,9 @@ fn worker(shared: &Shared, index: usize) {
     }
 }
 
-fn serve_connection(shared: &Shared, index: usize, mut stream: TcpStream) {
+fn serve_connection(shared: &Shared, index: usize, stream: TcpStream) {
+    // Shared with the watchdog, which may shut it down from its side.
+    let stream = Arc::new(stream);
     let config = &shared.config;
     if stream
         .set_write_timeout(Some(config.write_timeout))
@@ -412,17 +414,11 @@ fn serve_connection(shared: &Shared, index: usize, mut stream: TcpStream) {
     let mut buffer = Vec::new();
     for served in 1..=config.max_requests_per_connection {
         let head = {
-            if let Ok(clone) = stream.try_clone() {
-                *lock(&shared.slots[index]) = Some(Waiting {
-                    stream: clone,
-                    since: Instant::now(),
-                });
-            }
-            let head = read_head(
-                &mut stream,
-                &mut buffer,
-                Instant::now() + config.head_timeout,
-            );
+            *lock(&shared.slots[index]) = Some(Waiting {
+                stream: Arc::clone(&stream),
+                since: Instant::now(),
+            });
+            let head = read_head(&stream, &mut buffer, Instant::now() + config.head_timeout);
             *lock(&shared.slots[index]) = None;
             head
         };
@@ -455,13 +451,13 @@ fn serve_connection(shared: &Shared, index: usize, mut stream: TcpStream) {
             ),
         };
         if response
-            .write_to(&mut stream, head_only, keep_alive)
+            .write_to(&mut &*stream, head_only, keep_alive)
             .is_err()
         {
             return;
         }
         if !keep_alive {
-            linger_close(stream);
+            linger_close(&stream);
             return;
         }
     }
@@ -471,7 +467,7 @@ fn serve_connection(shared: &Shared, index: usize, mut stream: TcpStream) {
 /// read (and discard) what the client still sends, briefly and boundedly, so
 /// that unread bytes do not turn the close into a reset that could destroy
 /// the answer in flight.
-fn linger_close(mut stream: TcpStream) {
+fn linger_close(mut stream: &TcpStream) {
     let _ = stream.shutdown(Shutdown::Write);
     let deadline = Instant::now() + Duration::from_millis(100);
     let mut sink = [0u8; 4096];
