@@ -117,6 +117,8 @@ pub struct Config {
     pub bind_v6only: Option<bool>,
     pub thread_count: usize,
     pub temper: TemperConfig,
+    /// Things to log once logging has started.
+    pub warnings: Vec<String>,
 }
 
 /// What the command line asks for.
@@ -247,6 +249,18 @@ fn read_password_file(what: &str, path: &str) -> Result<Secret, ConfigError> {
     Ok(Secret(first.to_string()))
 }
 
+/// A warning when a password file can be read by other users.
+fn password_file_warning(path: &str) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode();
+    (mode & 0o077 != 0).then(|| {
+        format!(
+            "password file '{path}' can be read by other users (mode {:03o}): chmod 600 it",
+            mode & 0o777
+        )
+    })
+}
+
 /// Parses the arguments (without the program name) and the environment.
 pub fn parse(args: Vec<OsString>, env: EnvLookup) -> Result<Action, ConfigError> {
     let mut args = Args(pico_args::Arguments::from_vec(args));
@@ -307,10 +321,14 @@ pub fn parse(args: Vec<OsString>, env: EnvLookup) -> Result<Action, ConfigError>
     }
     let username = username.or_else(|| env_value(env, "MINER_USERNAME"));
 
+    let mut password_path = None;
     let password = match (password, password_file) {
         (Some(_), Some(_)) => return err("give either --password or --password-file, not both"),
         (Some(p), None) => Some(Secret(p)),
-        (None, Some(path)) => Some(read_password_file("--password-file", &path)?),
+        (None, Some(path)) => {
+            password_path = Some(path.clone());
+            Some(read_password_file("--password-file", &path)?)
+        }
         (None, None) => match (
             env_value(env, "MINER_PASSWORD"),
             env_value(env, "MINER_PASSWORD_FILE"),
@@ -319,7 +337,10 @@ pub fn parse(args: Vec<OsString>, env: EnvLookup) -> Result<Action, ConfigError>
                 return err("set either MINER_PASSWORD or MINER_PASSWORD_FILE, not both");
             }
             (Some(p), None) => Some(Secret(p)),
-            (None, Some(path)) => Some(read_password_file("MINER_PASSWORD_FILE", &path)?),
+            (None, Some(path)) => {
+                password_path = Some(path.clone());
+                Some(read_password_file("MINER_PASSWORD_FILE", &path)?)
+            }
             (None, None) => None,
         },
     };
@@ -440,6 +461,11 @@ pub fn parse(args: Vec<OsString>, env: EnvLookup) -> Result<Action, ConfigError>
         bind_v6only,
         thread_count,
         temper,
+        warnings: password_path
+            .as_deref()
+            .and_then(password_file_warning)
+            .into_iter()
+            .collect(),
     });
     Ok(if list_sensors {
         Action::ListSensors(config)

@@ -34,6 +34,9 @@ fn main() -> ExitCode {
         eprintln!("linxdot-exporter: error: cannot open log file '{path}': {e}");
         return ExitCode::from(2);
     }
+    for warning in &config.warnings {
+        linxdot_exporter::warn!("{warning}");
+    }
     match exporter::start(&config) {
         Ok(_server) => loop {
             std::thread::park();

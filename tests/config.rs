@@ -377,6 +377,18 @@ fn password_file_errors() {
         e.starts_with("MINER_PASSWORD_FILE: cannot read password file"),
         "{e}"
     );
+    // A file others can read works, with a warning; a private one without.
+    use std::os::unix::fs::PermissionsExt;
+    let open = temp_file("pw\n");
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert_eq!(
+        config(&["--password-file", &open], &[]).warnings,
+        [format!(
+            "password file '{open}' can be read by other users (mode 644): chmod 600 it"
+        )]
+    );
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert!(config(&["--password-file", &open], &[]).warnings.is_empty());
     let crlf = temp_file("pw\r\n");
     assert_eq!(
         config(&["-u", "u", "--password-file", &crlf], &[])
