@@ -321,6 +321,9 @@ fn run_device(ctx: &Ctx, mut transport: Box<dyn Transport>, c: &Candidate) {
         );
     }
 
+    // A device that keeps failing is closed once per rescan: said once, until
+    // it gives a reading again.
+    let closed_key = format!("closed {path}");
     // The first reading after opening may be stale: it is taken and dropped.
     let mut warm_up = true;
     let mut timeouts = 0;
@@ -334,6 +337,7 @@ fn run_device(ctx: &Ctx, mut transport: Box<dyn Transport>, c: &Candidate) {
             }
             Ok(reply) => {
                 timeouts = 0;
+                ctx.forget(&closed_key);
                 let values = decode(model, &reply);
                 if let Some(d) = lock(&ctx.state).devices.get_mut(path) {
                     d.reading = Some(Reading { at: now, values });
@@ -351,7 +355,10 @@ fn run_device(ctx: &Ctx, mut transport: Box<dyn Transport>, c: &Candidate) {
                         timeouts >= ctx.timing.max_timeouts
                     }
                 };
-                if fatal {
+                if fatal && !ctx.first_time(closed_key.clone()) {
+                    crate::debug!("TEMPer: {phy} ({path}): {e}; closed again");
+                    break;
+                } else if fatal {
                     crate::warn!(
                         "TEMPer: {} at {phy} ({path}): {e}; closed, it is opened again when a \
                          rescan finds it",
