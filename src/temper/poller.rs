@@ -344,9 +344,14 @@ fn run_device(ctx: &Ctx, mut transport: Box<dyn Transport>, c: &Candidate) {
                 }
             }
             Err(e) => {
-                ctx.count_error(&phy);
-                if let Some(d) = lock(&ctx.state).devices.get_mut(path) {
-                    d.reading = None;
+                {
+                    // One step, so no render sees the error without the
+                    // reading gone.
+                    let mut state = lock(&ctx.state);
+                    *state.errors.entry(phy.clone()).or_insert(0) += 1;
+                    if let Some(d) = state.devices.get_mut(path) {
+                        d.reading = None;
+                    }
                 }
                 let fatal = match e {
                     ProtocolError::Io(_) => true,
