@@ -56,7 +56,10 @@ fn wait_for(c: &TemperCollector, what: &str, done: impl Fn(&str) -> bool) -> Str
         if done(&body) {
             return body;
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}; last body:\n{body}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; last body:\n{body}"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
 }
@@ -235,7 +238,7 @@ fn padded_versions_junk_stale_reports_two_reports_and_absent_sensors() {
         "80 80 08 53 4E 20 00 00 80 01 06 97 4E 20 00 00",
     );
     b.late = vec![hex("80 80 09 99 4E 20 00 00")];
-    bus.plug("/dev/hidraw11", PCSENSOR_3553, 1, "usb-pad-1.2/input1", b);
+    let t2b = bus.plug("/dev/hidraw11", PCSENSOR_3553, 1, "usb-pad-1.2/input1", b);
     // TEMPerX with a junk tail; humidity and the whole probe absent.
     bus.plug(
         "/dev/hidraw12",
@@ -265,7 +268,10 @@ fn padded_versions_junk_stale_reports_two_reports_and_absent_sensors() {
     );
     // The newer hygrometer, with the first half of an old version reply and
     // an old reading still queued when it is opened.
-    let mut b = Behaviour::new(&version16("TEMPerHUM_V3.8", b' '), "80 20 09 01 11 93 00 00");
+    let mut b = Behaviour::new(
+        &version16("TEMPerHUM_V3.8", b' '),
+        "80 20 09 01 11 93 00 00",
+    );
     b.stale_at_open = vec![b"TEMPer2_".to_vec(), hex("80 20 01 01 01 01 00 00")];
     bus.plug("/dev/hidraw15", QINHENG_E025, 1, "usb-pad-1.6/input1", b);
     let c = TemperCollector::with_backend(&config(vec![]), bus.backend(), fast());
@@ -283,18 +289,32 @@ fn padded_versions_junk_stale_reports_two_reports_and_absent_sensors() {
     let body = wait_for(&c, "all nine temperatures", |b| {
         samples(b, "temper_temperature_celsius").len() == want_t.len()
     });
-    assert_eq!(samples(&body, "temper_temperature_celsius"), want_t, "{body}");
+    assert_eq!(
+        samples(&body, "temper_temperature_celsius"),
+        want_t,
+        "{body}"
+    );
     assert_eq!(
         samples(&body, "temper_humidity_rh"),
         [r#"temper_humidity_rh{name="",phy="usb-pad-1.6/input1",version="TEMPerHUM_V3.8"} 44.99"#]
     );
-    assert!(!body.contains(" 200.0"), "4E 20 exported as a value:\n{body}");
+    assert!(
+        !body.contains(" 200.0"),
+        "4E 20 exported as a value:\n{body}"
+    );
     assert!(body.contains("temper_devices 6.0\n"));
     // Two unanswered version queries, then the third one worked.
     assert_eq!(t2a.count_writes(&VERSION_QUERY), 3);
+    // The late report was skipped, not mistaken for the version: identified
+    // at the first try, on the first open.
+    assert_eq!(t2b.count_writes(&VERSION_QUERY), 1);
+    assert_eq!(t2b.opens(), 1);
     // Retries inside one identification are not failed exchanges.
     assert_eq!(
-        value_of(&body, r#"temper_read_errors_total{phy="usb-pad-1.1/input1"}"#),
+        value_of(
+            &body,
+            r#"temper_read_errors_total{phy="usb-pad-1.1/input1"}"#
+        ),
         Some(0.0),
         "{body}"
     );
@@ -332,7 +352,10 @@ fn hot_plug_appear_disappear_return() {
     let second = bus.plug("/dev/hidraw21", QINHENG_E025, 1, phy, gold());
     let body = wait_for(&c, "the device to return", |b| b.contains(&line));
     assert!(body.contains("temper_devices 1.0\n"));
-    assert!(value_of(&body, &errors).unwrap() >= after_unplug, "never backwards");
+    assert!(
+        value_of(&body, &errors).unwrap() >= after_unplug,
+        "never backwards"
+    );
     for dev in [&first, &second] {
         assert_eq!(dev.opens(), 1);
         assert_eq!(dev.overlaps(), 0);
@@ -415,7 +438,9 @@ fn calibration_offsets_are_added_and_humidity_clamped() {
     // 57.19 + 50, clamped.
     assert_eq!(
         samples(&body, "temper_humidity_rh"),
-        [r#"temper_humidity_rh{name="",phy="usb-cal-1.3/input1",version="TEMPer1F_H1V1.5F"} 100.0"#]
+        [
+            r#"temper_humidity_rh{name="",phy="usb-cal-1.3/input1",version="TEMPer1F_H1V1.5F"} 100.0"#
+        ]
     );
 }
 
@@ -463,9 +488,8 @@ fn unknown_version_on_a_known_vid_pid_uses_the_family_default_and_warns_once() {
         Behaviour::new(&version16(version, b' '), "80 02 1E F0"),
     );
     let c = TemperCollector::with_backend(&config(vec![]), bus.backend(), fast());
-    let line = format!(
-        r#"temper_temperature_celsius{{name="",phy="{phy}",version="{version}"}} 30.9375"#
-    );
+    let line =
+        format!(r#"temper_temperature_celsius{{name="",phy="{phy}",version="{version}"}} 30.9375"#);
     wait_for(&c, "the device", |b| b.contains(&line));
     // Replugged: identified again, still one warning.
     bus.unplug("/dev/hidraw60");
@@ -480,7 +504,10 @@ fn unknown_version_on_a_known_vid_pid_uses_the_family_default_and_warns_once() {
     wait_for(&c, "the device again", |b| b.contains(&line));
     let warnings = log_lines("WARN", version);
     assert_eq!(warnings.len(), 1, "{warnings:?}");
-    assert!(warnings[0].contains("unknown version string"), "{warnings:?}");
+    assert!(
+        warnings[0].contains("unknown version string"),
+        "{warnings:?}"
+    );
 }
 
 #[test]
@@ -556,7 +583,9 @@ fn a_hanging_device_never_delays_a_scrape() {
     let c = TemperCollector::with_backend(&config(vec![]), bus.backend(), timing);
     wait_for(&c, "two readings", |b| {
         b.contains(&format!(r#"phy="{ok_phy}",version="TEMPer1F_V3.9"}} 22.5"#))
-            && b.contains(&format!(r#"phy="{hang_phy}",version="TEMPer1F_V4.1"}} 20.0"#))
+            && b.contains(&format!(
+                r#"phy="{hang_phy}",version="TEMPer1F_V4.1"}} 20.0"#
+            ))
     });
 
     // Each read now takes 30 s, whatever its timeout.
@@ -570,9 +599,16 @@ fn a_hanging_device_never_delays_a_scrape() {
         slowest = slowest.max(started.elapsed());
         std::thread::sleep(Duration::from_millis(10));
     }
-    assert!(slowest < Duration::from_secs(1), "a scrape took {slowest:?}");
+    assert!(
+        slowest < Duration::from_secs(1),
+        "a scrape took {slowest:?}"
+    );
     // The stuck device's reading went stale and is gone; the other one stays.
-    assert_eq!(samples(&body, "temper_temperature_celsius").len(), 1, "{body}");
+    assert_eq!(
+        samples(&body, "temper_temperature_celsius").len(),
+        1,
+        "{body}"
+    );
     assert!(body.contains(&format!(r#"phy="{ok_phy}",version="TEMPer1F_V3.9"}} 22.5"#)));
     // No rescan opened a stuck device a second time.
     assert_eq!(hanging.opens(), 1);
@@ -620,9 +656,10 @@ fn list_sensors_prints_each_device_with_a_reading() {
         Behaviour::new(b"", ""),
     );
     bus.set_denied("/dev/hidraw97", true);
-    let offsets = vec![
-        SensorOffset::parse("usb-list-1.4/input1:external=-1", Quantity::Temperature).unwrap(),
-    ];
+    let offsets =
+        vec![
+            SensorOffset::parse("usb-list-1.4/input1:external=-1", Quantity::Temperature).unwrap(),
+        ];
     let mut out = Vec::new();
     let mut backend = bus.backend();
     let status = list_sensors_with(&config(offsets), backend.as_mut(), &fast(), &mut out);
@@ -654,6 +691,9 @@ fn list_sensors_prints_each_device_with_a_reading() {
 #[test]
 fn reports_helper_pads_to_eight() {
     // The simulator itself: replies are whole 8-byte reports.
-    assert_eq!(reports(&hex("80 02 1E F0")), [hex("80 02 1E F0 00 00 00 00")]);
+    assert_eq!(
+        reports(&hex("80 02 1E F0")),
+        [hex("80 02 1E F0 00 00 00 00")]
+    );
     assert_eq!(reports(&[1; 9]).len(), 2);
 }

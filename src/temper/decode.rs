@@ -108,7 +108,10 @@ mod tests {
     /// them) with the row that `(vid, pid, version)` selects.
     fn run(vid: u16, pid: u16, version: &str, reply: &str) -> Vec<(&'static str, Quantity, f64)> {
         let model = lookup(vid, pid, version).expect("a row");
-        assert!(!model.is_family_default(), "{version} fell back to the default");
+        assert!(
+            !model.is_family_default(),
+            "{version} fell back to the default"
+        );
         let mut bytes = hex(reply);
         bytes.resize(bytes.len().div_ceil(8) * 8, 0);
         decode(model, &bytes)
@@ -170,14 +173,20 @@ mod tests {
                 "TEMPer2_V3.7",
                 "80 80 0D 54 4E 20 00 00 80 01 0A F0 4E 20 00 00",
             );
-            assert_eq!(rounded(got), [("internal", T, 34.12), ("external", T, 28.0)]);
+            assert_eq!(
+                rounded(got),
+                [("internal", T, 34.12), ("external", T, 28.0)]
+            );
             let got = run(
                 vid,
                 pid,
                 "TEMPer2_V4.1",
                 "80 80 08 53 4E 20 00 00 80 01 06 97 4E 20 00 00",
             );
-            assert_eq!(rounded(got), [("internal", T, 21.31), ("external", T, 16.87)]);
+            assert_eq!(
+                rounded(got),
+                [("internal", T, 21.31), ("external", T, 16.87)]
+            );
             let got = run(vid, pid, "TEMPerHUM_V3.8", "80 20 09 01 11 93 00 00");
             assert_eq!(rounded(got), [("", T, 23.05), ("", H, 44.99)]);
         }
@@ -256,7 +265,10 @@ mod tests {
         assert_eq!(version_string(b"TEMPer1F_V1.3r1F"), "TEMPer1F_V1.3r1F");
         assert_eq!(version_string(b"TEMPer2_V3.7    "), "TEMPer2_V3.7");
         assert_eq!(version_string(b"TEMPer2_V4.1\0\0\0\0"), "TEMPer2_V4.1");
-        assert_eq!(version_string(b"TEMPerGold_V3.1 \0\xff\x01x"), "TEMPerGold_V3.1");
+        assert_eq!(
+            version_string(b"TEMPerGold_V3.1 \0\xff\x01x"),
+            "TEMPerGold_V3.1"
+        );
         assert_eq!(version_string(b"\0\0\0"), "");
         assert_eq!(version_string(b""), "");
     }

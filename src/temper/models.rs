@@ -132,10 +132,7 @@ const TWO_REPORTS_BY_100: &[Field] = &[
     temperature("external", 10, S16Div100),
 ];
 /// TEMPerHUM_V3.x/V4.x: `80 20 TH TL HH HL 00 00`.
-const HUM_BY_100: &[Field] = &[
-    temperature("", 2, S16Div100),
-    humidity("", 4, S16Div100),
-];
+const HUM_BY_100: &[Field] = &[temperature("", 2, S16Div100), humidity("", 4, S16Div100)];
 
 const fn row(
     vid_pid: (u16, u16),
@@ -163,6 +160,8 @@ const PCSENSOR_3553: (u16, u16) = (0x3553, 0xa001);
 /// The 1130:660c "HidTEMPer" family speaks another command set: not supported.
 pub const UNSUPPORTED: &[(u16, u16, &str)] = &[(0x1130, 0x660c, "HidTEMPer")];
 
+// One row per line: the table reads as a table.
+#[rustfmt::skip]
 pub static MODELS: &[Model] = &[
     // 0c45:7401: replies `80 LEN ..`, s16/256.
     row(MICRODIA_7401, "", "TEMPer (unknown 0c45:7401 firmware)", 1, ONE_AT_2_BY_256),
@@ -308,9 +307,18 @@ mod tests {
             pick(0x0c45, 0x7401, "TEMPer2_M12_V1.3"),
             Some("TEMPer2_M12_V1.3")
         );
-        assert_eq!(pick(0x0c45, 0x7401, "TEMPer1F1.1Per1F"), Some("TEMPer1F1.1"));
-        assert_eq!(pick(0x0c45, 0x7401, "TEMPer1F_V1.3r1F"), Some("TEMPer1F_V1.3"));
-        assert_eq!(pick(0x0c45, 0x7402, "TEMPerHUM1V1.3"), Some("TEMPERHUM1V1.3"));
+        assert_eq!(
+            pick(0x0c45, 0x7401, "TEMPer1F1.1Per1F"),
+            Some("TEMPer1F1.1")
+        );
+        assert_eq!(
+            pick(0x0c45, 0x7401, "TEMPer1F_V1.3r1F"),
+            Some("TEMPer1F_V1.3")
+        );
+        assert_eq!(
+            pick(0x0c45, 0x7402, "TEMPerHUM1V1.3"),
+            Some("TEMPERHUM1V1.3")
+        );
         assert_eq!(pick(0x0c45, 0x7401, "TEMPer9_V9.9"), Some(""));
         assert_eq!(pick(0x0c45, 0x7401, ""), Some(""));
         // The same version string under another VID:PID is another row.

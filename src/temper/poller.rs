@@ -229,10 +229,7 @@ pub(crate) fn log_open_error(c: &Candidate, e: &OpenError) {
 }
 
 fn spawn_poller(ctx: &Arc<Ctx>, transport: Box<dyn Transport>, c: Candidate) {
-    let name = format!(
-        "temper-{}",
-        c.path.rsplit('/').next().unwrap_or("device")
-    );
+    let name = format!("temper-{}", c.path.rsplit('/').next().unwrap_or("device"));
     let path = c.path.clone();
     let thread_ctx = Arc::clone(ctx);
     let spawned = std::thread::Builder::new()

@@ -143,7 +143,9 @@ struct HidTransport(HidDevice);
 
 impl Transport for HidTransport {
     fn write(&mut self, data: &[u8]) -> Result<usize, TransportError> {
-        self.0.write(data).map_err(|e| TransportError(e.to_string()))
+        self.0
+            .write(data)
+            .map_err(|e| TransportError(e.to_string()))
     }
 
     fn read_timeout(&mut self, buf: &mut [u8], timeout_ms: i32) -> Result<usize, TransportError> {
