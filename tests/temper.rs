@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use hid_sim::{hex, reports, Behaviour, SimBus, READ_QUERY, VERSION_QUERY};
 use linxdot_exporter::config::{Quantity, SensorOffset, TemperConfig};
-use linxdot_exporter::temper::{list_sensors_with, TemperCollector, Timing};
+use linxdot_exporter::temper::{list_sensors_with, HidapiBackend, TemperCollector, Timing};
 
 const MICRODIA_7401: (u16, u16) = (0x0c45, 0x7401);
 const MICRODIA_7402: (u16, u16) = (0x0c45, 0x7402);
@@ -696,4 +696,67 @@ fn reports_helper_pads_to_eight() {
         [hex("80 02 1E F0 00 00 00 00")]
     );
     assert_eq!(reports(&[1; 9]).len(), 2);
+}
+
+#[test]
+fn the_real_hidapi_backend_runs_here_without_trouble() {
+    // Whatever this machine has plugged in (build machines: nothing).
+    let c = TemperCollector::start(&config(vec![]));
+    let body = c.render();
+    assert!(body.starts_with(HEADER_T), "{body}");
+    assert!(
+        body.contains(HEADER_H) && body.contains(HEADER_DEVICES) && body.contains(HEADER_ERRORS)
+    );
+    drop(c);
+    let mut out = Vec::new();
+    let status = list_sensors_with(
+        &config(vec![]),
+        &mut HidapiBackend::new("/sys"),
+        &Timing::default(),
+        &mut out,
+    );
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(
+        status == 1,
+        text.contains("No TEMPer device could be read"),
+        "{text}"
+    );
+}
+
+#[test]
+fn one_series_per_phy_when_a_device_is_back_before_its_old_node_failed() {
+    let phy = "usb-twice-1.1/input1";
+    let bus = SimBus::new();
+    let old = bus.plug(
+        "/dev/hidraw100",
+        MICRODIA_7401,
+        1,
+        phy,
+        Behaviour::new(b"TEMPerV1.2\0\0\0\0\0\0", "80 02 1E F0"),
+    );
+    let mut timing = fast();
+    timing.stale_after = Duration::from_secs(30);
+    let c = TemperCollector::with_backend(&config(vec![]), bus.backend(), timing);
+    wait_for(&c, "the first node", |b| b.contains(" 30.9375\n"));
+    // The old node's poller is stuck (its last reading still fresh) when
+    // the same device shows up on a new node with a new reading.
+    old.change(|b| b.hang = Some(Duration::from_secs(30)));
+    std::thread::sleep(Duration::from_millis(100));
+    bus.plug(
+        "/dev/hidraw101",
+        MICRODIA_7401,
+        1,
+        phy,
+        Behaviour::new(b"TEMPerV1.2\0\0\0\0\0\0", "80 02 13 50"),
+    );
+    let body = wait_for(&c, "the new node", |b| {
+        b.contains("temper_devices 2.0\n") && b.contains(" 19.3125\n")
+    });
+    assert_eq!(
+        samples(&body, "temper_temperature_celsius"),
+        [format!(
+            r#"temper_temperature_celsius{{name="",phy="{phy}",version="TEMPerV1.2"}} 19.3125"#
+        )],
+        "{body}"
+    );
 }

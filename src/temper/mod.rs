@@ -208,6 +208,7 @@ pub fn natural_cmp(a: &str, b: &str) -> Ordering {
 struct Row {
     phy: String,
     version: String,
+    at: Instant,
     values: Vec<decode::Value>,
 }
 
@@ -225,6 +226,7 @@ impl Collector for TemperCollector {
                     (now.saturating_duration_since(r.at) <= stale_after).then(|| Row {
                         phy: d.phy.clone(),
                         version: d.version.clone(),
+                        at: r.at,
                         values: r.values.clone(),
                     })
                 })
@@ -233,7 +235,11 @@ impl Collector for TemperCollector {
                 state.errors.iter().map(|(k, v)| (k.clone(), *v)).collect();
             (rows, state.devices.len(), errors)
         };
-        rows.sort_by(|a, b| natural_cmp(&a.phy, &b.phy).then_with(|| a.version.cmp(&b.version)));
+        // Newest first within a phy, then one row per phy: a device plugged
+        // back in on a new node before its old poller noticed the unplug
+        // must not give duplicate series.
+        rows.sort_by(|a, b| natural_cmp(&a.phy, &b.phy).then_with(|| b.at.cmp(&a.at)));
+        rows.dedup_by(|later, first| later.phy == first.phy);
         errors.sort_by(|a, b| natural_cmp(&a.0, &b.0));
 
         for (family, help, quantity) in [

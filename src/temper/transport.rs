@@ -120,11 +120,7 @@ impl Backend for HidapiBackend {
             .write(true)
             .open(&candidate.path)
         {
-            return Err(if e.kind() == ErrorKind::PermissionDenied {
-                OpenError::PermissionDenied(e.to_string())
-            } else {
-                OpenError::Other(e.to_string())
-            });
+            return Err(open_error(&e));
         }
         let api = self
             .api
@@ -136,6 +132,15 @@ impl Backend for HidapiBackend {
             .open_path(&path)
             .map_err(|e| OpenError::Other(e.to_string()))?;
         Ok(Box::new(HidTransport(device)))
+    }
+}
+
+/// EACCES and EPERM are "permission denied"; anything else is not.
+pub fn open_error(e: &std::io::Error) -> OpenError {
+    if e.kind() == ErrorKind::PermissionDenied {
+        OpenError::PermissionDenied(e.to_string())
+    } else {
+        OpenError::Other(e.to_string())
     }
 }
 
@@ -152,5 +157,47 @@ impl Transport for HidTransport {
         self.0
             .read_timeout(buf, timeout_ms)
             .map_err(|e| TransportError(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permission_errors_are_told_apart() {
+        for errno in [libc::EACCES, libc::EPERM] {
+            let e = std::io::Error::from_raw_os_error(errno);
+            assert!(
+                matches!(open_error(&e), OpenError::PermissionDenied(_)),
+                "{e}"
+            );
+        }
+        for errno in [libc::ENOENT, libc::EBUSY, libc::ENODEV] {
+            let e = std::io::Error::from_raw_os_error(errno);
+            assert!(matches!(open_error(&e), OpenError::Other(_)), "{e}");
+        }
+    }
+
+    #[test]
+    fn the_real_backend_fails_politely_on_what_is_not_a_hidraw_node() {
+        let mut backend = HidapiBackend::new("/sys");
+        // Whatever this machine has: no panic.
+        let _ = backend.enumerate();
+        let candidate = |path: &str| Candidate {
+            path: path.to_string(),
+            vendor_id: 0x0c45,
+            product_id: 0x7401,
+            interface: 1,
+            phy: None,
+        };
+        let missing = backend.open(&candidate("/dev/hidraw-does-not-exist"));
+        assert!(matches!(missing, Err(OpenError::Other(_))));
+        // A readable, writable file that is not a hidraw node.
+        let file = std::env::temp_dir().join(format!("temper-not-hidraw-{}", std::process::id()));
+        std::fs::write(&file, b"").unwrap();
+        let not_hidraw = backend.open(&candidate(file.to_str().unwrap()));
+        std::fs::remove_file(&file).unwrap();
+        assert!(matches!(not_hidraw, Err(OpenError::Other(_))));
     }
 }
