@@ -1,0 +1,381 @@
+//! The background threads: one scanner that finds devices (at start and every
+//! rescan interval), and one poller per open device that owns it, reads it
+//! every poll interval and keeps its latest reading in the shared state.
+//!
+//! The state's lock is never held across USB I/O, so the collector, which
+//! only reads the state, never waits on a device.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use super::decode::{decode, version_string, Value};
+use super::device::{query_reading, query_version, ProtocolError};
+use super::models::{is_supported, lookup, unsupported_family, Model};
+use super::transport::{Backend, Candidate, OpenError, Transport};
+use super::Timing;
+
+/// Stack of each TEMPer thread: they hold a few small buffers.
+const THREAD_STACK: usize = 256 * 1024;
+
+/// An identified, open device.
+pub(crate) struct Device {
+    pub phy: String,
+    pub version: String,
+    /// The last reading, `None` when the last attempt failed.
+    pub reading: Option<Reading>,
+}
+
+pub(crate) struct Reading {
+    pub at: Instant,
+    pub values: Vec<Value>,
+}
+
+#[derive(Default)]
+pub(crate) struct State {
+    /// Identified devices by node path.
+    pub devices: BTreeMap<String, Device>,
+    /// Nodes that a thread owns (open, identified or not). Only that thread
+    /// talks to the node; the scanner skips it until the thread has ended.
+    pub claimed: BTreeSet<String>,
+    /// Failed exchanges by phy; kept after a device is gone so the counter
+    /// never goes backwards.
+    pub errors: BTreeMap<String, u64>,
+}
+
+/// A stop flag that sleepers wake up for.
+#[derive(Default)]
+pub(crate) struct Stop {
+    stopped: Mutex<bool>,
+    wake: Condvar,
+}
+
+impl Stop {
+    pub fn stop(&self) {
+        *lock(&self.stopped) = true;
+        self.wake.notify_all();
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        *lock(&self.stopped)
+    }
+
+    /// Sleeps for `d` or until stopped; true when stopped.
+    pub fn sleep(&self, d: Duration) -> bool {
+        let deadline = Instant::now() + d;
+        let mut stopped = lock(&self.stopped);
+        while !*stopped {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            stopped = match self.wake.wait_timeout(stopped, left) {
+                Ok((guard, _)) => guard,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+        *stopped
+    }
+}
+
+/// Everything the threads and the collector share.
+pub(crate) struct Ctx {
+    pub state: Mutex<State>,
+    pub stop: Stop,
+    pub timing: Timing,
+    /// Keys of the log lines already written once.
+    logged: Mutex<HashSet<String>>,
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Ctx {
+    pub fn new(timing: Timing) -> Ctx {
+        Ctx {
+            state: Mutex::new(State::default()),
+            stop: Stop::default(),
+            timing,
+            logged: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// True the first time `key` is seen (until [`Ctx::forget`]).
+    fn first_time(&self, key: String) -> bool {
+        lock(&self.logged).insert(key)
+    }
+
+    fn forget(&self, key: &str) {
+        lock(&self.logged).remove(key);
+    }
+
+    fn count_error(&self, phy: &str) {
+        *lock(&self.state).errors.entry(phy.to_string()).or_insert(0) += 1;
+    }
+
+    fn release(&self, path: &str) {
+        let mut state = lock(&self.state);
+        state.devices.remove(path);
+        state.claimed.remove(path);
+    }
+}
+
+/// The `phy` label of a candidate: `HID_PHYS`, or the node path when sysfs
+/// did not say (unique all the same).
+pub(crate) fn phy_of(c: &Candidate) -> String {
+    c.phy.clone().unwrap_or_else(|| c.path.clone())
+}
+
+/// Starts the scanner thread. It scans at once, then every `rescan`.
+pub(crate) fn spawn_scanner(ctx: Arc<Ctx>, mut backend: Box<dyn Backend>, rescan: Duration) {
+    let spawned = std::thread::Builder::new()
+        .name("temper-scan".into())
+        .stack_size(THREAD_STACK)
+        .spawn(move || loop {
+            scan(&ctx, backend.as_mut());
+            if ctx.stop.sleep(rescan) {
+                break;
+            }
+        });
+    if let Err(e) = spawned {
+        crate::error!("TEMPer: cannot start the device scanner thread: {e}");
+    }
+}
+
+/// Whether this candidate is a TEMPer node we read; logs once about the
+/// ones we recognise but do not read.
+pub(crate) fn wanted(ctx: &Ctx, c: &Candidate) -> bool {
+    let id = format!("{:04x}:{:04x}", c.vendor_id, c.product_id);
+    if let Some(family) = unsupported_family(c.vendor_id, c.product_id) {
+        if ctx.first_time(format!("unsupported {id}")) {
+            crate::info!(
+                "TEMPer: {family} device {id} found ({}); this family uses another command set \
+                 and is not supported",
+                c.path
+            );
+        }
+        return false;
+    }
+    if !is_supported(c.vendor_id, c.product_id) {
+        return false;
+    }
+    if c.interface != 1 {
+        if ctx.first_time(format!("interface {}", c.path)) {
+            crate::debug!(
+                "TEMPer: {} is interface {} of {id} (the keyboard side): not read",
+                c.path,
+                c.interface
+            );
+        }
+        return false;
+    }
+    true
+}
+
+fn scan(ctx: &Arc<Ctx>, backend: &mut dyn Backend) {
+    let candidates = match backend.enumerate() {
+        Ok(list) => {
+            ctx.forget("enumerate");
+            list
+        }
+        Err(e) => {
+            if ctx.first_time("enumerate".into()) {
+                crate::warn!("TEMPer: cannot list HID devices: {e}");
+            }
+            return;
+        }
+    };
+    for c in candidates {
+        if ctx.stop.is_stopped() {
+            return;
+        }
+        if !wanted(ctx, &c) || lock(&ctx.state).claimed.contains(&c.path) {
+            continue;
+        }
+        let open_key = format!("open {}", c.path);
+        match backend.open(&c) {
+            Ok(transport) => {
+                ctx.forget(&open_key);
+                lock(&ctx.state).claimed.insert(c.path.clone());
+                spawn_poller(ctx, transport, c);
+            }
+            Err(e) => {
+                if ctx.first_time(open_key) {
+                    log_open_error(&c, &e);
+                }
+            }
+        }
+    }
+}
+
+/// One clear line about a node that cannot be opened.
+pub(crate) fn log_open_error(c: &Candidate, e: &OpenError) {
+    let id = format!("{:04x}:{:04x}", c.vendor_id, c.product_id);
+    match e {
+        OpenError::PermissionDenied(why) => crate::warn!(
+            "TEMPer: cannot open {} (TEMPer {id} at {}): {why}. The exporter needs read and write \
+             access to /dev/hidraw*: run it as root, or add a hotplug (OpenWrt) or udev rule that \
+             gives its user access to the node",
+            c.path,
+            phy_of(c)
+        ),
+        OpenError::Other(why) => crate::warn!(
+            "TEMPer: cannot open {} (TEMPer {id} at {}): {why}; will retry at each rescan",
+            c.path,
+            phy_of(c)
+        ),
+    }
+}
+
+fn spawn_poller(ctx: &Arc<Ctx>, transport: Box<dyn Transport>, c: Candidate) {
+    let name = format!("temper-{}", c.path.rsplit('/').next().unwrap_or("device"));
+    let path = c.path.clone();
+    let thread_ctx = Arc::clone(ctx);
+    let spawned = std::thread::Builder::new()
+        .name(name)
+        .stack_size(THREAD_STACK)
+        .spawn(move || run_device(&thread_ctx, transport, &c));
+    if let Err(e) = spawned {
+        crate::error!("TEMPer: cannot start a thread for {path}: {e}");
+        ctx.release(&path);
+    }
+}
+
+/// Version query → model row, logging once about an unknown version string.
+pub(crate) fn identify(
+    ctx_once: &dyn Fn(String) -> bool,
+    t: &mut dyn Transport,
+    c: &Candidate,
+    timing: &Timing,
+) -> Result<(String, &'static Model), String> {
+    let raw = query_version(t, timing).map_err(|e| e.to_string())?;
+    let version = version_string(&raw);
+    if version.is_empty() {
+        return Err(format!("the version reply {raw:02x?} holds no text"));
+    }
+    let model = lookup(c.vendor_id, c.product_id, &version).ok_or_else(|| {
+        format!(
+            "{:04x}:{:04x} is not in the model table",
+            c.vendor_id, c.product_id
+        )
+    })?;
+    if model.is_family_default()
+        && ctx_once(format!(
+            "version {:04x}:{:04x} {version}",
+            c.vendor_id, c.product_id
+        ))
+    {
+        crate::warn!(
+            "TEMPer: unknown version string {version:?} on {:04x}:{:04x} at {} ({}); reading it \
+             as a {}. Please report this version string",
+            c.vendor_id,
+            c.product_id,
+            phy_of(c),
+            c.path,
+            model.product
+        );
+    }
+    Ok((version, model))
+}
+
+/// The life of one open device, on its own thread. Ends (closing the node)
+/// when the device fails, or when the collector is dropped.
+fn run_device(ctx: &Ctx, mut transport: Box<dyn Transport>, c: &Candidate) {
+    let t = transport.as_mut();
+    let phy = phy_of(c);
+    let path = c.path.as_str();
+    let identify_key = format!("identify {path}");
+    let (version, model) = match identify(&|k| ctx.first_time(k), t, c, &ctx.timing) {
+        Ok(found) => found,
+        Err(e) => {
+            ctx.count_error(&phy);
+            if ctx.first_time(identify_key) {
+                crate::warn!(
+                    "TEMPer: {path} ({phy}) did not answer the version query: {e}; closed, \
+                     will try again at each rescan"
+                );
+            }
+            ctx.release(path);
+            return;
+        }
+    };
+    ctx.forget(&identify_key);
+    crate::info!(
+        "TEMPer: found {} version {version:?} at {phy} ({path})",
+        model.product
+    );
+    {
+        let mut state = lock(&ctx.state);
+        state.errors.entry(phy.clone()).or_insert(0);
+        state.devices.insert(
+            path.to_string(),
+            Device {
+                phy: phy.clone(),
+                version,
+                reading: None,
+            },
+        );
+    }
+
+    // A device that keeps failing is closed once per rescan: said once, until
+    // it gives a reading again.
+    let closed_key = format!("closed {path}");
+    // The first reading after opening may be stale: it is taken and dropped.
+    let mut warm_up = true;
+    let mut timeouts = 0;
+    while !ctx.stop.is_stopped() {
+        let result = query_reading(t, model, &ctx.timing);
+        let now = Instant::now();
+        match result {
+            Ok(_) if warm_up => {
+                warm_up = false;
+                continue;
+            }
+            Ok(reply) => {
+                timeouts = 0;
+                ctx.forget(&closed_key);
+                let values = decode(model, &reply);
+                if let Some(d) = lock(&ctx.state).devices.get_mut(path) {
+                    d.reading = Some(Reading { at: now, values });
+                }
+            }
+            Err(e) => {
+                {
+                    // One step, so no render sees the error without the
+                    // reading gone.
+                    let mut state = lock(&ctx.state);
+                    *state.errors.entry(phy.clone()).or_insert(0) += 1;
+                    if let Some(d) = state.devices.get_mut(path) {
+                        d.reading = None;
+                    }
+                }
+                let fatal = match e {
+                    ProtocolError::Io(_) => true,
+                    ProtocolError::Timeout(_) => {
+                        timeouts += 1;
+                        timeouts >= ctx.timing.max_timeouts
+                    }
+                };
+                if fatal && !ctx.first_time(closed_key.clone()) {
+                    crate::debug!("TEMPer: {phy} ({path}): {e}; closed again");
+                    break;
+                } else if fatal {
+                    crate::warn!(
+                        "TEMPer: {} at {phy} ({path}): {e}; closed, it is opened again when a \
+                         rescan finds it",
+                        model.product
+                    );
+                    break;
+                }
+                crate::debug!("TEMPer: {phy} ({path}): {e}");
+            }
+        }
+        warm_up = false;
+        if ctx.stop.sleep(ctx.timing.poll_interval) {
+            break;
+        }
+    }
+    drop(transport);
+    ctx.release(path);
+}
