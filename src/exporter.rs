@@ -46,8 +46,17 @@ pub fn handle(registry: &Registry, request: &Request) -> Response {
     }
 }
 
+/// Where TEMPer readings come from.
+pub enum TemperSource {
+    /// USB, through hidapi (what the binary uses).
+    Usb,
+    /// A collector already started over another backend (the benchmarks'
+    /// simulated sensors).
+    Collector(TemperCollector),
+}
+
 /// The collectors that `config` asks for, each started.
-pub fn build_registry(config: &Config) -> std::io::Result<Registry> {
+pub fn build_registry(config: &Config, temper: TemperSource) -> std::io::Result<Registry> {
     let mut registry = Registry::new();
     match &config.miner {
         Some(miner) => registry.register(Box::new(MinerCollector::start(miner.clone())?)),
@@ -58,7 +67,10 @@ pub fn build_registry(config: &Config) -> std::io::Result<Registry> {
         ),
     }
     if config.temper.enabled {
-        registry.register(Box::new(TemperCollector::start(&config.temper)));
+        registry.register(Box::new(match temper {
+            TemperSource::Usb => TemperCollector::start(&config.temper),
+            TemperSource::Collector(collector) => collector,
+        }));
     } else {
         crate::info!("temper: USB sensors are off (--no-temper)");
     }
@@ -68,9 +80,9 @@ pub fn build_registry(config: &Config) -> std::io::Result<Registry> {
 }
 
 /// Binds, starts everything and returns the running server.
-pub fn start(config: &Config) -> std::io::Result<ServerHandle> {
+pub fn start(config: &Config, temper: TemperSource) -> std::io::Result<ServerHandle> {
     let listener = http::bind(config.bind_address, config.port, config.bind_v6only)?;
-    let registry = Arc::new(build_registry(config)?);
+    let registry = Arc::new(build_registry(config, temper)?);
     let server_config = ServerConfig {
         threads: config.thread_count,
         ..ServerConfig::default()

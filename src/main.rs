@@ -37,7 +37,7 @@ fn main() -> ExitCode {
     for warning in &config.warnings {
         linxdot_exporter::warn!("{warning}");
     }
-    match exporter::start(&config) {
+    match exporter::start(&config, exporter::TemperSource::Usb) {
         Ok(_server) => loop {
             std::thread::park();
         },
