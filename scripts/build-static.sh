@@ -83,11 +83,12 @@ pip_install() {
 RUSTC=/usr/bin/rustc
 CARGO=/usr/bin/cargo
 apt_install rustc-web cargo-web rust-web-src file
-[ -x "$RUSTC" ] && [ -x "$CARGO" ] || die "$RUSTC or $CARGO missing after install"
+if [ ! -x "$RUSTC" ] || [ ! -x "$CARGO" ]; then die "$RUSTC or $CARGO missing after install"; fi
 sysroot="$("$RUSTC" --print sysroot)"
 std_src="$sysroot/lib/rustlib/src/rust/library"
-[ -f "$std_src/Cargo.lock" ] && [ -d "$std_src/std" ] ||
+if [ ! -f "$std_src/Cargo.lock" ] || [ ! -d "$std_src/std" ]; then
     die "no std sources at $std_src (package rust-web-src)"
+fi
 rustc_ver="$("$RUSTC" --version | awk '{print $2}')"
 src_ver="$(dpkg-query -W -f='${Version}' rust-web-src 2>/dev/null | sed 's/[+~].*//')"
 [ "$rustc_ver" = "$src_ver" ] ||
