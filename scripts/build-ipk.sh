@@ -45,7 +45,7 @@ while [ $# -gt 0 ]; do
     shift
 done
 
-[[ "$arch" =~ ^[a-z0-9_]+$ ]] || die "--arch '$arch' is not an opkg architecture (e.g. aarch64_generic)"
+[[ "$arch" =~ ^[a-z0-9_-]+$ ]] || die "--arch '$arch' is not an opkg architecture (e.g. aarch64_generic)"
 [[ "$release" =~ ^[0-9]+$ ]] || die "--release '$release' is not a number"
 
 # --- metadata from Cargo.toml ---------------------------------------------------
