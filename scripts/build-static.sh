@@ -118,6 +118,12 @@ fi
 # ("self-contained"); those ship with rustup's target component, which we do
 # not have. zig brings musl's C runtime itself, so turn self-contained off.
 rustflags="-C link-self-contained=no"
+# Paths of the checkout and of cargo's registry end up in panic messages:
+# map them to fixed names so that the binary does not depend on where it was
+# built (reproducible packages) and does not show the builder's home.
+for remap in "$repo=/src" "${CARGO_HOME:-$HOME/.cargo}=/cargo"; do
+    case "$remap" in *[[:space:]]*) ;; *) rustflags="$rustflags --remap-path-prefix=$remap" ;; esac
+done
 build_std_features=()
 case "$target" in
     mips*)
