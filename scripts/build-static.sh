@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Build a fully static linxdot-exporter for a musl target, without Docker and
+# without rustup targets: Debian's rustc-web/cargo-web (Rust 1.96) rebuild std
+# from Debian's rust-web-src (-Zbuild-std), and zig (PyPI "ziglang", driven by
+# PyPI "cargo-zigbuild") is the cross linker and brings musl's C runtime.
+#
+# usage: scripts/build-static.sh [--size|--no-size|--std-features LIST]
+#                                [--no-install] [TARGET]
+#   TARGET       Rust target triple (default aarch64-unknown-linux-musl);
+#                also armv7-unknown-linux-musleabihf, mipsel-unknown-linux-musl
+#   --size       (default) build std with only its optimize_for_size feature:
+#                smaller code paths, and none of the default "backtrace"
+#                feature (symbolizing backtraces; useless in a stripped
+#                binary that aborts on panic, and ~150 KiB)
+#   --no-size    build std with cargo's default features
+#   --std-features LIST  build std with these features (comma-separated)
+#   --no-install fail instead of installing missing packages
+# LXE_STD_FEATURES sets the default of --std-features ("default" means
+# cargo's defaults).
+#
+# Output: $CARGO_TARGET_DIR/TARGET/release/linxdot-exporter (CARGO_TARGET_DIR
+# defaults to target/ in the repository). Prints its path, size and `file`.
+# Missing Debian packages are installed with apt-get, missing PyPI packages
+# with pip (both quietly, and only when missing).
+set -euo pipefail
+
+usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
+
+target=aarch64-unknown-linux-musl
+std_features="${LXE_STD_FEATURES:-optimize_for_size}"
+install=1
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --size) std_features=optimize_for_size ;;
+        --no-size) std_features=default ;;
+        --std-features)
+            [ $# -ge 2 ] || { echo "build-static.sh: --std-features needs a value" >&2; exit 2; }
+            std_features="$2"; shift ;;
+        --std-features=*) std_features="${1#*=}" ;;
+        --no-install) install=0 ;;
+        -h|--help) usage; exit 0 ;;
+        -*) echo "build-static.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
+        *) target="$1" ;;
+    esac
+    shift
+done
+
+case "$target" in
+    *-linux-musl|*-linux-musleabi|*-linux-musleabihf) ;;
+    *) echo "build-static.sh: '$target' is not a Linux musl target" >&2; exit 2 ;;
+esac
+
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$repo"
+
+# Versions of the PyPI tools; override to try others.
+ZIGLANG_VERSION="${ZIGLANG_VERSION:-0.17.1}"
+CARGO_ZIGBUILD_VERSION="${CARGO_ZIGBUILD_VERSION:-0.24.0}"
+
+log() { printf 'build-static: %s\n' "$*" >&2; }
+die() { printf 'build-static: error: %s\n' "$*" >&2; exit 1; }
+
+deb_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+
+apt_updated=0
+apt_install() {
+    local missing=() p
+    for p in "$@"; do deb_installed "$p" || missing+=("$p"); done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    [ "$install" = 1 ] || die "missing Debian packages: ${missing[*]} (run without --no-install)"
+    command -v apt-get >/dev/null || die "missing ${missing[*]} and no apt-get on this machine"
+    local sudo=()
+    [ "$(id -u)" = 0 ] || sudo=(sudo)
+    log "installing Debian packages: ${missing[*]}"
+    # A fresh machine has no package lists: update once, then install.
+    if [ "$apt_updated" = 0 ] && ! apt-cache show "${missing[@]}" >/dev/null 2>&1; then
+        "${sudo[@]}" apt-get update -qq >&2
+        apt_updated=1
+    fi
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}" >&2
+}
+
+pip_install() {
+    [ "$install" = 1 ] || die "missing PyPI packages: $* (run without --no-install)"
+    command -v python3 >/dev/null || die "python3 is needed for pip packages: $*"
+    log "installing PyPI packages: $*"
+    python3 -m pip install -q --disable-pip-version-check "$@" >&2 2>/dev/null ||
+        python3 -m pip install -q --disable-pip-version-check --break-system-packages "$@" >&2
+}
+
+# --- toolchain -------------------------------------------------------------
+RUSTC=/usr/bin/rustc
+CARGO=/usr/bin/cargo
+apt_install rustc-web cargo-web rust-web-src file
+if [ ! -x "$RUSTC" ] || [ ! -x "$CARGO" ]; then die "$RUSTC or $CARGO missing after install"; fi
+sysroot="$("$RUSTC" --print sysroot)"
+std_src="$sysroot/lib/rustlib/src/rust/library"
+if [ ! -f "$std_src/Cargo.lock" ] || [ ! -d "$std_src/std" ]; then
+    die "no std sources at $std_src (package rust-web-src)"
+fi
+rustc_ver="$("$RUSTC" --version | awk '{print $2}')"
+src_ver="$(dpkg-query -W -f='${Version}' rust-web-src 2>/dev/null | sed 's/[+~].*//')"
+[ "$rustc_ver" = "$src_ver" ] ||
+    die "rustc $rustc_ver and rust-web-src $src_ver differ: -Zbuild-std needs the same version"
+
+if ! python3 -m ziglang version >/dev/null 2>&1 && ! command -v zig >/dev/null; then
+    pip_install "ziglang==$ZIGLANG_VERSION"
+fi
+if ! command -v cargo-zigbuild >/dev/null; then
+    pip_install "cargo-zigbuild==$CARGO_ZIGBUILD_VERSION"
+    hash -r
+    command -v cargo-zigbuild >/dev/null || die "cargo-zigbuild not on PATH after pip install"
+fi
+
+# --- build -----------------------------------------------------------------
+# Rust's musl targets link their own copy of musl's crt objects by default
+# ("self-contained"); those ship with rustup's target component, which we do
+# not have. zig brings musl's C runtime itself, so turn self-contained off.
+rustflags="-C link-self-contained=no"
+# Paths of the checkout and of cargo's registry end up in panic messages:
+# map them to fixed names so that the binary does not depend on where it was
+# built (reproducible packages) and does not show the builder's home.
+for remap in "$repo=/src" "${CARGO_HOME:-$HOME/.cargo}=/cargo"; do
+    case "$remap" in *[[:space:]]*) ;; *) rustflags="$rustflags --remap-path-prefix=$remap" ;; esac
+done
+build_std_features=()
+case "$target" in
+    mips*)
+        # Tier 3: no prebuilt std anywhere, -Zbuild-std makes it. Without
+        # this flag the result is a static-pie (it runs too); non-PIC code
+        # is ~9% smaller and needs no self-relocation at start-up.
+        rustflags="$rustflags -C relocation-model=static" ;;
+esac
+[ "$std_features" = default ] || build_std_features=("-Zbuild-std-features=$std_features")
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target}"
+# Keep rustup's proxies out of it: the std sources must match this rustc.
+export RUSTC RUSTC_BOOTSTRAP=1
+export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }$rustflags"
+unset RUSTC_WRAPPER CARGO_BUILD_TARGET
+log "building $target (std features: $std_features) with $("$RUSTC" --version), zig $(python3 -m ziglang version 2>/dev/null || zig version)"
+"$CARGO" zigbuild --release --locked --target "$target" --bin linxdot-exporter \
+    -Zbuild-std=std,panic_abort "${build_std_features[@]}"
+
+bin="$CARGO_TARGET_DIR/$target/release/linxdot-exporter"
+[ -f "$bin" ] || die "build finished but $bin is missing"
+size=$(stat -c %s "$bin")
+echo "binary: $bin"
+echo "size:   $size bytes ($(( (size + 1023) / 1024 )) KiB)"
+echo "file:   $(file -b "$bin")"

@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# The packaging checks, for CI and by hand: installs what it needs, builds the
+# static aarch64 binary, runs it under qemu against the dashboard simulator
+# and checks the scrape, builds the .ipk twice and compares, and runs the
+# package, init-script, feed and deploy tests and shellcheck.
+#
+# usage: scripts/ci-packaging.sh
+# Environment: CARGO_TARGET_DIR (default target/; the static build goes to
+# its subdirectory packaging/, away from the host toolchain's builds).
+# Prints "ok NAME" / "not ok NAME" per check and last "N passed, M failed";
+# exits 1 when a check failed.
+set -uo pipefail
+
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$repo" || exit 1
+target=aarch64-unknown-linux-musl
+max_size=$((512 * 1024))
+host_target_dir="${CARGO_TARGET_DIR:-$repo/target}"
+static_target_dir="$host_target_dir/packaging"
+
+passed=0
+failed=0
+ok() { echo "ok $*"; passed=$((passed + 1)); }
+notok() { echo "not ok $*"; failed=$((failed + 1)); }
+check() { local name="$1"; shift; if "$@"; then ok "$name"; else notok "$name"; fi; }
+# Runs a test script and counts its "ok"/"not ok" lines.
+# A script that exits non-zero without a "not ok" line counts as one failure.
+run_tests() {
+    local line own_failures=0
+    while IFS= read -r line; do
+        case "$line" in
+            "ok "*) ok "${line#ok }" ;;
+            "not ok "*) notok "${line#not ok }"; own_failures=$((own_failures + 1)) ;;
+            "exit status 0") ;;
+            "exit status "*)
+                [ "$own_failures" -gt 0 ] || notok "$1 ${line}" ;;
+            *) echo "$line" ;;
+        esac
+    done < <("$@" 2>&1; echo "exit status $?")
+}
+phase_start=$SECONDS
+phase() { echo "== $* (at ${SECONDS}s)"; }
+finish() {
+    echo "== done in $((SECONDS - phase_start))s"
+    echo "$passed passed, $failed failed"
+    exit $((failed > 0))
+}
+
+work="$(mktemp -d)"
+pids=()
+# shellcheck disable=SC2317 # run by the trap
+cleanup() {
+    local pid
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- tools --------------------------------------------------------------------
+phase "installing tools"
+debs=(file qemu-user-static prometheus shellcheck busybox curl make)
+missing=()
+for p in "${debs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    sudo=()
+    [ "$(id -u)" = 0 ] || sudo=(sudo)
+    echo "installing ${missing[*]}"
+    if ! apt-cache show "${missing[@]}" > /dev/null 2>&1; then
+        "${sudo[@]}" apt-get update -qq
+    fi
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}" > "$work/apt.log" 2>&1 || { cat "$work/apt.log"; }
+fi
+for tool in file qemu-aarch64-static promtool shellcheck busybox curl make; do
+    command -v "$tool" > /dev/null || notok "tools: $tool is missing"
+done
+[ "$failed" = 0 ] || finish
+
+if [ ! -f examples/dashboard-sim.rs ]; then
+    notok "examples/dashboard-sim.rs is missing: the end-to-end check needs the dashboard simulator"
+fi
+
+# --- static binary (and the simulator, at the same time) -----------------------
+phase "building the static $target binary"
+if [ -f examples/dashboard-sim.rs ]; then
+    # The host toolchain (rustup's cargo first on PATH) builds the simulator.
+    cargo build --release --locked --example dashboard-sim > "$work/sim-build.log" 2>&1 &
+    sim_build=$!
+fi
+build_start=$SECONDS
+if CARGO_TARGET_DIR="$static_target_dir" scripts/build-static.sh "$target" > "$work/static.log" 2>&1; then
+    ok "build-static.sh $target ($((SECONDS - build_start))s)"
+else
+    notok "build-static.sh $target"
+    tail -n 30 "$work/static.log"
+fi
+binary="$static_target_dir/$target/release/linxdot-exporter"
+sed -n 's/^\(binary\|size\|file\): /  &/p' "$work/static.log"
+if [ -f "$binary" ]; then
+    info="$(file -b "$binary")"
+    if [[ "$info" =~ ^ELF\ 64-bit\ LSB\ .*ARM\ aarch64.*statically\ linked ]]; then
+        ok "binary is a static aarch64 ELF"
+    else
+        notok "binary is not a static aarch64 ELF: $info"
+    fi
+    size=$(stat -c %s "$binary")
+    if [ "$size" -le "$max_size" ]; then
+        ok "binary size $size bytes <= $max_size"
+    else
+        notok "binary size $size bytes > $max_size"
+    fi
+    version="$(awk '/^\[/ { s = $0; next } s == "[package]" && $1 == "version" { gsub(/"/, "", $3); print $3; exit }' Cargo.toml)"
+    got="$(timeout 20 qemu-aarch64-static "$binary" --version 2>&1)"
+    if [ "$got" = "linxdot-exporter $version" ]; then
+        ok "qemu-aarch64-static linxdot-exporter --version: $got"
+    else
+        notok "qemu-aarch64-static linxdot-exporter --version printed '$got', not 'linxdot-exporter $version'"
+    fi
+fi
+
+# --- end to end under qemu -------------------------------------------------------
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+# wait_for SECONDS COMMAND...: retries COMMAND every 0.2 s.
+wait_for() {
+    local deadline=$((SECONDS + $1))
+    shift
+    until "$@"; do
+        [ "$SECONDS" -lt "$deadline" ] || return 1
+        sleep 0.2
+    done
+}
+if [ -n "${sim_build:-}" ]; then
+    phase "end to end: the aarch64 binary under qemu against the dashboard simulator"
+    if wait "$sim_build"; then
+        ok "cargo build --release --example dashboard-sim"
+    else
+        notok "cargo build --release --example dashboard-sim"
+        tail -n 30 "$work/sim-build.log"
+    fi
+    sim="$host_target_dir/release/examples/dashboard-sim"
+    if [ -x "$sim" ] && [ -f "$binary" ]; then
+        sim_port=$(free_port)
+        "$sim" --listen "127.0.0.1:$sim_port" > "$work/sim.out" 2> "$work/sim.err" &
+        pids+=($!)
+        if wait_for 30 grep -q "^listening on 127.0.0.1:$sim_port" "$work/sim.out"; then
+            ok "dashboard simulator listening on 127.0.0.1:$sim_port"
+        else
+            notok "dashboard simulator did not say 'listening on 127.0.0.1:$sim_port': $(cat "$work/sim.out" "$work/sim.err")"
+        fi
+        port=$(free_port)
+        qemu-aarch64-static "$binary" -o "127.0.0.1:$sim_port" -u admin -p admin -r 1 \
+            -t "$port" --bind-address 127.0.0.1 > "$work/exporter.log" 2>&1 &
+        pids+=($!)
+        # shellcheck disable=SC2317 # called through wait_for
+        scrape() { curl -fsS --max-time 5 "http://127.0.0.1:$port/metrics" -o "$work/metrics" 2> /dev/null; }
+        # shellcheck disable=SC2317 # called through wait_for
+        miner_up() { scrape && grep -Eq '^miner_up 1(\.0*)?$' "$work/metrics"; }
+        if wait_for 60 miner_up; then
+            ok "exporter under qemu serves miner_up 1"
+        else
+            notok "exporter under qemu: no 'miner_up 1' within 60 s"
+            echo "  exporter log:"; tail -n 20 "$work/exporter.log" | sed 's/^/    /'
+            echo "  last scrape:"; head -n 40 "$work/metrics" 2> /dev/null | sed 's/^/    /'
+        fi
+        if [ -s "$work/metrics" ]; then
+            if promtool check metrics < "$work/metrics" > "$work/promtool.log" 2>&1; then
+                ok "promtool check metrics: the scrape is clean"
+            else
+                notok "promtool check metrics: $(cat "$work/promtool.log")"
+            fi
+            check "scrape has miner_cpu_temp" grep -q '^miner_cpu_temp ' "$work/metrics"
+        else
+            notok "no scrape to check"
+        fi
+    fi
+fi
+
+# --- packages and scripts ---------------------------------------------------------
+phase "OpenWrt package"
+if [ -f "$binary" ]; then
+    export SOURCE_DATE_EPOCH
+    SOURCE_DATE_EPOCH="$(git log -1 --format=%ct 2> /dev/null || echo 1700000000)"
+    # Twice through the whole path (build-static.sh has nothing left to do).
+    for n in 1 2; do
+        if CARGO_TARGET_DIR="$static_target_dir" scripts/build-ipk.sh --out-dir "$work/ipk$n" \
+            > "$work/ipk$n.log" 2>&1; then
+            ok "build-ipk.sh, build $n"
+        else
+            notok "build-ipk.sh, build $n: $(tail -n 5 "$work/ipk$n.log")"
+        fi
+    done
+    ipk="$(find "$work/ipk1" -name '*.ipk' 2> /dev/null | head -n 1)"
+    if [ -n "$ipk" ] && cmp "$ipk" "$work/ipk2/$(basename "$ipk")"; then
+        ok "two builds of $(basename "$ipk") are byte-identical"
+    else
+        notok "the two ipk builds differ"
+    fi
+    run_tests tests/packaging/test-ipk.sh "$binary"
+    [ -n "$ipk" ] && run_tests tests/packaging/test-deploy.sh "$ipk" "$binary"
+fi
+phase "init script, feed Makefile"
+run_tests tests/packaging/test-init.sh
+run_tests tests/packaging/test-feed.sh
+
+phase "shellcheck"
+shell_scripts=(scripts/*.sh tests/packaging/*.sh tests/packaging/stubs/*
+    openwrt/linxdot-exporter/files/linxdot-exporter.init)
+for f in "${shell_scripts[@]}"; do
+    check "shellcheck $f" shellcheck -x "$f"
+done
+
+finish
