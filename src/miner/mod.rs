@@ -98,7 +98,10 @@ fn poll_forever(config: MinerConfig, state: &Mutex<MinerState>) {
             Err(e) => Some(e.to_string()),
         };
         // One line when the trouble starts or changes, one when it ends.
-        if complaint != last_complaint {
+        // Waiting out a login backoff is the failed login already logged, not
+        // news (its text counts down, so it would be a new line every poll).
+        let backing_off = matches!(result, Err(PollError::LoginBackoff(_)));
+        if complaint != last_complaint && !backing_off {
             match (&complaint, &result) {
                 (Some(c), Ok(_)) => crate::warn!("miner: {c}"),
                 (Some(c), Err(_)) => crate::error!("miner: {c}"),
