@@ -103,6 +103,14 @@ pub fn parse_system(body: &[u8]) -> Result<SystemInfo, String> {
             None => info.problems.push(format!("'{key}' is missing")),
         }
     }
+    // Not one usable value: whatever this object is, it is not the system
+    // document, and an info sample with five empty labels would be invented.
+    if info.info.iter().all(Option::is_none) && info.numbers.iter().all(Option::is_none) {
+        return Err(format!(
+            "no expected key has a usable value: {}",
+            info.problems.join("; ")
+        ));
+    }
     Ok(info)
 }
 
@@ -180,6 +188,21 @@ mod tests {
                 "'storage_usage' is missing",
             ]
         );
+    }
+
+    #[test]
+    fn an_object_without_one_usable_key_is_refused() {
+        let err = parse_system(br#"{"status":"ok","data":[],"cpu_temp":null}"#).unwrap_err();
+        assert!(
+            err.starts_with(
+                "no expected key has a usable value: 'animal_name' is missing; 'firmware' is missing;"
+            ),
+            "{err}"
+        );
+        assert!(err.contains("'cpu_temp' is null, not a number"), "{err}");
+        // One usable key is enough: the rest are problems, not a failure.
+        let info = parse_system(br#"{"sn":"x"}"#).unwrap();
+        assert_eq!(info.problems.len(), 8);
     }
 
     #[test]
