@@ -90,7 +90,10 @@ pub fn parse_system(body: &[u8]) -> Result<SystemInfo, String> {
     }
     for (slot, key) in info.numbers.iter_mut().zip(NUMBER_KEYS) {
         match object.get(key) {
-            Some(JsonValue::Number(n)) => *slot = Some(*n),
+            Some(JsonValue::Number(n)) if n.is_finite() => *slot = Some(*n),
+            Some(JsonValue::Number(_)) => info
+                .problems
+                .push(format!("'{key}' is a number out of range")),
             Some(JsonValue::String(s)) => match s.trim().parse::<f64>() {
                 Ok(n) if n.is_finite() => *slot = Some(n),
                 _ => info
@@ -203,6 +206,15 @@ mod tests {
         // One usable key is enough: the rest are problems, not a failure.
         let info = parse_system(br#"{"sn":"x"}"#).unwrap();
         assert_eq!(info.problems.len(), 8);
+    }
+
+    #[test]
+    fn numbers_out_of_range_are_problems_not_infinities() {
+        let info = parse_system(br#"{"sn":"x","cpu_temp":1e999,"cpu_usage":-1e400}"#).unwrap();
+        assert_eq!(info.numbers, [None, None, None, None]);
+        assert!(info
+            .problems
+            .contains(&"'cpu_temp' is a number out of range".to_string()));
     }
 
     #[test]
