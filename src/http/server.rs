@@ -2,9 +2,11 @@
 //! slow or hostile clients from starving a scrape.
 //!
 //! - One acceptor thread puts new connections on a *pending* stack. Workers
-//!   take the **newest** first: a scrape that just arrived is not queued
-//!   behind a thousand idle connections. The stack is bounded; when it is
-//!   full the oldest pending connection is closed.
+//!   take a connection whose whole request head has already arrived first
+//!   (looked at with `MSG_PEEK`, not read), else the **newest**: a scrape is
+//!   not queued behind a thousand idle connections, nor buried under
+//!   slowloris clients that keep reconnecting. The stack is bounded; when it
+//!   is full the oldest pending connection without a whole head is closed.
 //! - A worker reading a request head has an absolute deadline
 //!   ([`ServerConfig::head_timeout`]), however slowly the bytes trickle in.
 //! - A watchdog thread watches the workers: while connections are pending
@@ -15,7 +17,7 @@
 //! - Keep-alive is honoured only while nobody is waiting for a worker.
 //! - Every write has a timeout; the answer is written in one buffer.
 
-use super::request::{parse_head, read_head, HeadError, Request};
+use super::request::{find_head_end, parse_head, read_head, HeadError, Request, MAX_HEAD_BYTES};
 use super::response::Response;
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -269,8 +271,13 @@ fn acceptor(listener: &TcpListener, shared: &Shared) {
                     since: Instant::now(),
                 });
                 while pending.len() > shared.config.max_pending {
-                    // Dropping closes it.
-                    pending.pop_front();
+                    // The oldest that has not sent a whole request (or, if
+                    // all have, the oldest). Dropping closes it.
+                    let victim = pending
+                        .iter()
+                        .position(|p| !head_ready(&p.stream))
+                        .unwrap_or(0);
+                    pending.remove(victim);
                 }
                 drop(pending);
                 shared.wake.notify_one();
@@ -329,16 +336,38 @@ fn next_connection(shared: &Shared) -> Option<TcpStream> {
         if shared.stop.load(Ordering::SeqCst) {
             return None;
         }
-        // Newest first; ones that waited longer than a head may take are dropped.
-        while let Some(p) = pending.pop_back() {
-            if p.since.elapsed() < shared.config.head_timeout {
-                return Some(p.stream);
-            }
+        // Ones that waited longer than a head may take are dropped; then a
+        // whole request waiting first, else the newest.
+        pending.retain(|p| p.since.elapsed() < shared.config.head_timeout);
+        if let Some(i) = pending.iter().rposition(|p| head_ready(&p.stream)) {
+            return pending.remove(i).map(|p| p.stream);
+        }
+        if let Some(p) = pending.pop_back() {
+            return Some(p.stream);
         }
         shared.idle_workers.fetch_add(1, Ordering::SeqCst);
         pending = shared.wake.wait(pending).unwrap_or_else(|e| e.into_inner());
         shared.idle_workers.fetch_sub(1, Ordering::SeqCst);
     }
+}
+
+/// Whether a whole request head is already waiting in the socket, looked at
+/// without taking it. Real clients send their request at once; idle and
+/// slowloris clients never have a whole head there.
+fn head_ready(stream: &TcpStream) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut buf = [0u8; MAX_HEAD_BYTES];
+    // SAFETY: recv writes at most buf.len() bytes into buf; the descriptor
+    // belongs to `stream`, which outlives the call. MSG_DONTWAIT: never blocks.
+    let n = unsafe {
+        libc::recv(
+            stream.as_raw_fd(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    n > 0 && find_head_end(&buf[..n as usize], 0).is_some()
 }
 
 fn worker(shared: &Shared, index: usize) {
