@@ -54,7 +54,10 @@ fn read_value(text: &str) -> Result<f64, String> {
         "NaN" => Ok(f64::NAN),
         "+Inf" => Ok(f64::INFINITY),
         "-Inf" => Ok(f64::NEG_INFINITY),
-        t if t.bytes().all(|b| b.is_ascii_digit() || b"+-.e".contains(&b)) => {
+        t if t
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b"+-.e".contains(&b)) =>
+        {
             t.parse().map_err(|e| format!("value {t:?}: {e}"))
         }
         t => Err(format!("value {t:?}")),

@@ -39,12 +39,19 @@ fuzz_target!(|data: &[u8]| {
     } else {
         assert!(well_formed(&text), "{value:?} spelled {text:?}");
         let back: f64 = text.parse().expect("parses");
-        assert_eq!(back.to_bits(), value.to_bits(), "{value:?} spelled {text:?}");
+        assert_eq!(
+            back.to_bits(),
+            value.to_bits(),
+            "{value:?} spelled {text:?}"
+        );
     }
     let places = data.get(8).map_or(3, |p| (p % 8) as usize);
     let rounded = round_decimals(value, places);
     if value.is_finite() {
-        assert!(rounded.is_finite(), "round({value:?}, {places}) = {rounded:?}");
+        assert!(
+            rounded.is_finite(),
+            "round({value:?}, {places}) = {rounded:?}"
+        );
         let half_unit = 0.5 * 10f64.powi(-(places as i32));
         let err = (rounded - value).abs();
         // The rounded decimal is itself stored to within an ulp or so.
