@@ -82,6 +82,7 @@ fn poll_forever(config: MinerConfig, state: &Mutex<MinerState>) {
     );
     let mut client = DashboardClient::new(&config);
     let mut last_complaint: Option<String> = None;
+    let mut first_poll = true;
     let mut next = Instant::now();
     loop {
         let started = Instant::now();
@@ -101,7 +102,7 @@ fn poll_forever(config: MinerConfig, state: &Mutex<MinerState>) {
         // Waiting out a login backoff is the failed login already logged, not
         // news (its text counts down, so it would be a new line every poll).
         let backing_off = matches!(result, Err(PollError::LoginBackoff(_)));
-        if complaint != last_complaint && !backing_off {
+        if (first_poll || complaint != last_complaint) && !backing_off {
             match (&complaint, &result) {
                 (Some(c), Ok(_)) => crate::warn!("miner: {c}"),
                 (Some(c), Err(_)) => crate::error!("miner: {c}"),
@@ -112,6 +113,7 @@ fn poll_forever(config: MinerConfig, state: &Mutex<MinerState>) {
             }
             last_complaint = complaint;
         }
+        first_poll = false;
         {
             let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
             s.last_poll_seconds = Some(seconds);
