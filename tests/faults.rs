@@ -112,6 +112,12 @@ fn check_failure(case: FailureCase) {
     sim.set_fault(case.fault);
     sim.expire_sessions();
     check_failing_exporter(&exp, &what, case.reason, case.line);
+    assert_eq!(
+        exp.log().matches(" INFO miner: first poll good").count(),
+        1,
+        "{what}: log:\n{}",
+        exp.log()
+    );
     let body = timed_scrape(&exp, &what);
     assert!(
         sample(&body, "miner_last_success_timestamp_seconds").is_some(),
