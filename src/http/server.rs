@@ -2,10 +2,11 @@
 //! slow or hostile clients from starving a scrape.
 //!
 //! - One acceptor thread puts new connections on a *pending* stack. Workers
-//!   take a connection whose whole request head has already arrived first
+//!   take the oldest connection whose whole request head has already arrived
 //!   (looked at with `MSG_PEEK`, not read), else the **newest**: a scrape is
 //!   not queued behind a thousand idle connections, nor buried under
-//!   slowloris clients that keep reconnecting. The stack is bounded; when it
+//!   slowloris clients that keep reconnecting, and real clients are served
+//!   in turn when there are more of them than workers. The stack is bounded; when it
 //!   is full the oldest pending connection without a whole head is closed.
 //! - A worker reading a request head has an absolute deadline
 //!   ([`ServerConfig::head_timeout`]), however slowly the bytes trickle in.
@@ -336,10 +337,11 @@ fn next_connection(shared: &Shared) -> Option<TcpStream> {
         if shared.stop.load(Ordering::SeqCst) {
             return None;
         }
-        // Ones that waited longer than a head may take are dropped; then a
-        // whole request waiting first, else the newest.
+        // Ones that waited longer than a head may take are dropped. Then the
+        // oldest with a whole request waiting (real clients, served in
+        // turn), else the newest (idle or slow, or not sent yet).
         pending.retain(|p| p.since.elapsed() < shared.config.head_timeout);
-        if let Some(i) = pending.iter().rposition(|p| head_ready(&p.stream)) {
+        if let Some(i) = pending.iter().position(|p| head_ready(&p.stream)) {
             return pending.remove(i).map(|p| p.stream);
         }
         if let Some(p) = pending.pop_back() {
