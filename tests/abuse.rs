@@ -318,3 +318,70 @@ fn sixty_four_concurrent_scrapers() {
     }
     assert_bounded(&exp, "after 64 concurrent scrapers");
 }
+
+/// One keep-alive client: requests `/metrics` back to back until `until`,
+/// reconnecting whenever the server closes; returns (answers, slowest).
+fn hammer(addr: SocketAddr, until: Instant) -> (usize, Duration) {
+    let (mut answers, mut slowest) = (0, Duration::ZERO);
+    let mut stream: Option<TcpStream> = None;
+    let mut buf = vec![0u8; 64 * 1024];
+    while Instant::now() < until {
+        let started = Instant::now();
+        let s = stream.get_or_insert_with(|| {
+            let s = connect(addr);
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            s
+        });
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n")
+            .expect("send");
+        let mut got = Vec::new();
+        let (head_end, length) = loop {
+            let n = s.read(&mut buf).expect("read an answer");
+            assert!(n > 0, "closed without an answer after {answers} answers");
+            got.extend_from_slice(&buf[..n]);
+            if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = parse_answer(&got[..end + 4]);
+                assert_eq!(head.status, 200, "{}", head.head);
+                let length: usize = head.header("content-length").unwrap().parse().unwrap();
+                let close = head.header("connection").as_deref() == Some("close");
+                break ((end + 4, close), length);
+            }
+        };
+        while got.len() < head_end.0 + length {
+            let n = s.read(&mut buf).expect("read the body");
+            assert!(n > 0, "a truncated body");
+            got.extend_from_slice(&buf[..n]);
+        }
+        slowest = slowest.max(started.elapsed());
+        answers += 1;
+        if head_end.1 {
+            stream = None;
+        }
+    }
+    (answers, slowest)
+}
+
+#[test]
+fn sixty_four_scrapers_flat_out_are_served_in_turn() {
+    // More clients than workers, each asking again the moment it has its
+    // answer: none may wait a second (a stack that always serves the newest
+    // first left the oldest waiting until they were dropped).
+    let exp = exporter();
+    let until = Instant::now() + Duration::from_millis(1500);
+    let addr = exp.addr;
+    let clients: Vec<_> = (0..64)
+        .map(|_| thread::spawn(move || hammer(addr, until)))
+        .collect();
+    let (mut total, mut slowest) = (0, Duration::ZERO);
+    for c in clients {
+        let (n, s) = c.join().expect("a client failed");
+        total += n;
+        slowest = slowest.max(s);
+    }
+    eprintln!("64 clients flat out: {total} answers, the slowest took {slowest:?}");
+    assert!(
+        slowest < procfs::SCRAPE_BOUND,
+        "an answer took {slowest:?} under load"
+    );
+    assert_bounded(&exp, "after 64 clients flat out");
+}
