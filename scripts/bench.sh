@@ -15,7 +15,7 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
 report=${BENCH_OUT:-$root/BENCHMARKS.md}
 work=$(mktemp -d /tmp/bench.XXXXXX)
 WRK_SECONDS=${WRK_SECONDS:-10}
-CALLGRIND_N=${CALLGRIND_N:-200}
+CALLGRIND_N=${CALLGRIND_N:-1000}
 SCRAPES=${SCRAPES:-100000}
 
 echo "bench: building (release)"
@@ -270,7 +270,7 @@ $cg_figures
 
 | figure | value | command |
 |---|---|---|
-| start-up to the first answered scrape (median of 5) | $startup | python: spawn \`$bin --port PORT $args_text\`, then connect and \`GET /metrics\` every 0.2 ms until a 200 (scripts/bench.sh) |
+| start-up to the first answered scrape (median of 5) | $startup | python: spawn \`$bin $args_text\`, then connect and \`GET /metrics\` every 0.2 ms until a 200 (scripts/bench.sh) |
 
 ## Binary size
 

@@ -8,9 +8,11 @@
 #   - builds the release binary and the dashboard simulator (examples/dashboard-sim.rs);
 #   - starts the simulator and the exporter (-r 0.5 --timeout 1, USB off);
 #   - scrapes /metrics with wrk (1 thread, 4 connections) for the whole run;
-#   - every FLAP_SECONDS (default 20, less for runs under 4 min) kills the simulator and starts it again
-#     on the same port in the next mode of MODES (a fault mode of the
-#     simulator, or "down": no simulator at all, so connections are refused);
+#   - every FLAP_SECONDS kills the simulator and starts it again on the
+#     same port in the next mode of MODES (a fault mode of the simulator, or
+#     "down": no simulator at all, so connections are refused). By default
+#     the warm-up meets every mode once: FLAP_SECONDS is the warm-up divided
+#     by the number of modes (7 s for 10 minutes), within 3..20 s;
 #   - every SAMPLE_SECONDS (default 5) records the exporter's VmRSS,
 #     Private_Dirty (smaps_rollup), open descriptors and miner_up.
 #
@@ -43,7 +45,6 @@ esac
 [ "$minutes" -ge 1 ] || { echo "soak: at least 1 minute" >&2; exit 2; }
 total=$((minutes * 60))
 warmup=$((total / 4))
-FLAP_SECONDS=${FLAP_SECONDS:-$((total / 12 < 20 ? total / 12 : 20))}
 SAMPLE_SECONDS=${SAMPLE_SECONDS:-5}
 RSS_SLACK_KIB=${RSS_SLACK_KIB:-64}
 FD_SLACK=${FD_SLACK:-2}
@@ -52,6 +53,14 @@ FD_SLACK=${FD_SLACK:-2}
 # the freed pages for reuse; ~1 MiB, the same after 100 such bodies). That
 # is a bound, not growth, and the warm-up is there to reach it.
 MODES=${MODES:-"none huge-body-unannounced none server-error hang none down none drip login-redirect none deep-nesting expire-every-request not-json none huge-body missing-keys none login-redirect-with-cookie"}
+# By default the warm-up goes through every mode once (each allocation
+# pattern reaches its high-water mark there), at most 20 s per mode, at
+# least 3 s.
+read -r -a modes <<<"$MODES"
+flap_default=$((warmup / ${#modes[@]}))
+[ "$flap_default" -le 20 ] || flap_default=20
+[ "$flap_default" -ge 3 ] || flap_default=3
+FLAP_SECONDS=${FLAP_SECONDS:-$flap_default}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
@@ -151,7 +160,6 @@ wrk -t1 -c4 -d"${total}s" --timeout 2s --latency "$url" >"$out/wrk.txt" 2>&1 &
 wrk_pid=$!
 
 echo "t,rss_kib,private_dirty_kib,fds,miner_up,mode" >"$out/samples.csv"
-read -r -a modes <<<"$MODES"
 flap=0 mode=none
 start=$SECONDS
 next_sample=0 next_flap=$FLAP_SECONDS
