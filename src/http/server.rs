@@ -6,8 +6,9 @@
 //!   (looked at with `MSG_PEEK`, not read), else the **newest**: a scrape is
 //!   not queued behind a thousand idle connections, nor buried under
 //!   slowloris clients that keep reconnecting, and real clients are served
-//!   in turn when there are more of them than workers. The stack is bounded; when it
-//!   is full the oldest pending connection without a whole head is closed.
+//!   in turn when there are more of them than workers. The stack is
+//!   bounded; when it is full the oldest pending connection without a whole
+//!   head is closed.
 //! - A worker reading a request head has an absolute deadline
 //!   ([`ServerConfig::head_timeout`]), however slowly the bytes trickle in.
 //! - A watchdog thread watches the workers: while connections are pending
