@@ -120,7 +120,7 @@ pub fn read_head(
 }
 
 /// The index just past the blank line that ends a head, searching from `from`.
-pub(crate) fn find_head_end(buffer: &[u8], from: usize) -> Option<usize> {
+pub(super) fn find_head_end(buffer: &[u8], from: usize) -> Option<usize> {
     let mut i = from;
     while i < buffer.len() {
         if buffer[i] == b'\n' {

@@ -1,12 +1,14 @@
 //! The listener, a fixed set of worker threads, and the rules that keep idle,
 //! slow or hostile clients from starving a scrape.
 //!
-//! - One acceptor thread puts new connections on a bounded *pending* list;
-//!   when it is full the oldest pending connection is closed. Workers take
-//!   the oldest connection whose whole request head has already arrived
-//!   (peeked, not read: fair to real clients under load), and when there is
-//!   none, the **newest** connection: a scrape that just arrived is not
-//!   queued behind a thousand idle ones.
+//! - One acceptor thread puts new connections on a *pending* stack. Workers
+//!   take the oldest connection whose whole request head has already arrived
+//!   (looked at with `MSG_PEEK`, not read), else the **newest**: a scrape is
+//!   not queued behind a thousand idle connections, nor buried under
+//!   slowloris clients that keep reconnecting, and real clients are served
+//!   in turn when there are more of them than workers. The stack is
+//!   bounded; when it is full the oldest pending connection without a whole
+//!   head is closed.
 //! - A worker reading a request head has an absolute deadline
 //!   ([`ServerConfig::head_timeout`]), however slowly the bytes trickle in.
 //! - A watchdog thread watches the workers: while connections are pending
@@ -257,6 +259,7 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> io::Result<()> {
 }
 
 fn acceptor(listener: &TcpListener, shared: &Shared) {
+    let mut scratch = vec![0u8; MAX_HEAD_BYTES];
     let mut last_error_log: Option<Instant> = None;
     while !shared.stop.load(Ordering::SeqCst) {
         match listener.accept() {
@@ -271,8 +274,13 @@ fn acceptor(listener: &TcpListener, shared: &Shared) {
                     since: Instant::now(),
                 });
                 while pending.len() > shared.config.max_pending {
-                    // Dropping closes it.
-                    pending.pop_front();
+                    // The oldest that has not sent a whole request (or, if
+                    // all have, the oldest). Dropping closes it.
+                    let victim = pending
+                        .iter()
+                        .position(|p| readiness(&p.stream, &mut scratch) != Readiness::HeadReady)
+                        .unwrap_or(0);
+                    pending.remove(victim);
                 }
                 drop(pending);
                 shared.wake.notify_one();

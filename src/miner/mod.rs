@@ -82,6 +82,7 @@ fn poll_forever(config: MinerConfig, state: &Mutex<MinerState>) {
     );
     let mut client = DashboardClient::new(&config);
     let mut last_complaint: Option<String> = None;
+    let mut first_poll = true;
     let mut next = Instant::now();
     loop {
         let started = Instant::now();
@@ -98,11 +99,12 @@ fn poll_forever(config: MinerConfig, state: &Mutex<MinerState>) {
             Err(e) => Some(e.to_string()),
         };
         // One line when the trouble starts or changes, one when it ends.
-        // Waiting out a login backoff continues the failed login's trouble.
+        // Waiting out a login backoff is the failed login already logged, not
+        // news (its text counts down, so it would be a new line every poll).
         let backing_off = matches!(result, Err(PollError::LoginBackoff(_)));
         if backing_off {
             crate::debug!("miner: {}", complaint.as_deref().unwrap_or(""));
-        } else if complaint != last_complaint {
+        } else if first_poll || complaint != last_complaint {
             match (&complaint, &result) {
                 (Some(c), Ok(_)) => crate::warn!("miner: {c}"),
                 (Some(c), Err(_)) => crate::error!("miner: {c}"),
@@ -113,6 +115,7 @@ fn poll_forever(config: MinerConfig, state: &Mutex<MinerState>) {
             }
             last_complaint = complaint;
         }
+        first_poll = false;
         {
             let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
             s.last_poll_seconds = Some(seconds);

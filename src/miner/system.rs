@@ -90,7 +90,10 @@ pub fn parse_system(body: &[u8]) -> Result<SystemInfo, String> {
     }
     for (slot, key) in info.numbers.iter_mut().zip(NUMBER_KEYS) {
         match object.get(key) {
-            Some(JsonValue::Number(n)) => *slot = Some(*n),
+            Some(JsonValue::Number(n)) if n.is_finite() => *slot = Some(*n),
+            Some(JsonValue::Number(_)) => info
+                .problems
+                .push(format!("'{key}' is a number out of range")),
             Some(JsonValue::String(s)) => match s.trim().parse::<f64>() {
                 Ok(n) if n.is_finite() => *slot = Some(n),
                 _ => info
@@ -102,6 +105,14 @@ pub fn parse_system(body: &[u8]) -> Result<SystemInfo, String> {
                 .push(format!("'{key}' is {}, not a number", kind(other))),
             None => info.problems.push(format!("'{key}' is missing")),
         }
+    }
+    // Not one usable value: whatever this object is, it is not the system
+    // document, and an info sample with five empty labels would be invented.
+    if info.info.iter().all(Option::is_none) && info.numbers.iter().all(Option::is_none) {
+        return Err(format!(
+            "no expected key has a usable value: {}",
+            info.problems.join("; ")
+        ));
     }
     Ok(info)
 }
@@ -180,6 +191,30 @@ mod tests {
                 "'storage_usage' is missing",
             ]
         );
+    }
+
+    #[test]
+    fn an_object_without_one_usable_key_is_refused() {
+        let err = parse_system(br#"{"status":"ok","data":[],"cpu_temp":null}"#).unwrap_err();
+        assert!(
+            err.starts_with(
+                "no expected key has a usable value: 'animal_name' is missing; 'firmware' is missing;"
+            ),
+            "{err}"
+        );
+        assert!(err.contains("'cpu_temp' is null, not a number"), "{err}");
+        // One usable key is enough: the rest are problems, not a failure.
+        let info = parse_system(br#"{"sn":"x"}"#).unwrap();
+        assert_eq!(info.problems.len(), 8);
+    }
+
+    #[test]
+    fn numbers_out_of_range_are_problems_not_infinities() {
+        let info = parse_system(br#"{"sn":"x","cpu_temp":1e999,"cpu_usage":-1e400}"#).unwrap();
+        assert_eq!(info.numbers, [None, None, None, None]);
+        assert!(info
+            .problems
+            .contains(&"'cpu_temp' is a number out of range".to_string()));
     }
 
     #[test]

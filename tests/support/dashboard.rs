@@ -78,6 +78,8 @@ pub struct SimState {
     pub sessions: Vec<String>,
     pub logins: u64,
     pub failed_logins: u64,
+    /// When each login request (good or not) arrived, in order.
+    pub login_times: Vec<Instant>,
     pub system_requests: u64,
     /// The `Cookie` header of the last `/info/system` request.
     pub last_cookie: Option<String>,
@@ -112,6 +114,7 @@ impl Dashboard {
             sessions: Vec::new(),
             logins: 0,
             failed_logins: 0,
+            login_times: Vec::new(),
             system_requests: 0,
             last_cookie: None,
             last_login_body: None,
@@ -297,6 +300,7 @@ fn serve(stream: TcpStream, state: &Mutex<SimState>, stop: &AtomicBool) -> std::
     match (head.method.as_str(), head.path.as_str()) {
         ("POST", "/login_odd") => {
             let mut s = lock();
+            s.login_times.push(Instant::now());
             s.last_login_body = Some(body.clone());
             let user = form_decode(form_value(&body, "username").unwrap_or(""));
             let pass = form_decode(form_value(&body, "password").unwrap_or(""));
