@@ -56,7 +56,11 @@ pub fn convert(conv: Conv, reply: &[u8], at: usize) -> Option<f64> {
             }
         }
         Conv::Si7021Temperature => u16_at(reply, at).map(|v| 175.72 * v / 65536.0 - 46.85),
-        Conv::Si7021Humidity => u16_at(reply, at).map(|v| 125.0 * v / 65536.0 - 6.0),
+        // The formula spans -6..119 %RH; the Si7021 datasheet says to clamp
+        // the result to 0..100 (found by the temper_decode fuzz target).
+        Conv::Si7021Humidity => {
+            u16_at(reply, at).map(|v| (125.0 * v / 65536.0 - 6.0).clamp(0.0, 100.0))
+        }
         Conv::Sht1xTemperature => s16(reply, at).map(sht1x_temperature),
         Conv::Sht1xHumidity { temperature_at } => {
             let t = sht1x_temperature(s16(reply, temperature_at)?);
@@ -71,11 +75,14 @@ pub fn decode(model: &Model, reply: &[u8]) -> Vec<Value> {
         .fields
         .iter()
         .filter_map(|f| {
-            convert(f.conv, reply, f.at).map(|value| Value {
-                name: f.name,
-                quantity: f.quantity,
-                value,
-            })
+            convert(f.conv, reply, f.at)
+                // A humidity no sensor can read is garbage, not a reading.
+                .filter(|v| f.quantity != Quantity::Humidity || (0.0..=100.0).contains(v))
+                .map(|value| Value {
+                    name: f.name,
+                    quantity: f.quantity,
+                    value,
+                })
         })
         .collect()
 }
@@ -93,6 +100,29 @@ pub fn version_string(reply: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn humidity_never_leaves_0_to_100() {
+        use crate::temper::models::lookup;
+        // Si7021: raw 0 is -6 %RH by the formula, raw 0xFFFF 119 %RH: clamped.
+        let si = lookup(0x0c45, 0x7402, "TEMPERHUM1V1.2").unwrap();
+        let rh = |reply: &[u8]| {
+            decode(si, reply)
+                .into_iter()
+                .find(|v| v.quantity == Quantity::Humidity)
+                .map(|v| v.value)
+        };
+        assert_eq!(rh(&[0x80, 0x04, 0x6B, 0x80, 0x00, 0x00]), Some(0.0));
+        assert_eq!(rh(&[0x80, 0x04, 0x6B, 0x80, 0xFF, 0xFF]), Some(100.0));
+        // Hundredths: 250.00 %RH is not a reading at all.
+        let hum = lookup(0x1a86, 0xe025, "TEMPerHUM_V3.8").unwrap();
+        let values = decode(hum, &[0x80, 0x20, 0x09, 0x01, 0x61, 0xA8, 0, 0]);
+        assert!(
+            values.iter().all(|v| v.quantity != Quantity::Humidity),
+            "{values:?}"
+        );
+        assert_eq!(values.len(), 1, "the temperature stays: {values:?}");
+    }
+
     use super::super::models::lookup;
     use super::*;
     use crate::exposition::round_decimals;

@@ -1,0 +1,41 @@
+//! TEMPer replies for every model: a version reply and a reading reply as a
+//! device could send them, through the same lookup and decoders the pollers
+//! use. Nothing may panic; every reading is finite, humidity stays in
+//! 0..=100, and the version label is printable ASCII.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use linxdot_exporter::config::Quantity;
+use linxdot_exporter::temper::decode::{decode, version_string};
+use linxdot_exporter::temper::models::lookup;
+
+/// Every VID:PID of the model table, and one it does not know.
+const IDS: [(u16, u16); 6] = [
+    (0x0c45, 0x7401),
+    (0x0c45, 0x7402),
+    (0x413d, 0x2107),
+    (0x1a86, 0xe025),
+    (0x3553, 0xa001),
+    (0x1130, 0x660c),
+];
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&selector, rest)) = data.split_first() else {
+        return;
+    };
+    let (vid, pid) = IDS[selector as usize % IDS.len()];
+    // The first 16 bytes are the version reply (two reports), the rest the reading.
+    let (version_reply, reading) = rest.split_at(rest.len().min(16));
+    let version = version_string(version_reply);
+    assert!(version.bytes().all(|b| (0x20..=0x7e).contains(&b)), "{version:?}");
+    assert!(!version.ends_with(' '));
+    let Some(model) = lookup(vid, pid, &version) else {
+        return;
+    };
+    for value in decode(model, reading) {
+        assert!(value.value.is_finite(), "{} {value:?}", model.product);
+        if value.quantity == Quantity::Humidity {
+            assert!((0.0..=100.0).contains(&value.value), "{} {value:?}", model.product);
+        }
+    }
+});
