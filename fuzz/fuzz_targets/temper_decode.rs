@@ -27,7 +27,10 @@ fuzz_target!(|data: &[u8]| {
     // The first 16 bytes are the version reply (two reports), the rest the reading.
     let (version_reply, reading) = rest.split_at(rest.len().min(16));
     let version = version_string(version_reply);
-    assert!(version.bytes().all(|b| (0x20..=0x7e).contains(&b)), "{version:?}");
+    assert!(
+        version.bytes().all(|b| (0x20..=0x7e).contains(&b)),
+        "{version:?}"
+    );
     assert!(!version.ends_with(' '));
     let Some(model) = lookup(vid, pid, &version) else {
         return;
@@ -35,7 +38,11 @@ fuzz_target!(|data: &[u8]| {
     for value in decode(model, reading) {
         assert!(value.value.is_finite(), "{} {value:?}", model.product);
         if value.quantity == Quantity::Humidity {
-            assert!((0.0..=100.0).contains(&value.value), "{} {value:?}", model.product);
+            assert!(
+                (0.0..=100.0).contains(&value.value),
+                "{} {value:?}",
+                model.product
+            );
         }
     }
 });
