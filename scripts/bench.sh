@@ -19,9 +19,13 @@ CALLGRIND_N=${CALLGRIND_N:-1000}
 SCRAPES=${SCRAPES:-100000}
 
 echo "bench: building (release)"
-(cd "$root" && cargo build --quiet --release --bin linxdot-exporter --example dashboard-sim)
+(cd "$root" && cargo build --quiet --release --bin linxdot-exporter --example dashboard-sim --example sim-exporter)
 bin=$CARGO_TARGET_DIR/release/linxdot-exporter
 sim=$CARGO_TARGET_DIR/release/examples/dashboard-sim
+# The same exporter with simulated TEMPer sensors in place of USB.
+sim_exporter=$CARGO_TARGET_DIR/release/examples/sim-exporter
+# A static musl build of the host's architecture, if scripts/build-static.sh made one.
+static_bin=$CARGO_TARGET_DIR/$(uname -m)-unknown-linux-musl/release/linxdot-exporter
 
 pids=()
 cleanup() {
@@ -142,6 +146,41 @@ wrk_row() { # connections file command
 row_1=$(wrk_row 1 "$work/wrk1.txt" "$wrk_1")
 row_64=$(wrk_row 64 "$work/wrk64.txt" "$wrk_64")
 
+# --- the same with 32 simulated TEMPer sensors (examples/sim-exporter.rs) --
+sensors_port=$(free_port)
+"$sim_exporter" --sim-sensors 32 --port "$sensors_port" "${exporter_args[@]/--no-temper/}" 2>"$work/sensors.log" &
+sensors_pid=$!
+pids+=("$sensors_pid")
+wait_for "$work/sensors.log" 'first poll good'
+sensors_url="http://127.0.0.1:$sensors_port/metrics"
+for _ in $(seq 100); do
+    [ "$(curl -s "$sensors_url" | grep -c '^temper_temperature_celsius{')" -ge 48 ] && break
+    sleep 0.1
+done
+sensor_series=$(curl -s "$sensors_url" | grep -c '^temper_')
+wrk -t1 -c1 -d2s "$sensors_url" >/dev/null # warm-up
+wrk_1s="wrk -t1 -c1 -d${WRK_SECONDS}s --latency $sensors_url"
+$wrk_1s >"$work/wrk1s.txt"
+wrk_64s="wrk -t2 -c64 -d${WRK_SECONDS}s --latency $sensors_url"
+$wrk_64s >"$work/wrk64s.txt"
+row_1s=$(wrk_row "1, 32 sensors" "$work/wrk1s.txt" "$wrk_1s")
+row_64s=$(wrk_row "64, 32 sensors" "$work/wrk64s.txt" "$wrk_64s")
+kill "$sensors_pid" 2>/dev/null || true
+
+# --- idle memory of the static musl build, if there is one -----------------
+if [ -x "$static_bin" ]; then
+    static_port=$(free_port)
+    "$static_bin" --port "$static_port" "${exporter_args[@]}" 2>"$work/static.log" &
+    static_pid=$!
+    pids+=("$static_pid")
+    wait_for "$work/static.log" 'first poll good'
+    sleep 2
+    static_row="| static musl build ($static_bin), idle | $(awk '/^VmRSS:/ {print $2 " KiB"}' "/proc/$static_pid/status") | $(awk '/^Rss:/ {print $2 " KiB"}' "/proc/$static_pid/smaps_rollup") | $(awk '/^Private_Dirty:/ {print $2 " KiB"}' "/proc/$static_pid/smaps_rollup") | $(awk '/^Private_Clean:/ {print $2 " KiB"}' "/proc/$static_pid/smaps_rollup") | $(awk '/^Shared_Clean:/ {print $2 " KiB"}' "/proc/$static_pid/smaps_rollup") |"
+    kill "$static_pid" 2>/dev/null || true
+else
+    static_row="| static musl build | not built (\`scripts/build-static.sh $(uname -m)-unknown-linux-musl\` makes it) | | | | |"
+fi
+
 # --- RSS after 100,000 scrapes --------------------------------------------
 scrapes_seconds=$(scrape_n "$url" "$SCRAPES")
 sleep 1
@@ -226,7 +265,12 @@ $linkage), polling the dashboard simulator
 |---|---|---|---|---|---|---|
 $row_1
 $row_64
-| 32 simulated sensors | pending TEMPer simulator | | | | | |
+$row_1s
+$row_64s
+
+The "32 sensors" rows scrape \`$sim_exporter --sim-sensors 32\` (the same collectors, routes and
+server over a simulated USB bus; TEMPer2 and TEMPerHUM models in turn): $sensor_series \`temper_\`
+lines per scrape.
 
 Target: p99 ≤ 0.5 ms at 1 connection. wrk keeps its connections alive; at 64 connections the
 server closes a connection after each answer while others wait for a worker (by design), so
@@ -245,6 +289,9 @@ heap, thread stacks, data. Target: idle RSS ≤ 1.5 MiB.
 $mem_idle
 $mem_one
 $mem_after
+$static_row
+
+The static musl build is what runs on the miner: no shared libraries, so its VmRSS is all its own.
 
 The $SCRAPES scrapes: \`scrape_n $url $SCRAPES\` (python http.client, one keep-alive
 connection, every answer checked; see scripts/bench.sh). Open descriptors afterwards: $fds_after.

@@ -27,15 +27,16 @@
 #     largest during warm-up by at most FD_SLACK (default 2: one scrape's
 #     /proc file and one dashboard connection in flight at the sampling
 #     instant);
-#   - miner_up was never seen both 1 and 0 (the flapping did not reach it).
+#   - miner_up was never seen both 1 and 0 (the flapping did not reach it);
+#   - temper_devices never changed (the sensors did not come and go).
 #
 # Samples go to $SOAK_OUT/samples.csv (default: a temporary directory that is
 # kept and printed at the end), with the logs and wrk's report.
 #
-# USB sensors: when the TEMPer simulator lands, set SOAK_SENSOR_HOOK to a
-# command; it runs at every flap with the flap number as its argument (plug
-# or pull simulated sensors there), and the exporter should then run without
-# --no-temper. Nothing is done with sensors until then.
+# USB sensors: the exporter under soak is examples/sim-exporter.rs, the same
+# collectors, routes and server as the binary over a simulated USB bus:
+# SOAK_SENSORS (default 8) TEMPer devices, one of them unplugged and plugged
+# back every SOAK_SENSOR_FLAP_MS (default 1000) ms, round robin, all along.
 set -euo pipefail
 
 minutes=${1:-10}
@@ -68,8 +69,8 @@ out=${SOAK_OUT:-$(mktemp -d /tmp/soak.XXXXXX)}
 mkdir -p "$out"
 
 echo "soak: building (release)"
-(cd "$root" && cargo build --quiet --release --bin linxdot-exporter --example dashboard-sim)
-bin=$CARGO_TARGET_DIR/release/linxdot-exporter
+(cd "$root" && cargo build --quiet --release --example sim-exporter --example dashboard-sim)
+bin=$CARGO_TARGET_DIR/release/examples/sim-exporter
 sim=$CARGO_TARGET_DIR/release/examples/dashboard-sim
 
 # The simulator's port is released at every flap (and for a whole flap in
@@ -123,7 +124,8 @@ stop_sim() {
 }
 
 start_sim none
-"$bin" --bind-address 127.0.0.1 --port 0 --no-temper -o "127.0.0.1:$sim_port" \
+"$bin" --sim-sensors "${SOAK_SENSORS:-8}" --sim-flap-ms "${SOAK_SENSOR_FLAP_MS:-1000}" \
+    --bind-address 127.0.0.1 --port 0 -o "127.0.0.1:$sim_port" \
     -u admin -p admin -r 0.5 --timeout 1 2>"$out/exporter.log" &
 exporter_pid=$!
 addr=''
@@ -137,6 +139,7 @@ url="http://$addr/metrics"
 
 alive() { kill -0 "$exporter_pid" 2>/dev/null; }
 miner_up() { curl -s --max-time 2 "$url" | sed -n 's/^miner_up \(.*\)$/\1/p'; }
+temper_devices() { curl -s --max-time 2 "$url" | sed -n 's/^temper_devices \(.*\)$/\1/p'; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$exporter_pid/status"; }
 dirty_kib() { awk '/^Private_Dirty:/ {print $2}' "/proc/$exporter_pid/smaps_rollup"; }
 fds() { find "/proc/$exporter_pid/fd" -mindepth 1 -maxdepth 1 | wc -l; }
@@ -159,7 +162,7 @@ echo "soak: $minutes min against $url, simulator on 127.0.0.1:$sim_port, warm-up
 wrk -t1 -c4 -d"${total}s" --timeout 2s --latency "$url" >"$out/wrk.txt" 2>&1 &
 wrk_pid=$!
 
-echo "t,rss_kib,private_dirty_kib,fds,miner_up,mode" >"$out/samples.csv"
+echo "t,rss_kib,private_dirty_kib,fds,miner_up,mode,temper_devices" >"$out/samples.csv"
 flap=0 mode=none
 start=$SECONDS
 next_sample=0 next_flap=$FLAP_SECONDS
@@ -172,11 +175,10 @@ while :; do
         mode=${modes[$((flap % ${#modes[@]}))]}
         stop_sim
         start_sim "$mode"
-        if [ -n "${SOAK_SENSOR_HOOK:-}" ]; then $SOAK_SENSOR_HOOK "$flap"; fi
         next_flap=$((next_flap + FLAP_SECONDS))
     fi
     if [ "$t" -ge "$next_sample" ]; then
-        echo "$t,$(rss_kib),$(dirty_kib),$(fds),$(miner_up),$mode" >>"$out/samples.csv"
+        echo "$t,$(rss_kib),$(dirty_kib),$(fds),$(miner_up),$mode,$(temper_devices)" >>"$out/samples.csv"
         next_sample=$((next_sample + SAMPLE_SECONDS))
     fi
     sleep 0.5
@@ -198,6 +200,7 @@ verdict=$(awk -F, -v warm="$warmup" -v rss_slack="$RSS_SLACK_KIB" -v fd_slack="$
     $1 < warm { if ($2 > rw) rw = $2; if ($4 > fw) fw = $4; nw++ }
     $1 >= warm { if ($2 > ra) ra = $2; if ($4 > fa) fa = $4; na++ }
     $5 == "1.0" { up1++ } $5 == "0.0" { up0++ }
+    $7 != "" { d = $7 + 0; if (nd == 0 || d < dmin) dmin = d; if (d > dmax) dmax = d; nd++ }
     END {
         bad = 0
         printf "samples: %d in warm-up, %d after; miner_up 1 in %d, 0 in %d\n", nw, na, up1, up0
@@ -206,6 +209,8 @@ verdict=$(awk -F, -v warm="$warmup" -v rss_slack="$RSS_SLACK_KIB" -v fd_slack="$
         if (ra > rw + rss_slack) { print "FAIL: RSS grew after warm-up"; bad = 1 }
         if (fa > fw + fd_slack) { print "FAIL: descriptors grew after warm-up"; bad = 1 }
         if (up1 == 0 || up0 == 0) { print "FAIL: miner_up did not flap"; bad = 1 }
+        printf "temper_devices seen from %d to %d\n", dmin, dmax
+        if (dmax == 0 || dmin == dmax) { print "FAIL: the simulated sensors did not come and go"; bad = 1 }
         exit bad
     }' "$out/samples.csv") && ok=1 || ok=0
 
