@@ -148,7 +148,9 @@ row_64=$(wrk_row 64 "$work/wrk64.txt" "$wrk_64")
 
 # --- the same with 32 simulated TEMPer sensors (examples/sim-exporter.rs) --
 sensors_port=$(free_port)
-"$sim_exporter" --sim-sensors 32 --port "$sensors_port" "${exporter_args[@]/--no-temper/}" 2>"$work/sensors.log" &
+sensor_args=()
+for a in "${exporter_args[@]}"; do [ "$a" = --no-temper ] || sensor_args+=("$a"); done
+"$sim_exporter" --sim-sensors 32 --port "$sensors_port" "${sensor_args[@]}" 2>"$work/sensors.log" &
 sensors_pid=$!
 pids+=("$sensors_pid")
 wait_for "$work/sensors.log" 'first poll good'

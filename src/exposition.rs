@@ -117,6 +117,10 @@ impl FamilyWriter<'_> {
 
 /// `# HELP` text: backslash and newline are escaped; quotes are not.
 pub fn escape_help_into(out: &mut String, text: &str) {
+    if !text.contains(['\\', '\n']) {
+        out.push_str(text);
+        return;
+    }
     for c in text.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -128,6 +132,10 @@ pub fn escape_help_into(out: &mut String, text: &str) {
 
 /// Label values: backslash, double quote and newline are escaped.
 pub fn escape_label_value_into(out: &mut String, text: &str) {
+    if !text.contains(['\\', '"', '\n']) {
+        out.push_str(text);
+        return;
+    }
     for c in text.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -162,32 +170,67 @@ pub fn format_value(value: f64) -> String {
     s
 }
 
+/// A small stack buffer for one float's `{:e}` text (at most 24 bytes:
+/// "-1.7976931348623157e308"), so that writing a value allocates nothing.
+struct SciBuf {
+    bytes: [u8; 32],
+    len: usize,
+}
+
+impl std::fmt::Write for SciBuf {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        self.bytes
+            .get_mut(self.len..end)
+            .ok_or(std::fmt::Error)?
+            .copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
 fn write_finite(out: &mut String, value: f64) {
     // `{:e}` gives the shortest round-trip digits: "-1.2345e3", "5e-7".
-    let sci = format!("{value:e}");
-    let (mantissa, exponent) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let mut sci = SciBuf {
+        bytes: [0; 32],
+        len: 0,
+    };
+    let _ = write!(sci, "{value:e}");
+    let sci = std::str::from_utf8(&sci.bytes[..sci.len]).unwrap_or("0e0");
+    let (mantissa, exponent) = sci.split_once('e').unwrap_or((sci, "0"));
     let exponent: i32 = exponent.parse().unwrap_or(0);
     let (sign, mantissa) = match mantissa.strip_prefix('-') {
         Some(m) => ("-", m),
         None => ("", mantissa),
     };
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    // The mantissa without its point: ASCII digits, at most 17 of them.
+    let mut digit_bytes = [0u8; 24];
+    let mut n = 0;
+    for b in mantissa
+        .bytes()
+        .filter(|b| *b != b'.')
+        .take(digit_bytes.len())
+    {
+        digit_bytes[n] = b;
+        n += 1;
+    }
+    let digits = std::str::from_utf8(&digit_bytes[..n]).unwrap_or("0");
     out.push_str(sign);
     if value > 0.0 && exponent >= 6 {
         // Go switches to exponents sooner than Python does.
-        write_exponent_form(out, &digits, exponent);
+        write_exponent_form(out, digits, exponent);
     } else if !(-4..16).contains(&exponent) {
-        write_exponent_form(out, &digits, exponent);
+        write_exponent_form(out, digits, exponent);
     } else if exponent < 0 {
         out.push_str("0.");
         for _ in 0..(-exponent - 1) {
             out.push('0');
         }
-        out.push_str(&digits);
+        out.push_str(digits);
     } else {
         let int_len = exponent as usize + 1;
         if digits.len() <= int_len {
-            out.push_str(&digits);
+            out.push_str(digits);
             for _ in digits.len()..int_len {
                 out.push('0');
             }
