@@ -127,12 +127,7 @@ fn a_full_scrape_is_valid_text_format() {
 
 #[test]
 fn a_scrape_with_the_dashboard_down_is_valid_too() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let host = format!("127.0.0.1:{port}");
+    let host = exporter::refused_host();
     let exp = Exporter::start(
         &["-o", &host, "-u", "admin", "-p", "admin", "-r", "0.2"],
         &[],

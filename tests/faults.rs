@@ -149,13 +149,7 @@ fn check_failing_exporter(exp: &Exporter, what: &str, reason: &str, line: &str) 
 
 #[test]
 fn connection_refused() {
-    // A port that was free a moment ago.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let exp = exporter_for(&format!("127.0.0.1:{port}"), "admin");
+    let exp = exporter_for(&exporter::refused_host(), "admin");
     check_failing_exporter(
         &exp,
         "connection refused",

@@ -217,12 +217,7 @@ fn label_values_are_escaped() {
 #[test]
 fn a_dashboard_that_is_down_gives_up_zero_and_no_values() {
     // A port that was free a moment ago: connection refused.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let host = format!("127.0.0.1:{port}");
+    let host = exporter::refused_host();
     let exp = Exporter::start(
         &["-o", &host, "-u", "admin", "-p", "admin", "-r", "0.2"],
         &[],

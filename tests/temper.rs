@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
-use hid_sim::{hex, reports, Behaviour, SimBus, READ_QUERY, VERSION_QUERY};
+use hid_sim::{hex, reports, wait_for, Behaviour, SimBus, READ_QUERY, VERSION_QUERY};
 use linxdot_exporter::config::{Quantity, SensorOffset, TemperConfig};
 use linxdot_exporter::temper::{list_sensors_with, HidapiBackend, TemperCollector, Timing};
 
@@ -45,22 +45,6 @@ fn config(offsets: Vec<SensorOffset>) -> TemperConfig {
         enabled: true,
         rescan_interval: Duration::from_millis(40),
         offsets,
-    }
-}
-
-/// Renders until `done` holds (or fails after 10 s); returns that body.
-fn wait_for(c: &TemperCollector, what: &str, done: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let body = c.render();
-        if done(&body) {
-            return body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; last body:\n{body}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
     }
 }
 

@@ -6,7 +6,7 @@
 #[path = "support/hid_sim.rs"]
 mod hid_sim;
 
-use hid_sim::{hex, reports, Behaviour, SimBus};
+use hid_sim::{hex, reports, wait_for, Behaviour, SimBus};
 use linxdot_exporter::config::TemperConfig;
 use linxdot_exporter::temper::{TemperCollector, Timing};
 use std::time::{Duration, Instant};
@@ -57,21 +57,6 @@ fn watch(c: &TemperCollector, window: Duration, mut check: impl FnMut(&str)) -> 
     }
     check(&body);
     body
-}
-
-fn wait_for(c: &TemperCollector, what: &str, done: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let body = c.render();
-        if done(&body) {
-            return body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}:\n{body}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 #[test]

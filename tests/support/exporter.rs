@@ -229,3 +229,11 @@ fn wait_for_listen_line_in(path: &str) -> Option<String> {
     }
     None
 }
+
+/// `127.0.0.1:PORT` of a port that was free a moment ago: connecting to it is
+/// refused (a dashboard that is down).
+pub fn refused_host() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let port = listener.local_addr().expect("its address").port();
+    format!("127.0.0.1:{port}")
+}

@@ -352,3 +352,24 @@ impl Backend for SimBus {
         Ok(Box::new(SimTransport::open(Arc::clone(&node.device))))
     }
 }
+
+/// Renders the collector until `done` holds (or fails after 10 s); returns
+/// that body.
+pub fn wait_for(
+    c: &linxdot_exporter::temper::TemperCollector,
+    what: &str,
+    done: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let body = c.render();
+        if done(&body) {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; last body:\n{body}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
