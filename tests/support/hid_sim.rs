@@ -20,6 +20,9 @@ use std::time::{Duration, Instant};
 use linxdot_exporter::temper::{Backend, Candidate, OpenError, Transport, TransportError};
 
 pub const VERSION_QUERY: [u8; 9] = [0x00, 0x01, 0x86, 0xff, 0x01, 0x00, 0x00, 0x00, 0x00];
+/// How many writes a device records for the tests to look at.
+pub const MAX_RECORDED_WRITES: usize = 32;
+
 pub const READ_QUERY: [u8; 9] = [0x00, 0x01, 0x80, 0x33, 0x01, 0x00, 0x00, 0x00, 0x00];
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -125,7 +128,7 @@ impl SimDevice {
         self.wake.notify_all();
     }
 
-    /// Every write so far, in order.
+    /// The writes so far (the first [`MAX_RECORDED_WRITES`]), in order.
     pub fn writes(&self) -> Vec<Vec<u8>> {
         lock(&self.state).writes.clone()
     }
@@ -204,7 +207,11 @@ impl Transport for SimTransport {
         if !s.plugged {
             return Err(gone());
         }
-        s.writes.push(data.to_vec());
+        // Only the first ones are kept, so that a simulated device read for
+        // hours (the soak, the benchmarks) does not grow without bound.
+        if s.writes.len() < MAX_RECORDED_WRITES {
+            s.writes.push(data.to_vec());
+        }
         let late = std::mem::take(&mut s.behaviour.late);
         s.queue.extend(late);
         if data == VERSION_QUERY {
