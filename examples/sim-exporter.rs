@@ -55,6 +55,7 @@ fn take_number(args: &mut Vec<OsString>, name: &str) -> Option<u64> {
 }
 
 fn main() {
+    exporter::tune_allocator();
     let mut args: Vec<OsString> = std::env::args_os().skip(1).collect();
     let sensors = take_number(&mut args, "--sim-sensors").unwrap_or(0) as usize;
     let flap_ms = take_number(&mut args, "--sim-flap-ms");

@@ -3,18 +3,7 @@ use linxdot_exporter::{exporter, log, temper};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    // glibc raises its mmap threshold to the size of each large block freed,
-    // so after one dashboard body near the 1 MiB cap every later one is
-    // carved from the heap: ~1 MiB stays resident and the heap fragments a
-    // few KiB further with each such body (the soak saw +16..20 KiB in 10 min).
-    // A fixed threshold keeps large blocks mmapped and returned on free.
-    // (musl's allocator maps large blocks by itself; nothing to set there.)
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt may be called at any time; it only decides where
-    // blocks allocated later come from.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 * 1024);
-    }
+    exporter::tune_allocator();
     let action = match config::parse(std::env::args_os().skip(1).collect(), &config::process_env) {
         Ok(action) => action,
         Err(e) => {
