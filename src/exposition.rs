@@ -32,7 +32,7 @@ impl MetricType {
 #[derive(Default)]
 pub struct Exposition {
     body: String,
-    families: Vec<String>,
+    families: Vec<&'static str>,
 }
 
 impl Exposition {
@@ -41,18 +41,13 @@ impl Exposition {
     }
 
     /// Starts a family: writes its `# HELP` and `# TYPE` lines.
-    pub fn family<'a>(
-        &'a mut self,
-        name: &'a str,
-        help: &str,
-        kind: MetricType,
-    ) -> FamilyWriter<'a> {
+    pub fn family(&mut self, name: &'static str, help: &str, kind: MetricType) -> FamilyWriter<'_> {
         debug_assert!(is_valid_metric_name(name), "bad metric name {name:?}");
         debug_assert!(
-            !self.families.iter().any(|f| f == name),
+            !self.families.contains(&name),
             "family {name} written twice"
         );
-        self.families.push(name.to_string());
+        self.families.push(name);
         self.body.push_str("# HELP ");
         self.body.push_str(name);
         self.body.push(' ');
@@ -69,7 +64,7 @@ impl Exposition {
     }
 
     /// The names of the families written so far, in order.
-    pub fn family_names(&self) -> &[String] {
+    pub fn family_names(&self) -> &[&'static str] {
         &self.families
     }
 
@@ -86,7 +81,7 @@ impl Exposition {
 /// Writes the samples of one family.
 pub struct FamilyWriter<'a> {
     body: &'a mut String,
-    name: &'a str,
+    name: &'static str,
 }
 
 impl FamilyWriter<'_> {
