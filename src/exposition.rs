@@ -63,6 +63,15 @@ impl Exposition {
         }
     }
 
+    /// A family of at most one sample without labels: the sample is
+    /// written when there is a value, the HELP and TYPE lines always.
+    pub fn single(&mut self, name: &'static str, help: &str, kind: MetricType, value: Option<f64>) {
+        let mut family = self.family(name, help, kind);
+        if let Some(value) = value {
+            family.sample(&[], value);
+        }
+    }
+
     /// The names of the families written so far, in order.
     pub fn family_names(&self) -> &[&'static str] {
         &self.families

@@ -153,10 +153,7 @@ impl Collector for ProcessCollector {
             ),
         ];
         for (name, help, kind, value) in families {
-            let mut family = out.family(name, help, kind);
-            if let Some(v) = value {
-                family.sample(&[], v);
-            }
+            out.single(name, help, kind, value);
         }
     }
 }

@@ -171,41 +171,32 @@ impl Collector for MinerCollector {
             info.sample(&labels, 1.0);
         }
         for (metric, key, help, rounded) in UPSTREAM_GAUGES {
-            let mut family = out.family(metric, help, MetricType::Gauge);
-            if let Some(value) = snapshot.and_then(|s| s.number(key)) {
-                family.sample(
-                    &[],
-                    if rounded {
-                        round_decimals(value, 3)
-                    } else {
-                        value
-                    },
-                );
-            }
+            let value = snapshot.and_then(|s| s.number(key));
+            let value = if rounded {
+                value.map(|v| round_decimals(v, 3))
+            } else {
+                value
+            };
+            out.single(metric, help, MetricType::Gauge, value);
         }
-
-        out.family(
+        out.single(
             "miner_up",
             "Whether the last poll of the miner dashboard gave good data (1) or not (0)",
             MetricType::Gauge,
-        )
-        .sample(&[], if snapshot.is_some() { 1.0 } else { 0.0 });
-        let mut last = out.family(
+            Some(if snapshot.is_some() { 1.0 } else { 0.0 }),
+        );
+        out.single(
             "miner_last_success_timestamp_seconds",
             "Unix time of the last good poll of the miner dashboard",
             MetricType::Gauge,
+            s.last_success_unix,
         );
-        if let Some(t) = s.last_success_unix {
-            last.sample(&[], t);
-        }
-        let mut duration = out.family(
+        out.single(
             "miner_poll_duration_seconds",
             "How long the last poll of the miner dashboard took",
             MetricType::Gauge,
+            s.last_poll_seconds,
         );
-        if let Some(d) = s.last_poll_seconds {
-            duration.sample(&[], d);
-        }
         let mut errors = out.family(
             "miner_poll_errors_total",
             "Failed polls of the miner dashboard, by reason",
