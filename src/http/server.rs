@@ -377,8 +377,7 @@ fn readiness(stream: &TcpStream, scratch: &mut [u8]) -> Readiness {
 /// The next connection for a worker: the oldest one whose request head has
 /// fully arrived (fair to real clients under load), else the newest one (a
 /// scrape that just connected is not queued behind idle connections).
-fn next_connection(shared: &Shared) -> Option<TcpStream> {
-    let mut scratch = vec![0u8; MAX_HEAD_BYTES];
+fn next_connection(shared: &Shared, scratch: &mut [u8]) -> Option<TcpStream> {
     let mut pending = lock(&shared.pending);
     loop {
         if shared.stop.load(Ordering::SeqCst) {
@@ -388,7 +387,7 @@ fn next_connection(shared: &Shared) -> Option<TcpStream> {
         pending.retain(|p| p.since.elapsed() < shared.config.head_timeout);
         let mut i = 0;
         while i < pending.len() {
-            match readiness(&pending[i].stream, &mut scratch) {
+            match readiness(&pending[i].stream, scratch) {
                 Readiness::HeadReady => return pending.remove(i).map(|p| p.stream),
                 Readiness::Gone => drop(pending.remove(i)),
                 Readiness::NotYet => i += 1,
@@ -404,7 +403,9 @@ fn next_connection(shared: &Shared) -> Option<TcpStream> {
 }
 
 fn worker(shared: &Shared, index: usize) {
-    while let Some(stream) = next_connection(shared) {
+    // The buffer readiness checks peek into, one per worker for its life.
+    let mut scratch = vec![0u8; MAX_HEAD_BYTES];
+    while let Some(stream) = next_connection(shared, &mut scratch) {
         serve_connection(shared, index, stream);
     }
 }
