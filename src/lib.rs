@@ -16,3 +16,6 @@ pub mod http;
 pub mod miner;
 pub mod process;
 pub mod temper;
+
+#[cfg(test)]
+mod testing;

@@ -108,11 +108,22 @@ fn every_upstream_flag_short_long_and_hyphenated() {
 #[test]
 fn equals_form() {
     let c = config(
-        &["--host=10.0.0.2", "--port=9999", "--refresh_interval=2.5"],
+        &[
+            "--host=10.0.0.2",
+            "--port=9999",
+            "--refresh_interval=2.5",
+            "--username=u",
+            "--password=a=b",
+        ],
         &[],
     );
     assert_eq!(c.host, "10.0.0.2");
     assert_eq!(c.port, 9999);
+    // The miner is on, so the interval and the credentials are there to check.
+    let m = c.miner.as_ref().expect("credentials given: miner on");
+    assert_eq!(m.refresh_interval, Duration::from_millis(2500));
+    assert_eq!(m.username, "u");
+    assert_eq!(m.password.expose(), "a=b", "split at the first '=' only");
 }
 
 #[test]
@@ -155,14 +166,32 @@ fn every_variable() {
 
 #[test]
 fn boolean_variables_read_false_words_as_false() {
+    // With credentials, so that the miner is on and PLAIN_CREDENTIALS shows.
+    let with = |v| {
+        config(
+            &[],
+            &[
+                ("MINER_USERNAME", "u"),
+                ("MINER_PASSWORD", "p"),
+                ("EXPORTER_DEBUG", v),
+                ("PLAIN_CREDENTIALS", v),
+            ],
+        )
+    };
     for v in ["", "0", "false", "False", "no", "OFF"] {
-        let c = config(&[], &[("EXPORTER_DEBUG", v), ("PLAIN_CREDENTIALS", v)]);
+        let c = with(v);
         assert!(!c.debug, "EXPORTER_DEBUG={v:?}");
+        assert!(
+            !c.miner.unwrap().plain_credentials,
+            "PLAIN_CREDENTIALS={v:?}"
+        );
     }
     for v in ["1", "true", "True", "yes", "on", "setted"] {
+        let c = with(v);
+        assert!(c.debug, "EXPORTER_DEBUG={v:?}");
         assert!(
-            config(&[], &[("EXPORTER_DEBUG", v)]).debug,
-            "EXPORTER_DEBUG={v:?}"
+            c.miner.unwrap().plain_credentials,
+            "PLAIN_CREDENTIALS={v:?}"
         );
     }
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
-use hid_sim::{hex, reports, wait_for, Behaviour, SimBus, READ_QUERY, VERSION_QUERY};
+use hid_sim::{hex, wait_for, Behaviour, SimBus, READ_QUERY, VERSION_QUERY};
 use linxdot_exporter::config::{Quantity, SensorOffset, TemperConfig};
 use linxdot_exporter::temper::{list_sensors_with, HidapiBackend, TemperCollector, Timing};
 
@@ -672,39 +672,58 @@ fn list_sensors_prints_each_device_with_a_reading() {
     assert!(text.contains("0c45:7401"), "{text}");
 }
 
+/// The real hidapi backend, on whatever this machine has. On a machine with
+/// no HID device at all (build machines, CI) the outcome is exact; with HID
+/// devices plugged in, it depends on them, and the test says so.
 #[test]
-fn reports_helper_pads_to_eight() {
-    // The simulator itself: replies are whole 8-byte reports.
-    assert_eq!(
-        reports(&hex("80 02 1E F0")),
-        [hex("80 02 1E F0 00 00 00 00")]
-    );
-    assert_eq!(reports(&[1; 9]).len(), 2);
-}
-
-#[test]
-fn the_real_hidapi_backend_runs_here_without_trouble() {
-    // Whatever this machine has plugged in (build machines: nothing).
+fn the_real_hidapi_backend_on_this_machine() {
+    let mut backend = HidapiBackend::new("/sys");
+    let listed = linxdot_exporter::temper::Backend::enumerate(&mut backend);
+    let mut out = Vec::new();
+    let status = list_sensors_with(&config(vec![]), &mut backend, &Timing::default(), &mut out);
+    let text = String::from_utf8(out).unwrap();
     let c = TemperCollector::start(&config(vec![]));
-    let body = c.render();
+    let body = wait_for(&c, "a first scan", |b| b.contains(HEADER_DEVICES));
     assert!(body.starts_with(HEADER_T), "{body}");
     assert!(
-        body.contains(HEADER_H) && body.contains(HEADER_DEVICES) && body.contains(HEADER_ERRORS)
+        body.contains(HEADER_H) && body.contains(HEADER_ERRORS),
+        "{body}"
     );
-    drop(c);
-    let mut out = Vec::new();
-    let status = list_sensors_with(
-        &config(vec![]),
-        &mut HidapiBackend::new("/sys"),
-        &Timing::default(),
-        &mut out,
-    );
-    let text = String::from_utf8(out).unwrap();
-    assert_eq!(
-        status == 1,
-        text.contains("No TEMPer device could be read"),
-        "{text}"
-    );
+    match listed {
+        Ok(devices) if devices.is_empty() => {
+            assert_eq!(status, 1, "{text}");
+            assert!(
+                text.starts_with("No TEMPer device could be read. If one is plugged in:"),
+                "{text}"
+            );
+            assert!(body.contains("\ntemper_devices 0.0\n"), "{body}");
+        }
+        Ok(devices) => {
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                format!(
+                    "SKIPPED part of the_real_hidapi_backend_on_this_machine: {} HID \
+                     device(s) plugged in here, so the result depends on them\n",
+                    devices.len()
+                )
+                .as_bytes(),
+            );
+            assert_eq!(
+                status == 1,
+                text.contains("No TEMPer device could be read"),
+                "{text}"
+            );
+        }
+        // hidapi cannot start (no hidraw support): said, and nothing read.
+        Err(e) => {
+            assert_eq!(status, 1, "{text}");
+            assert!(
+                text.starts_with(&format!("Cannot list HID devices: {e}\n")),
+                "{text}"
+            );
+            assert!(body.contains("\ntemper_devices 0.0\n"), "{body}");
+        }
+    }
 }
 
 #[test]

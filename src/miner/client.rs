@@ -184,15 +184,11 @@ impl DashboardClient {
         result
     }
 
-    /// After the n-th failed login in a row, the next waits
-    /// `refresh_interval × 2^(n-1)`, at most [`MAX_LOGIN_BACKOFF`].
+    /// Counts one more failed login and schedules the next attempt
+    /// [`login_backoff`] from now.
     fn back_off_logins(&mut self) {
         self.failed_logins = self.failed_logins.saturating_add(1);
-        let factor = 1u32 << (self.failed_logins - 1).min(16);
-        let wait = self
-            .refresh_interval
-            .saturating_mul(factor)
-            .min(MAX_LOGIN_BACKOFF);
+        let wait = login_backoff(self.refresh_interval, self.failed_logins);
         self.next_login_at = Some(Instant::now() + wait);
     }
 
@@ -312,6 +308,16 @@ impl DashboardClient {
     }
 }
 
+/// After the n-th failed login in a row (`failures` = n ≥ 1), the next one
+/// waits `refresh_interval × 2^(n-1)`, at most [`MAX_LOGIN_BACKOFF`].
+pub fn login_backoff(refresh_interval: Duration, failures: u32) -> Duration {
+    // 2^16 × the shortest interval (0.1 s) is already past the cap.
+    let factor = 1u32 << failures.saturating_sub(1).min(16);
+    refresh_interval
+        .saturating_mul(factor)
+        .min(MAX_LOGIN_BACKOFF)
+}
+
 fn map_io_error(e: &std::io::Error) -> PollError {
     use std::io::ErrorKind::*;
     match e.kind() {
@@ -373,5 +379,176 @@ mod tests {
         for (input, want) in table {
             assert_eq!(form_encode(input), want);
         }
+    }
+    #[test]
+    fn login_backoff_doubles_from_the_refresh_interval_up_to_15_minutes() {
+        let minute = Duration::from_secs(60);
+        let table = [
+            (1, 60),
+            (2, 120),
+            (3, 240),
+            (4, 480),
+            (5, 900),
+            (6, 900),
+            (17, 900),
+            (u32::MAX, 900),
+        ];
+        for (failures, want) in table {
+            assert_eq!(
+                login_backoff(minute, failures),
+                Duration::from_secs(want),
+                "after {failures} failures"
+            );
+        }
+        let tenth = Duration::from_millis(100);
+        assert_eq!(login_backoff(tenth, 1), tenth);
+        assert_eq!(login_backoff(tenth, 5), Duration::from_millis(1600));
+        // 0.1 s × 2^13 = 819.2 s is still under the cap, × 2^14 is over.
+        assert_eq!(login_backoff(tenth, 14), Duration::from_millis(819_200));
+        assert_eq!(login_backoff(tenth, 15), MAX_LOGIN_BACKOFF);
+        assert_eq!(MAX_LOGIN_BACKOFF, Duration::from_secs(15 * 60));
+    }
+
+    fn client_of(host: &str, refresh_interval: Duration) -> DashboardClient {
+        DashboardClient::new(&MinerConfig {
+            host: host.to_string(),
+            username: "admin".into(),
+            password: Secret::new("admin".into()),
+            plain_credentials: false,
+            refresh_interval,
+            timeout: Duration::from_secs(2),
+        })
+    }
+
+    #[test]
+    fn failed_logins_schedule_the_next_attempt_and_nothing_is_sent_before() {
+        // Nothing listens here: an attempt would be a connection error.
+        let refused = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().to_string()
+        };
+        let mut client = client_of(&refused, Duration::from_secs(60));
+        for n in 1..=5u32 {
+            let before = Instant::now();
+            client.back_off_logins();
+            let after = Instant::now();
+            let at = client.next_login_at.expect("a next login time");
+            let wait = login_backoff(Duration::from_secs(60), n);
+            assert!(before + wait <= at && at <= after + wait, "failure {n}");
+            assert_eq!(client.failed_logins, n);
+        }
+        match client.fetch_system() {
+            Err(PollError::LoginBackoff(left)) => {
+                assert!(left <= MAX_LOGIN_BACKOFF && left > Duration::from_secs(800))
+            }
+            other => panic!("expected a login backoff, got {other:?}"),
+        }
+        assert!(!client.logged_in);
+    }
+
+    /// A dashboard for one connection on loopback: it reads the request head,
+    /// writes `parts` (waiting for a message on `between` before each part
+    /// after the first), closes its side if `close`, and then waits for the
+    /// client to go.
+    fn serve_once(
+        parts: Vec<Vec<u8>>,
+        between: Option<std::sync::mpsc::Receiver<()>>,
+        close: bool,
+    ) -> (String, std::thread::JoinHandle<()>) {
+        use std::io::Write;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(20)))
+                .unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                assert_eq!(stream.read(&mut byte).unwrap(), 1, "request head");
+                head.push(byte[0]);
+            }
+            for (i, part) in parts.iter().enumerate() {
+                if i > 0 {
+                    if let Some(rx) = &between {
+                        rx.recv().unwrap();
+                    }
+                }
+                // The client may have left already (an early TooLarge).
+                if stream.write_all(part).is_err() {
+                    return;
+                }
+            }
+            if close {
+                let _ = stream.shutdown(std::net::Shutdown::Write);
+            }
+            let mut rest = [0u8; 4096];
+            while matches!(stream.read(&mut rest), Ok(n) if n > 0) {}
+        });
+        (host, server)
+    }
+
+    fn fetch_from(parts: Vec<Vec<u8>>, close: bool) -> Result<Vec<u8>, PollError> {
+        let (host, server) = serve_once(parts, None, close);
+        let result = client_of(&host, Duration::from_secs(60))
+            .get(SYSTEM_PATH)
+            .map(|a| a.body);
+        server.join().unwrap();
+        result
+    }
+
+    fn head_with_length(length: usize) -> Vec<u8> {
+        format!("HTTP/1.1 200 OK\r\nContent-Length: {length}\r\n\r\n").into_bytes()
+    }
+
+    const UNTIL_CLOSE: &[u8] = b"HTTP/1.0 200 OK\r\n\r\n";
+
+    #[test]
+    fn a_body_of_exactly_one_mib_is_read_and_one_byte_more_is_too_large() {
+        let full = vec![b'x'; MAX_BODY_BYTES];
+        assert_eq!(MAX_BODY_BYTES, 1_048_576);
+        // Announced by Content-Length, and read until the server closes.
+        let got = fetch_from(vec![head_with_length(MAX_BODY_BYTES), full.clone()], false);
+        assert_eq!(got.map(|b| b.len()), Ok(MAX_BODY_BYTES));
+        let got = fetch_from(vec![UNTIL_CLOSE.to_vec(), full.clone()], true);
+        assert_eq!(got.map(|b| b.len()), Ok(MAX_BODY_BYTES));
+        let got = fetch_from(vec![UNTIL_CLOSE.to_vec(), full, b"y".to_vec()], true);
+        assert_eq!(got, Err(PollError::TooLarge));
+    }
+
+    #[test]
+    fn an_announced_body_over_the_limit_is_refused_before_reading_it() {
+        // Only the head comes, and the connection stays open: refusing it
+        // takes the Content-Length check, reading would wait for the timeout.
+        let got = fetch_from(vec![head_with_length(MAX_BODY_BYTES + 1)], false);
+        assert_eq!(got, Err(PollError::TooLarge));
+        let got = fetch_from(vec![head_with_length(usize::MAX)], false);
+        assert_eq!(got, Err(PollError::TooLarge));
+    }
+
+    #[test]
+    fn a_signal_during_a_read_does_not_fail_the_poll() {
+        let (go, between) = std::sync::mpsc::channel();
+        let (host, server) = serve_once(
+            vec![
+                [head_with_length(7), b"{\"a\"".to_vec()].concat(),
+                b":1}".to_vec(),
+            ],
+            Some(between),
+            false,
+        );
+        let got = crate::testing::interrupted(
+            40,
+            move || {
+                client_of(&host, Duration::from_secs(60))
+                    .get(SYSTEM_PATH)
+                    .map(|a| a.body)
+            },
+            // The rest of the body comes after the signals.
+            move || go.send(()).unwrap(),
+        );
+        server.join().unwrap();
+        assert_eq!(got, Ok(b"{\"a\":1}".to_vec()));
     }
 }
