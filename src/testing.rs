@@ -65,3 +65,24 @@ pub fn interrupted<T: Send + 'static>(
     worker.join().expect("the worker thread ends");
     result.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
+
+/// Makes closing `stream` send a reset (RST) instead of a FIN: SO_LINGER on,
+/// with a zero timeout.
+pub fn reset_on_close(stream: &std::net::TcpStream) {
+    use std::os::fd::AsRawFd;
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: a valid socket and an option value of the right size.
+    let rc = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "setsockopt SO_LINGER");
+}

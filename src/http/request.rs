@@ -392,6 +392,7 @@ mod tests {
                 " GET / HTTP/1.0\r\n\r\n",
                 HeadError::Malformed("bad request line"),
             ),
+            (" / HTTP/1.0\r\n\r\n", HeadError::Malformed("bad method")),
             (
                 "GET / HTTP/1.0\r\nA: \x7f\r\n\r\n",
                 HeadError::Malformed("control character in a header value"),
@@ -507,6 +508,42 @@ mod tests {
         drop(writer.join().unwrap());
     }
 
+    /// Bytes waiting in `stream`'s receive queue (FIONREAD).
+    fn unread(stream: &TcpStream) -> libc::c_int {
+        use std::os::fd::AsRawFd;
+        let mut n: libc::c_int = 0;
+        // SAFETY: a valid socket and a pointer to an int, as FIONREAD takes.
+        assert_eq!(
+            unsafe { libc::ioctl(stream.as_raw_fd(), libc::FIONREAD, &mut n) },
+            0
+        );
+        n
+    }
+
+    #[test]
+    fn no_read_goes_past_the_limit_whatever_came_before() {
+        use std::io::Write;
+        let (mut client, server) = pair();
+        let watch = server.try_clone().unwrap();
+        // 1000 bytes first, taken by a read of their own, so that the reads
+        // after it are not aligned on the 8 KiB limit.
+        client.write_all(&[b'a'; 1000]).unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut buffer = Vec::new();
+            let result = read_head(&server, &mut buffer, soon());
+            (result, buffer.len())
+        });
+        let deadline = soon();
+        while unread(&watch) > 0 {
+            assert!(Instant::now() < deadline, "the first bytes were never read");
+            std::thread::yield_now();
+        }
+        let _ = client.write_all(&[b'a'; 3 * MAX_HEAD_BYTES]);
+        let (result, read) = reader.join().unwrap();
+        assert_eq!(result, Err(HeadError::TooLarge));
+        assert_eq!(read, MAX_HEAD_BYTES);
+    }
+
     #[test]
     fn a_pipelined_head_stays_in_the_buffer() {
         use std::io::Write;
@@ -566,22 +603,7 @@ mod tests {
 
     /// Closes `stream` with a reset (RST) instead of a FIN.
     fn reset(stream: TcpStream) {
-        use std::os::fd::AsRawFd;
-        let linger = libc::linger {
-            l_onoff: 1,
-            l_linger: 0,
-        };
-        // SAFETY: a valid socket and a valid option value of the right size.
-        let rc = unsafe {
-            libc::setsockopt(
-                stream.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_LINGER,
-                (&linger as *const libc::linger).cast(),
-                std::mem::size_of::<libc::linger>() as libc::socklen_t,
-            )
-        };
-        assert_eq!(rc, 0);
+        crate::testing::reset_on_close(&stream);
         drop(stream);
     }
 

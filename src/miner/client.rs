@@ -551,4 +551,149 @@ mod tests {
         server.join().unwrap();
         assert_eq!(got, Ok(b"{\"a\":1}".to_vec()));
     }
+
+    #[test]
+    fn a_reset_in_the_middle_of_a_body_is_a_connection_error() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        let server = std::thread::spawn(move || {
+            use std::io::Write;
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                assert_eq!(stream.read(&mut byte).unwrap(), 1, "request head");
+                head.push(byte[0]);
+            }
+            stream.write_all(&head_with_length(10)).unwrap();
+            stream.write_all(b"{\"a\"").unwrap();
+            crate::testing::reset_on_close(&stream);
+            // Closing now sends a reset instead of the rest of the body.
+        });
+        let got = client_of(&host, Duration::from_secs(60))
+            .get(SYSTEM_PATH)
+            .map(|a| a.body);
+        server.join().unwrap();
+        assert!(matches!(got, Err(PollError::Connection(_))), "{got:?}");
+    }
+
+    #[test]
+    fn io_errors_map_to_the_reason_labels() {
+        use std::io::{Error, ErrorKind::*};
+        let table = [
+            (TimedOut, "timeout"),
+            (WouldBlock, "timeout"),
+            (ConnectionRefused, "connection"),
+            (ConnectionReset, "connection"),
+            (ConnectionAborted, "connection"),
+            (NotConnected, "connection"),
+            (AddrNotAvailable, "connection"),
+            (HostUnreachable, "connection"),
+            (NetworkUnreachable, "connection"),
+            (UnexpectedEof, "http"),
+            (InvalidData, "http"),
+        ];
+        for (kind, reason) in table {
+            assert_eq!(
+                map_io_error(&Error::from(kind)).reason(),
+                reason,
+                "{kind:?}"
+            );
+            assert_eq!(
+                map_error(minreq::Error::IoError(Error::from(kind))).reason(),
+                reason,
+                "{kind:?}"
+            );
+        }
+        assert_eq!(
+            map_error(minreq::Error::AddressNotFound),
+            PollError::Connection("host name not found".into())
+        );
+        assert_eq!(map_error(minreq::Error::HeadersOverflow).reason(), "http");
+    }
+
+    fn answer_setting(cookies: &[&str]) -> Answer {
+        Answer {
+            status: 200,
+            headers: cookies
+                .iter()
+                .map(|c| ("Set-Cookie".to_string(), c.to_string()))
+                .collect(),
+            body: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn cookies_are_kept_replaced_and_deleted() {
+        let mut client = client_of("127.0.0.1:1", Duration::from_secs(60));
+        assert!(!client.keep_cookies(&answer_setting(&[])));
+        assert!(!client.keep_cookies(&answer_setting(&["novalue", "=x; Path=/"])));
+        assert!(client.cookies.is_empty());
+        assert!(client.keep_cookies(&answer_setting(&[
+            "sysauth=abc; Path=/; HttpOnly",
+            " lang = en ",
+            "theme=dark",
+        ])));
+        let names = |c: &DashboardClient| c.cookies.clone();
+        assert_eq!(
+            names(&client),
+            [
+                ("sysauth".into(), "abc".into()),
+                ("lang".into(), "en".into()),
+                ("theme".into(), "dark".into())
+            ]
+        );
+        // A new value replaces the old one; Max-Age=0 deletes.
+        assert!(client.keep_cookies(&answer_setting(&[
+            "sysauth=def",
+            "theme=; Path=/; max-age=0",
+        ])));
+        assert_eq!(
+            names(&client),
+            [
+                ("lang".into(), "en".into()),
+                ("sysauth".into(), "def".into())
+            ]
+        );
+        // Only Set-Cookie headers count, in any case.
+        let mut other = answer_setting(&[]);
+        other.headers.push(("set-COOKIE".into(), "x=1".into()));
+        other.headers.push(("Cookie".into(), "y=2".into()));
+        assert!(client.keep_cookies(&other));
+        assert_eq!(client.cookies.last(), Some(&("x".into(), "1".into())));
+        assert_eq!(client.cookies.len(), 3);
+    }
+
+    #[test]
+    fn messages_name_what_went_wrong() {
+        let table = [
+            (
+                PollError::Connection("refused".into()),
+                "cannot connect to the dashboard: refused",
+            ),
+            (PollError::Timeout, "the dashboard did not answer in time"),
+            (PollError::Http("x".into()), "dashboard HTTP error: x"),
+            (PollError::Login("x".into()), "login failed: x"),
+            (
+                PollError::LoginBackoff(Duration::from_millis(90_500)),
+                "not logging in again for 90s after failed logins",
+            ),
+            (PollError::Redirect("x".into()), "unexpected redirect: x"),
+            (
+                PollError::TooLarge,
+                "dashboard answer larger than 1048576 bytes",
+            ),
+            (
+                PollError::Parse("x".into()),
+                "cannot read the dashboard answer: x",
+            ),
+        ];
+        let mut reasons = Vec::new();
+        for (error, message) in table {
+            assert_eq!(error.to_string(), message);
+            reasons.push(error.reason());
+        }
+        reasons.sort_unstable();
+        assert_eq!(reasons, PollError::REASONS);
+    }
 }
