@@ -12,7 +12,7 @@
 # missed. Mutants that no test can kill (equivalent ones) are excluded, each
 # with its reason, in .cargo/mutants.toml.
 #
-# Environment: MUTANTS_TIMEOUT (seconds per test run, default 120),
+# Environment: MUTANTS_TIMEOUT (seconds per test run, default 60),
 # MUTANTS_JOBS (default 1), MUTANTS_ARGS (more cargo-mutants options,
 # e.g. "--re login_backoff" to run the mutants of one function).
 set -euo pipefail
@@ -67,7 +67,7 @@ for file in "$@"; do
     status=0
     # shellcheck disable=SC2086 # MUTANTS_ARGS is a word list
     cargo mutants --file "$file" --jobs "${MUTANTS_JOBS:-1}" \
-        --timeout "${MUTANTS_TIMEOUT:-120}" --output "$out" --colors never \
+        --timeout "${MUTANTS_TIMEOUT:-60}" --output "$out" --colors never \
         "${cargo_args[@]}" ${MUTANTS_ARGS:-} || status=$?
     # 0: all caught, 2: some missed, 3: some timed out; anything else failed.
     case $status in

@@ -434,6 +434,11 @@ fn the_password_is_not_in_debug_output() {
     let c = config(&["-u", "u", "-p", "hunter2"], &[]);
     let text = format!("{c:?}");
     assert!(!text.contains("hunter2"), "{text}");
+    // The field is still there, shown as redacted, not left out.
+    assert!(text.contains("password: Secret(<redacted>)"), "{text}");
+    let m = c.miner.as_ref().unwrap();
+    assert_eq!(format!("{:?}", m.password), "Secret(<redacted>)");
+    assert_eq!(format!("{:#?}", m.password), "Secret(<redacted>)");
 }
 
 #[test]
