@@ -182,6 +182,8 @@ fn the_environment_configures_the_miner_and_the_log_file() {
         "{text}"
     );
     assert!(sim.state().logins >= 1);
-    let body = exp.scrape();
-    assert!(body.contains("miner_up 1.0"), "{body}");
+    // The login is logged before the first fetch: wait for the poll itself.
+    exp.scrape_until(Duration::from_secs(10), |body| {
+        body.contains("miner_up 1.0")
+    });
 }

@@ -194,12 +194,6 @@ fn with_no_device_the_families_are_still_there() {
         c.render(),
         format!("{HEADER_T}{HEADER_H}{HEADER_DEVICES}temper_devices 0.0\n{HEADER_ERRORS}")
     );
-    // TEMPer support switched off: no thread, same families.
-    let off = TemperCollector::start(&TemperConfig {
-        enabled: false,
-        ..config(vec![])
-    });
-    assert_eq!(off.render(), c.render());
 }
 
 #[test]
