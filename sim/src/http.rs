@@ -15,8 +15,11 @@ pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// head without its final blank line, and the body (lossy UTF-8).
 #[derive(Debug)]
 pub struct HttpAnswer {
+    /// The status code, e.g. 200; 0 when the status line did not parse.
     pub status: u16,
+    /// The status line and the headers, lines ended by CRLF, no final blank line.
     pub head: String,
+    /// Everything after the head's blank line.
     pub body: String,
 }
 

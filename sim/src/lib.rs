@@ -39,6 +39,9 @@
 //! Everything here listens and connects on 127.0.0.1 only, and every
 //! thread or process it starts stops when its handle is dropped.
 
+// Other helpers build on this API: every public item says what it does.
+#![warn(missing_docs)]
+
 pub mod dashboard;
 pub mod exporter;
 pub mod hid;
