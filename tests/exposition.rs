@@ -3,12 +3,9 @@
 //! and the ones it does not (one HELP/TYPE per family, families contiguous,
 //! unique series).
 
-#[path = "support/dashboard.rs"]
-mod dashboard;
-#[path = "support/exporter.rs"]
-mod exporter;
-
-use exporter::{sample, Exporter};
+use linxdot_sim::dashboard;
+use linxdot_sim::exporter::{self, Exporter};
+use linxdot_sim::text::sample;
 use std::collections::HashSet;
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -70,10 +67,9 @@ fn promtool() -> Option<&'static str> {
         if std::env::var_os("CI").is_some() {
             panic!("promtool is required in CI (Debian package 'prometheus')");
         }
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED promtool check metrics: promtool is not installed here \
-             (Debian package 'prometheus'); structural checks only"
+        linxdot_sim::skip::skip(
+            "promtool check metrics",
+            "promtool is not installed here (Debian package 'prometheus'); structural checks only",
         );
     }
     found.then_some("promtool")

@@ -1,13 +1,11 @@
 //! The HTTP server over real TCP on loopback: every status it can answer,
 //! keep-alive, pipelining, and that idle clients cannot starve a scrape.
 
-#[path = "support/exporter.rs"]
-mod exporter;
-
-use exporter::{http_request, http_request_bytes, parse_answer, Exporter};
 use linxdot_exporter::collector::Registry;
 use linxdot_exporter::exporter::{handle, BuildInfoCollector};
 use linxdot_exporter::http::{self, Request, ServerConfig, ServerHandle};
+use linxdot_sim::exporter::Exporter;
+use linxdot_sim::http::{get, http_request, http_request_bytes, parse_answer};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
@@ -27,13 +25,6 @@ fn build_info_body() -> String {
         "# HELP linxdot_exporter_build_info A metric with a constant '1' value labeled by the version of linxdot-exporter\n\
          # TYPE linxdot_exporter_build_info gauge\nlinxdot_exporter_build_info{{version=\"{}\"}} 1.0\n",
         env!("CARGO_PKG_VERSION")
-    )
-}
-
-fn get(addr: SocketAddr, path: &str) -> exporter::HttpAnswer {
-    http_request(
-        addr,
-        &format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"),
     )
 }
 
@@ -248,12 +239,6 @@ fn idle_connections_do_not_starve_a_scrape() {
     drop(idle);
 }
 
-/// Says on the terminal (not in the captured test output, which nobody
-/// sees for a passing test) that part of a test cannot run on this machine.
-fn skip(test: &str, why: &str) {
-    let _ = writeln!(std::io::stderr(), "SKIPPED part of {test}: {why}");
-}
-
 /// Whether this host has IPv6: what the exporter's default bind depends on.
 fn host_has_ipv6() -> bool {
     std::net::TcpListener::bind("[::]:0").is_ok()
@@ -265,8 +250,8 @@ fn the_binary_serves_on_dual_stack_by_default() {
     let port = exp.addr.port();
     let v4 = || get(SocketAddr::from(([127, 0, 0, 1], port)), "/metrics");
     if !host_has_ipv6() {
-        skip(
-            "the_binary_serves_on_dual_stack_by_default",
+        linxdot_sim::skip::skip(
+            "part of the_binary_serves_on_dual_stack_by_default",
             "no IPv6 on this host, so only the fallback to 0.0.0.0 is checked",
         );
         assert_eq!(exp.addr, SocketAddr::from(([0, 0, 0, 0], port)));
@@ -305,7 +290,7 @@ fn the_binary_serves_on_dual_stack_by_default() {
 #[test]
 fn bind_v6only_one_refuses_ipv4() {
     if std::net::TcpListener::bind("[::1]:0").is_err() {
-        skip(
+        linxdot_sim::skip::skip(
             "bind_v6only_one_refuses_ipv4",
             "no IPv6 loopback (::1) on this host",
         );

@@ -38,28 +38,50 @@ pub enum PollError {
     Parse(String),
 }
 
-impl PollError {
-    pub const REASONS: [&'static str; 8] = [
-        "connection",
-        "http",
-        "login",
-        "login_backoff",
-        "parse",
-        "redirect",
-        "timeout",
-        "too_large",
-    ];
+/// Defines [`Reason`] from one list of `Variant => "label"`.
+macro_rules! reasons {
+    ($($variant:ident => $label:literal,)*) => {
+        /// The `reason` label of `miner_poll_errors_total`.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Reason {
+            $($variant,)*
+        }
 
-    pub fn reason(&self) -> &'static str {
+        impl Reason {
+            /// Every reason, in the order the counter's samples are written.
+            pub const ALL: &'static [Reason] = &[$(Reason::$variant,)*];
+
+            pub fn label(self) -> &'static str {
+                match self {
+                    $(Reason::$variant => $label,)*
+                }
+            }
+        }
+    };
+}
+
+reasons! {
+    Connection => "connection",
+    Http => "http",
+    Login => "login",
+    LoginBackoff => "login_backoff",
+    Parse => "parse",
+    Redirect => "redirect",
+    Timeout => "timeout",
+    TooLarge => "too_large",
+}
+
+impl PollError {
+    pub fn reason(&self) -> Reason {
         match self {
-            PollError::Connection(_) => "connection",
-            PollError::Timeout => "timeout",
-            PollError::Http(_) => "http",
-            PollError::Login(_) => "login",
-            PollError::LoginBackoff(_) => "login_backoff",
-            PollError::Redirect(_) => "redirect",
-            PollError::TooLarge => "too_large",
-            PollError::Parse(_) => "parse",
+            PollError::Connection(_) => Reason::Connection,
+            PollError::Timeout => Reason::Timeout,
+            PollError::Http(_) => Reason::Http,
+            PollError::Login(_) => Reason::Login,
+            PollError::LoginBackoff(_) => Reason::LoginBackoff,
+            PollError::Redirect(_) => Reason::Redirect,
+            PollError::TooLarge => Reason::TooLarge,
+            PollError::Parse(_) => Reason::Parse,
         }
     }
 }
@@ -595,12 +617,14 @@ mod tests {
         ];
         for (kind, reason) in table {
             assert_eq!(
-                map_io_error(&Error::from(kind)).reason(),
+                map_io_error(&Error::from(kind)).reason().label(),
                 reason,
                 "{kind:?}"
             );
             assert_eq!(
-                map_error(minreq::Error::IoError(Error::from(kind))).reason(),
+                map_error(minreq::Error::IoError(Error::from(kind)))
+                    .reason()
+                    .label(),
                 reason,
                 "{kind:?}"
             );
@@ -609,7 +633,10 @@ mod tests {
             map_error(minreq::Error::AddressNotFound),
             PollError::Connection("host name not found".into())
         );
-        assert_eq!(map_error(minreq::Error::HeadersOverflow).reason(), "http");
+        assert_eq!(
+            map_error(minreq::Error::HeadersOverflow).reason().label(),
+            "http"
+        );
     }
 
     fn answer_setting(cookies: &[&str]) -> Answer {
@@ -691,9 +718,11 @@ mod tests {
         let mut reasons = Vec::new();
         for (error, message) in table {
             assert_eq!(error.to_string(), message);
-            reasons.push(error.reason());
+            reasons.push(error.reason().label());
         }
         reasons.sort_unstable();
-        assert_eq!(reasons, PollError::REASONS);
+        let mut all: Vec<_> = Reason::ALL.iter().map(|r| r.label()).collect();
+        all.sort_unstable();
+        assert_eq!(reasons, all, "one message per reason");
     }
 }
