@@ -371,10 +371,109 @@ fn errors_name_the_culprit() {
             &[],
             "--temper-offset: 'usb-1/input1:internal=hot' is not PHY:NAME=DELTA (e.g. 'usb-3f980000.usb-1.4/input1:external=-1.5')",
         ),
+        (
+            &["--temper-offset", ":internal=1"],
+            &[],
+            "--temper-offset: ':internal=1' has no PHY before ':' (--list-sensors shows each sensor's phy)",
+        ),
+        (
+            &["--temper-humidity-offset", ":=1"],
+            &[],
+            "--temper-humidity-offset: ':=1' has no PHY before ':' (--list-sensors shows each sensor's phy)",
+        ),
+        (
+            &["--temper-offset", "usb-1/input1:internal=NaN"],
+            &[],
+            "--temper-offset: 'usb-1/input1:internal=NaN': the offset 'NaN' is not a finite number",
+        ),
+        (
+            &["--temper-offset", "usb-1/input1:internal= inf"],
+            &[],
+            "--temper-offset: 'usb-1/input1:internal= inf': the offset 'inf' is not a finite number",
+        ),
+        (
+            &["--temper-humidity-offset", "usb-1/input1:=-infinity"],
+            &[],
+            "--temper-humidity-offset: 'usb-1/input1:=-infinity': the offset '-infinity' is not a finite number",
+        ),
+        (
+            &[],
+            &[("TEMPER_OFFSETS", "usb-1/input1:internal=1 usb-2/input1:=nan")],
+            "TEMPER_OFFSETS: 'usb-2/input1:=nan': the offset 'nan' is not a finite number",
+        ),
+        // At most a year between two polls or two rescans.
+        (
+            &["-r", "31536000.5"],
+            &[],
+            "--refresh_interval: '31536000.5' seconds is more than a year (31536000 s)",
+        ),
+        (
+            &[],
+            &[("EXPORTER_REFRESH", "1e9")],
+            "EXPORTER_REFRESH: '1e9' seconds is more than a year (31536000 s)",
+        ),
+        (
+            &["--temper-rescan", "31536001"],
+            &[],
+            "--temper-rescan: '31536001' seconds is more than a year (31536000 s)",
+        ),
+        (&["-r", "inf"], &[], "--refresh_interval: 'inf' is not a number of seconds from 0.1 up"),
+        (&["-r", "NaN"], &[], "--refresh_interval: 'NaN' is not a number of seconds from 0.1 up"),
+        (&["-r", "0.09"], &[], "--refresh_interval: '0.09' is not a number of seconds from 0.1 up"),
+        (&["--temper-rescan", "0.09"], &[], "--temper-rescan: '0.09' is not a number of seconds from 0.1 up"),
     ];
     for (args, env, want) in table {
         assert_eq!(error(args, env), *want, "{args:?} {env:?}");
     }
+}
+
+#[test]
+fn intervals_from_a_tenth_of_a_second_to_a_year() {
+    let with = |flag, value| config(&["-u", "u", "-p", "p", flag, value], &[]);
+    let year = Duration::from_secs(365 * 86_400);
+    assert_eq!(with("-r", "31536000").miner.unwrap().refresh_interval, year);
+    assert_eq!(
+        with("-r", "0.1").miner.unwrap().refresh_interval,
+        Duration::from_millis(100)
+    );
+    assert_eq!(
+        with("--temper-rescan", "31536000").temper.rescan_interval,
+        year
+    );
+    assert_eq!(
+        with("--temper-rescan", "0.1").temper.rescan_interval,
+        Duration::from_millis(100)
+    );
+}
+
+#[test]
+fn offsets_take_any_finite_delta() {
+    let c = config(
+        &[
+            "--temper-offset",
+            "usb-1/input1:internal=-0",
+            "--temper-offset",
+            "usb-1/input1:*=1e3",
+            "--temper-humidity-offset",
+            "usb-a:b/input1:=+4.5",
+        ],
+        &[],
+    );
+    let got: Vec<_> = c
+        .temper
+        .offsets
+        .iter()
+        .map(|o| (o.phy.as_str(), o.name.as_str(), o.quantity, o.delta))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("usb-1/input1", "internal", Quantity::Temperature, 0.0),
+            ("usb-1/input1", "*", Quantity::Temperature, 1000.0),
+            // The last ':' splits PHY from NAME: a PHY may hold ':' itself.
+            ("usb-a:b/input1", "", Quantity::Humidity, 4.5),
+        ]
+    );
 }
 
 #[test]
