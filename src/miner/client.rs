@@ -725,4 +725,97 @@ mod tests {
         all.sort_unstable();
         assert_eq!(reasons, all, "one message per reason");
     }
+
+    /// A scripted dashboard on loopback: one connection per answer, in
+    /// order; returns its address and a handle that yields the requests it
+    /// got (head and body as text).
+    fn dashboard(answers: Vec<&'static str>) -> (String, std::thread::JoinHandle<Vec<String>>) {
+        use std::io::Write;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        let server = std::thread::spawn(move || {
+            let mut requests = Vec::new();
+            for answer in answers {
+                let (mut stream, _) = listener.accept().unwrap();
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(20)))
+                    .unwrap();
+                let mut request = Vec::new();
+                let mut byte = [0u8; 1];
+                while !request.ends_with(b"\r\n\r\n") {
+                    assert_eq!(stream.read(&mut byte).unwrap(), 1, "request head");
+                    request.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&request).to_ascii_lowercase();
+                let length = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .map_or(0, |v| v.trim().parse::<usize>().unwrap());
+                let mut body = vec![0u8; length];
+                stream.read_exact(&mut body).unwrap();
+                request.extend_from_slice(&body);
+                requests.push(String::from_utf8_lossy(&request).into_owned());
+                stream.write_all(answer.as_bytes()).unwrap();
+            }
+            requests
+        });
+        (host, server)
+    }
+
+    const LOGGED_IN: &str =
+        "HTTP/1.1 200 OK\r\nSet-Cookie: sysauth=abc; Path=/\r\nContent-Length: 0\r\n\r\n";
+    const SYSTEM: &str = "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n{\"a\":1}";
+    const EXPIRED: &str = "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n";
+
+    #[test]
+    fn a_poll_logs_in_then_fetches_with_the_cookie() {
+        let (host, server) = dashboard(vec![LOGGED_IN, SYSTEM, SYSTEM]);
+        let mut client = client_of(&host, Duration::from_secs(60));
+        assert_eq!(client.fetch_system(), Ok(b"{\"a\":1}".to_vec()));
+        // Logged in now: the next poll is one request.
+        assert_eq!(client.fetch_system(), Ok(b"{\"a\":1}".to_vec()));
+        let requests = server.join().unwrap();
+        assert!(
+            requests[0].starts_with("POST /login_odd HTTP/1.1\r\n"),
+            "{requests:?}"
+        );
+        assert!(
+            requests[0].ends_with(&format!(
+                "\r\n\r\nusername={0}&password={0}",
+                md5_hex("admin")
+            )),
+            "{requests:?}"
+        );
+        for get in &requests[1..] {
+            assert!(get.starts_with("GET /info/system HTTP/1.1\r\n"), "{get}");
+            assert!(get.contains("\r\nCookie: sysauth=abc\r\n"), "{get}");
+        }
+    }
+
+    #[test]
+    fn an_expired_session_logs_in_once_more() {
+        let (host, server) = dashboard(vec![LOGGED_IN, EXPIRED, LOGGED_IN, SYSTEM]);
+        let mut client = client_of(&host, Duration::from_secs(60));
+        assert_eq!(client.fetch_system(), Ok(b"{\"a\":1}".to_vec()));
+        assert_eq!(client.failed_logins, 0);
+        let requests = server.join().unwrap();
+        assert_eq!(
+            requests.iter().filter(|r| r.starts_with("POST ")).count(),
+            2
+        );
+    }
+
+    #[test]
+    fn a_session_refused_right_after_a_login_is_a_failed_login() {
+        let (host, server) = dashboard(vec![LOGGED_IN, EXPIRED, LOGGED_IN, EXPIRED]);
+        let mut client = client_of(&host, Duration::from_secs(60));
+        match client.fetch_system() {
+            Err(PollError::Login(why)) => assert!(why.contains("right after"), "{why}"),
+            other => panic!("expected a failed login, got {other:?}"),
+        }
+        assert_eq!(client.failed_logins, 1);
+        assert!(!client.logged_in);
+        assert!(client.next_login_at.is_some());
+        server.join().unwrap();
+    }
 }
