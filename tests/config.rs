@@ -314,6 +314,17 @@ fn tcp_and_temper_options() {
     assert_eq!(c.temper.offsets[0].delta, -1.25);
     assert!(c.temper.offsets[1].matches("usb-x/input1", "external", Quantity::Humidity));
     assert!(!c.temper.offsets[1].matches("usb-x/input1", "external", Quantity::Temperature));
+    // A name matches itself, or any name with "*"; the phy must be the same.
+    let named = SensorOffset::parse("usb-x/input1:internal=1", Quantity::Temperature).unwrap();
+    let any = SensorOffset::parse("usb-x/input1:*=1", Quantity::Temperature).unwrap();
+    let t = Quantity::Temperature;
+    assert!(named.matches("usb-x/input1", "internal", t));
+    assert!(!named.matches("usb-x/input1", "external", t));
+    assert!(!named.matches("usb-y/input1", "internal", t));
+    assert!(!named.matches("usb-x/input1", "*", Quantity::Humidity));
+    assert!(any.matches("usb-x/input1", "external", t));
+    assert!(any.matches("usb-x/input1", "", t));
+    assert!(!any.matches("usb-y/input1", "external", t));
     assert_eq!(
         config(&["--bind-address", "0.0.0.0"], &[]).bind_address,
         Some("0.0.0.0".parse().unwrap())
