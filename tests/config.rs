@@ -197,6 +197,32 @@ fn boolean_variables_read_false_words_as_false() {
 }
 
 #[test]
+fn a_flag_also_beats_the_variable_of_the_flag_it_excludes() {
+    // --password and --password-file exclude each other; so do --port and
+    // --bind-port. A flag given makes its partner's variable not apply (and
+    // no "not both" error), in both directions.
+    let file = temp_file("from-file\n");
+    let c = config(
+        &["-u", "u", "-p", "from-flag"],
+        &[("MINER_PASSWORD_FILE", "/nonexistent/linxdot/pw")],
+    );
+    assert_eq!(c.miner.unwrap().password.expose(), "from-flag");
+    let c = config(
+        &["-u", "u", "--password-file", &file],
+        &[("MINER_PASSWORD", "from-env")],
+    );
+    assert_eq!(c.miner.unwrap().password.expose(), "from-file");
+    assert_eq!(
+        config(&["--bind-port", "9300"], &[("EXPORTER_PORT", "9301")]).port,
+        9300
+    );
+    // Without the flags, the variables apply.
+    let c = config(&["-u", "u"], &[("MINER_PASSWORD_FILE", file.as_str())]);
+    assert_eq!(c.miner.unwrap().password.expose(), "from-file");
+    assert_eq!(config(&[], &[("EXPORTER_PORT", "9301")]).port, 9301);
+}
+
+#[test]
 fn a_flag_beats_its_variable() {
     let env = [
         ("LOG_FILE", "/env.log"),
