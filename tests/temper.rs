@@ -328,7 +328,12 @@ fn disconnect_in_the_middle_of_a_read() {
     let c = TemperCollector::with_backend(&config(vec![]), bus.backend(), timing);
     wait_for(&c, "a reading", |b| b.contains(" 30.9375\n"));
     dev.change(|b| b.silent = true);
-    std::thread::sleep(Duration::from_millis(50));
+    // Unplug while a read waits for the reply that will not come: one with
+    // the long timeout, not a 2 ms drain or a 100 ms follow-up read.
+    wait::until("a read waiting for a reply", || {
+        matches!(dev.waiting_read(),
+            Some(linxdot_sim::hid::WaitingRead::Timeout(t)) if t > Duration::from_secs(1))
+    });
     let started = Instant::now();
     bus.unplug("/dev/hidraw30");
     let body = wait_for(&c, "the device to be dropped", |b| {
@@ -705,7 +710,9 @@ fn one_series_per_phy_when_a_device_is_back_before_its_old_node_failed() {
     // The old node's poller is stuck (its last reading still fresh) when
     // the same device shows up on a new node with a new reading.
     old.change(|b| b.hang = Some(Duration::from_secs(30)));
-    std::thread::sleep(Duration::from_millis(100));
+    wait::until("the old node's read to hang", || {
+        old.waiting_read() == Some(linxdot_sim::hid::WaitingRead::Hanging)
+    });
     bus.plug(
         "/dev/hidraw101",
         MICRODIA_7401,
