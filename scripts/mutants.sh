@@ -52,7 +52,7 @@ missed_total=0
 for file in "$@"; do
     if ! tests=$(targets "$file"); then
         echo "$file: not a core file; known: src/exposition.rs src/temper/decode.rs" \
-            "src/miner/client.rs src/http/request.rs src/config*" >&2
+            "src/miner/client.rs src/http/request.rs src/config/*.rs" >&2
         exit 2
     fi
     name=$(basename "${file%.rs}")
