@@ -3,6 +3,9 @@
 
     scripts/check-dashboard.py monitoring/grafana/linxdot.json
     scripts/check-dashboard.py --queries monitoring/grafana/linxdot.json   # print the queries as JSON
+    scripts/check-dashboard.py --typescript monitoring/grafana/linxdot.json >check.ts
+        # a TypeScript module that type-checks the dashboard against Grafana's
+        # published types (npm @grafana/schema): tsc --noEmit --strict check.ts
 
 Checks: the data source is a variable (no fixed uid) and is offered in
 __inputs for import; variables job and miner (by animal name, multi-select,
@@ -38,6 +41,11 @@ EXPORTER_METRICS = {
     "process_resident_memory_bytes": ["process_resident_memory_bytes"],
     "process_start_time_seconds": ["process_start_time_seconds"],
 }
+
+
+def variable_query(v):
+    q = v.get("query")
+    return q.get("query", "") if isinstance(q, dict) else (q or "")
 
 
 def panels_of(dash):
@@ -82,7 +90,7 @@ def check(dash):
         if (v.get("datasource") or {}).get("uid") != DS_VAR:
             err(f"variable {name} does not query {DS_VAR}")
     miner = variables.get("miner") or {}
-    mq = miner.get("definition", "")
+    mq = variable_query(miner)
     if "animal_name" not in mq or not mq.startswith("label_values("):
         err(f"miner variable does not list animal names: {mq!r}")
     if not (miner.get("multi") and miner.get("includeAll")):
@@ -131,11 +139,49 @@ def check(dash):
             err(f"panel {title!r}: no query")
 
     text = " ".join(e for _, _, e in queries(dash)) + " " + " ".join(
-        v.get("definition", "") for v in variables.values())
+        variable_query(v) for v in variables.values())
     for metric, names in EXPORTER_METRICS.items():
         if not any(re.search(r"(?<![\w:])" + re.escape(n) + r"(?![\w:])", text) for n in names):
             err(f"no panel shows {metric}")
     return errors
+
+
+TS_PANEL_TYPES = {  # panel type -> module of @grafana/schema with its Options and FieldConfig
+    "timeseries": "timeseries/panelcfg/x/TimeSeriesPanelCfg_types.gen",
+    "table": "table/panelcfg/x/TablePanelCfg_types.gen",
+    "stat": "stat/panelcfg/x/StatPanelCfg_types.gen",
+}
+
+
+def typescript(dash):
+    """A TypeScript module assigning the dashboard to @grafana/schema's Dashboard type and each
+    panel's options and custom field config to its panel plugin's types."""
+    body = {k: v for k, v in dash.items() if k not in ("__inputs", "__requires")}  # export-only keys
+    lines = ["import type { Dashboard } from '@grafana/schema';"]
+    for i, (ptype, mod) in enumerate(sorted(TS_PANEL_TYPES.items())):
+        has_fc = ptype != "stat"  # the stat panel has no custom field config
+        names = f"Options as O{i}" + (f", FieldConfig as F{i}" if has_fc else "")
+        lines.append(f"import type {{ {names} }} from '@grafana/schema/dist/esm/raw/composable/{mod}';")
+    lines += [
+        "// The schema's enums (ThresholdsMode, ...) as the strings a JSON file holds.",
+        "type Json<T> = T extends string ? `${T}` : T extends Array<infer U> ? Array<Json<U>>"
+        " : T extends object ? { [K in keyof T]: Json<T[K]> } : T;",
+        f"export const dashboard: Json<Dashboard> = {json.dumps(body, ensure_ascii=False)};",
+    ]
+    index = {t: i for i, t in enumerate(sorted(TS_PANEL_TYPES))}
+    for p in panels_of(dash):
+        t = p.get("type")
+        if t == "row":
+            continue
+        if t not in index:
+            lines.append(f"// panel {p.get('id')}: type {t} has no plugin types here")
+            continue
+        i = index[t]
+        lines.append(f"export const options_{p['id']}: Json<Partial<O{i}>> = {json.dumps(p.get('options', {}), ensure_ascii=False)};")
+        custom = p.get("fieldConfig", {}).get("defaults", {}).get("custom")
+        if custom is not None and t != "stat":
+            lines.append(f"export const custom_{p['id']}: Json<Partial<F{i}>> = {json.dumps(custom, ensure_ascii=False)};")
+    return "\n".join(lines) + "\n"
 
 
 def main(argv):
@@ -145,8 +191,11 @@ def main(argv):
         return 2
     with open(args[0], encoding="utf-8") as f:
         dash = json.load(f)
+    if "--typescript" in argv:
+        sys.stdout.write(typescript(dash))
+        return 0
     if "--queries" in argv:
-        variables = {v["name"]: v.get("definition", "") for v in dash["templating"]["list"] if v["type"] == "query"}
+        variables = {v["name"]: variable_query(v) for v in dash["templating"]["list"] if v["type"] == "query"}
         print(json.dumps({"panels": [{"panel": t, "refId": r, "expr": e} for t, r, e in queries(dash)],
                           "variables": variables}, indent=1))
         return 0

@@ -58,6 +58,18 @@ for broken in overlap fixed-uid dup-id; do
     fi
 done
 
+echo "--- Grafana dashboard against Grafana's published types (npm @grafana/schema, tsc)"
+command -v npm >/dev/null || { apt-get -o DPkg::Lock::Timeout=600 update -qq;
+    apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends nodejs npm >/dev/null; }
+mkdir "$tmp/schema"
+(cd "$tmp/schema" && npm install --silent --no-save --no-audit --no-fund \
+    @grafana/schema@11.6.16 typescript@5.9.3 >/dev/null 2>&1) || {
+    echo "npm install @grafana/schema typescript failed"; exit 1; }
+python3 scripts/check-dashboard.py --typescript "$kit/grafana/linxdot.json" >"$tmp/schema/dashboard.ts"
+(cd "$tmp/schema" && node_modules/.bin/tsc --noEmit --strict --skipLibCheck --moduleResolution node \
+    --module commonjs --target es2020 dashboard.ts)
+echo "$kit/grafana/linxdot.json: matches @grafana/schema 11.6.16"
+
 echo "--- the fleet stack (scripts/stack_test.py)"
 cargo build --quiet --bin linxdot-exporter --example dashboard-sim --example sim-exporter
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
