@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The operator kit (monitoring/) checked with the real programs:
 #   1. promtool check config / check rules / test rules, amtool check-config,
-#      vmalert -dryRun on the rules, the Grafana dashboard's structure;
+#      vmalert -dryRun on the rules, vmagent -dryRun on the scrape config, the
+#      Grafana dashboard's structure and its types (npm @grafana/schema, tsc);
 #   2. scripts/stack_test.py: a fleet of exporters over simulated dashboards,
 #      a real Prometheus, VictoriaMetrics and Alertmanager on loopback.
 # Installs prometheus, prometheus-alertmanager and victoria-metrics with apt
@@ -33,6 +34,10 @@ echo "--- vmalert -dryRun (the rules also load in VictoriaMetrics' rule engine)"
 rule_args=()
 for f in "$kit"/prometheus/rules/*.yml; do rule_args+=("-rule=$f"); done
 vmalert -dryRun -loggerLevel=ERROR "${rule_args[@]}"
+
+echo "--- vmagent -dryRun (the scrape config as a vmagent at a site would read it)"
+vmagent -dryRun -loggerLevel=ERROR -promscrape.config="$kit/prometheus/prometheus.yml" \
+    -promscrape.config.strictParse=false
 
 echo "--- Grafana dashboard structure"
 python3 scripts/check-dashboard.py "$kit/grafana/linxdot.json"
