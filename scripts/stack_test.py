@@ -16,7 +16,8 @@ recording rule yields series; every dashboard query (variables substituted)
 returns data on Prometheus and on VictoriaMetrics; a healthy fleet has no
 alert; stopping one simulated dashboard brings LinxdotDashboardDown to
 Alertmanager for that miner only, named, and it resolves when the dashboard
-is back. The Prometheus config is the shipped one with its intervals,
+is back; stopping that miner's exporter brings LinxdotExporterDown, and
+Alertmanager inhibits the miner's other alerts. The Prometheus config is the shipped one with its intervals,
 paths and addresses substituted; the rules are the shipped ones with every
 `for:` shortened (a test overlay written here, never in monitoring/).
 
@@ -416,6 +417,12 @@ def run(args, tmp):
     log(f"Alertmanager has LinxdotDashboardDown for {victim['instance']} only, "
         f"animal_name={labels['animal_name']}: {summary!r}")
 
+    # The failed polls add up to LinxdotDashboardPollErrors (reason connection) too; it stays
+    # for the 30 minutes it counts over, and is used below to see an inhibition.
+    wait_for("LinxdotDashboardPollErrors firing for that miner", lambda: api(
+        prom, "/api/v1/query", query='ALERTS{alertname="LinxdotDashboardPollErrors", alertstate="firing", '
+        f'instance="{victim["instance"]}", reason="connection"}}')["result"], 60)
+
     # --- the dashboard comes back: the alert resolves ---------------------------------------------------
     start_sim(victim)
     wait_for("the simulator back", lambda: tcp_open(victim["sim_port"]), 20)
@@ -430,6 +437,24 @@ def run(args, tmp):
         raise Failure(f"alerts about other miners: {others}")
     log("dashboard back: LinxdotDashboardDown resolved; alerts still active, all about that miner: "
         + (", ".join(sorted({a['metric']['alertname'] for a in rest})) or "none"))
+
+    # --- its exporter stops: LinxdotExporterDown, and Alertmanager holds back the rest -----------------
+    stop(victim["exporter"])
+    log(f"stopped the exporter of {victim['name']}")
+    down = wait_for("LinxdotExporterDown in Alertmanager", lambda: am_alerts("LinxdotExporterDown"), 60)
+    if [a["labels"]["instance"] for a in down] != [victim["instance"]] or \
+            down[0]["labels"].get("animal_name") != victim["name"]:
+        raise Failure(f"LinxdotExporterDown: {[a['labels'] for a in down]}")
+    others = [a for a in json.loads(http_get(f"{am}/api/v2/alerts?active=true"))
+              if a["labels"].get("instance") == victim["instance"]
+              and a["labels"]["alertname"] != "LinxdotExporterDown"]
+    if not others:
+        raise Failure("no other alert about that miner to see inhibited (LinxdotDashboardPollErrors expected)")
+    for a in others:
+        if a["status"]["state"] != "suppressed" or not a["status"]["inhibitedBy"]:
+            raise Failure(f"{a['labels']['alertname']} not inhibited while the exporter is down: {a['status']}")
+    log(f"LinxdotExporterDown for {victim['name']} only; Alertmanager inhibits its "
+        + ", ".join(sorted(a["labels"]["alertname"] for a in others)))
 
 
 if __name__ == "__main__":
