@@ -2,11 +2,7 @@
 //! packaging checks:
 //!
 //!     cargo run --example dashboard-sim -- --listen 127.0.0.1:18080 [--username admin]
-//!         [--password admin] [--plain] [--fault MODE] [--system-json FILE]
-//!
-//! `--system-json FILE` serves FILE's contents as `/info/system` instead of the
-//! built-in document (the fleet stack test gives each simulated miner its own
-//! animal name and readings this way).
+//!         [--password admin] [--plain] [--fault MODE]
 //!
 //! Prints `listening on ADDR` when ready and serves until killed.
 
@@ -42,6 +38,9 @@ fn main() {
         eprintln!("dashboard-sim: unknown fault mode '{fault_name}' (see --help)");
         std::process::exit(2);
     };
+    // `--system-json FILE`: serve FILE as `/info/system` instead of the built-in
+    // document (scripts/stack_test.py gives each simulated miner its own animal
+    // name and readings this way).
     let system_json = match args.opt_value_from_str::<_, String>("--system-json") {
         Ok(None) => None,
         Ok(Some(path)) => match std::fs::read_to_string(&path) {
