@@ -1,22 +1,10 @@
 //! The binary's command line as a user meets it: exit codes, stderr, help,
 //! the log file, and the environment.
 
-#[path = "support/dashboard.rs"]
-mod dashboard;
-#[path = "support/exporter.rs"]
-mod exporter;
-
-use exporter::{command, sample, Exporter};
+use linxdot_sim::dashboard;
+use linxdot_sim::exporter::{output, Exporter};
+use linxdot_sim::text::sample;
 use std::time::Duration;
-
-fn output(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let out = command(args, env).output().expect("run the binary");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 #[test]
 fn help_lists_every_option_with_its_variable() {
