@@ -2,42 +2,34 @@
 //! simulator (values, poll health, escaping of hostile dashboard strings),
 //! and the real TEMPer collector over the simulated USB bus.
 
-#[path = "support/dashboard.rs"]
-mod dashboard;
-#[path = "support/exporter.rs"]
-mod exporter;
-#[path = "support/hid_sim.rs"]
-mod hid_sim;
-
-use dashboard::{Dashboard, Fault};
-use exporter::{http_request, sample, Exporter};
-use hid_sim::{Behaviour, SimBus};
 use linxdot_exporter::collector::Registry;
 use linxdot_exporter::config::TemperConfig;
 use linxdot_exporter::exporter::{handle, BuildInfoCollector};
 use linxdot_exporter::http::{self, Request, ServerConfig};
 use linxdot_exporter::temper::{TemperCollector, Timing};
+use linxdot_sim::dashboard::{Dashboard, Fault};
+use linxdot_sim::exporter::Exporter;
+use linxdot_sim::hid::{Behaviour, SimBus, MICRODIA_7401, MICRODIA_7402};
+use linxdot_sim::http::get;
+use linxdot_sim::text::sample;
+use linxdot_sim::wait;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const HOSTILE: &str = r#"<script>alert(1)</script>"x'"#;
 const HOSTILE_HTML: &str = "&lt;script&gt;alert(1)&lt;/script&gt;&quot;x&#39;";
 
+/// `GET /` until `done(page)` holds; the page.
 fn page_until(exp: &Exporter, what: &str, done: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    wait::poll(what, wait::TIMEOUT, Duration::from_millis(20), || {
         let a = exp.get("/");
         assert_eq!(a.status, 200);
         if done(&a.body) {
-            return a.body;
+            Ok(a.body)
+        } else {
+            Err(a.body)
         }
-        assert!(
-            Instant::now() < deadline,
-            "no {what} on the page:\n{}",
-            a.body
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    })
 }
 
 /// `<th>label</th><td …>value</td>` with any class on the cell.
@@ -137,14 +129,14 @@ fn the_page_lists_each_temper_sensor_with_its_readings() {
     let bus = SimBus::new();
     bus.plug(
         "/dev/hidraw1",
-        (0x0c45, 0x7401),
+        MICRODIA_7401,
         1,
         "usb-1.2/input1",
         Behaviour::new(b"TEMPer2_M12_V1.3", "80 04 15 A0 14 A0"),
     );
     bus.plug(
         "/dev/hidraw3",
-        (0x0c45, 0x7402),
+        MICRODIA_7402,
         1,
         "usb-1.3/input1",
         Behaviour::new(b"TEMPer1F_H1V1.5F", "80 04 19 A8 06 CE"),
@@ -174,23 +166,21 @@ fn the_page_lists_each_temper_sensor_with_its_readings() {
         ServerConfig::default(),
     )
     .unwrap();
-    let get = |path: &str| {
-        http_request(
-            server.local_addr(),
-            &format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"),
-        )
-        .body
-    };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let page = loop {
-        let page = get("/");
-        if page.matches("<small>").count() == 3 {
-            break page;
-        }
-        assert!(Instant::now() < deadline, "sensors missing:\n{page}");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let metrics = get("/metrics");
+    let addr = server.local_addr();
+    let page = wait::poll(
+        "three sensors on the page",
+        wait::TIMEOUT,
+        Duration::from_millis(20),
+        || {
+            let page = get(addr, "/").body;
+            if page.matches("<small>").count() == 3 {
+                Ok(page)
+            } else {
+                Err(page)
+            }
+        },
+    );
+    let metrics = get(addr, "/metrics").body;
     let value = |family: &str, name: &str, phy: &str| {
         let line = metrics
             .lines()

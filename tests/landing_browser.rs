@@ -7,18 +7,14 @@
 //! under CI (`CI=true`), where it fails: `scripts/ci-landing.sh` installs
 //! Chromium and runs it.
 
-#[path = "support/dashboard.rs"]
-mod dashboard;
-#[path = "support/hid_sim.rs"]
-mod hid_sim;
-
-use dashboard::Dashboard;
-use hid_sim::{Behaviour, SimBus};
 use linxdot_exporter::config::{self, Action};
 use linxdot_exporter::exporter::{self, TemperSource};
 use linxdot_exporter::http::ServerHandle;
 use linxdot_exporter::temper::{TemperCollector, Timing};
-use std::net::SocketAddr;
+use linxdot_sim::dashboard::Dashboard;
+use linxdot_sim::hid::{Behaviour, SimBus, MICRODIA_7401, MICRODIA_7402};
+use linxdot_sim::http::get;
+use linxdot_sim::wait;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -96,14 +92,14 @@ fn start(animal_name: &str) -> (&'static Dashboard, SimBus, ServerHandle) {
     let bus = SimBus::new();
     bus.plug(
         "/dev/hidraw1",
-        (0x0c45, 0x7401),
+        MICRODIA_7401,
         1,
         "usb-ff500000.usb-1.2/input1",
         Behaviour::new(b"TEMPer2_M12_V1.3", "80 04 15 A0 14 A0"),
     );
     bus.plug(
         "/dev/hidraw3",
-        (0x0c45, 0x7402),
+        MICRODIA_7402,
         1,
         "usb-ff500000.usb-1.3/input1",
         Behaviour::new(b"TEMPer1F_H1V1.5F", "80 04 19 A8 06 CE"),
@@ -138,29 +134,24 @@ fn start(animal_name: &str) -> (&'static Dashboard, SimBus, ServerHandle) {
     };
     let temper = TemperCollector::with_backend(&config.temper, bus.backend(), timing);
     let server = exporter::start(&config, TemperSource::Collector(temper)).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let page = get(server.local_addr());
-        if page.contains("good, ") && page.matches("<small>").count() == 3 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "page never complete:\n{page}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let addr = server.local_addr();
+    wait::poll(
+        "a complete page",
+        wait::TIMEOUT,
+        Duration::from_millis(20),
+        || {
+            let page = get(addr, "/").body;
+            if page.contains("good, ") && page.matches("<small>").count() == 3 {
+                Ok(())
+            } else {
+                Err(page)
+            }
+        },
+    );
     // The miner poller cannot be stopped: the simulator stays for as long
     // as this test process runs, so it never polls a closed port.
     let sim = Box::leak(Box::new(sim));
     (sim, bus, server)
-}
-
-fn get(addr: SocketAddr) -> String {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-        .unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    text
 }
 
 /// The text of the DOM with tags dropped and whitespace folded, for
