@@ -46,6 +46,52 @@ fn defaults() {
 }
 
 #[test]
+fn every_other_spelling_means_the_same_flag() {
+    let file = temp_file("pw\n");
+    let base = ["-u", "u", "-p", "p"];
+    // (alias, its flag's main spelling, a value or none for a switch)
+    let table: &[(&str, &str, Option<&str>)] = &[
+        ("--log-file", "--log_file", Some("/tmp/x.log")),
+        ("--plain-credentials", "--plain_credentials", None),
+        ("--refresh-interval", "--refresh_interval", Some("30")),
+        ("--bind_address", "--bind-address", Some("::1")),
+        ("--bind_port", "--bind-port", Some("9100")),
+        ("--bind_v6only", "--bind-v6only", Some("1")),
+        ("--thread_count", "--thread-count", Some("8")),
+        ("--no_temper", "--no-temper", None),
+        (
+            "--temper_offset",
+            "--temper-offset",
+            Some("usb-1/input1:x=1"),
+        ),
+        (
+            "--temper_humidity_offset",
+            "--temper-humidity-offset",
+            Some("usb-1/input1:=1"),
+        ),
+        ("--temper_rescan", "--temper-rescan", Some("5")),
+        ("--list_sensors", "--list-sensors", None),
+        ("-V", "--version", None),
+    ];
+    for (alias, long, value) in table {
+        let with = |flag: &str| {
+            let mut args: Vec<&str> = base.to_vec();
+            args.push(flag);
+            args.extend(value.iter());
+            run(&args, &[])
+        };
+        let (a, b) = (with(alias), with(long));
+        assert!(a.is_ok(), "{alias}: {a:?}");
+        assert_eq!(a, b, "{alias} vs {long}");
+        assert_ne!(a, run(&base, &[]), "{long} changes something");
+    }
+    // --password_file replaces -p, so it goes without it.
+    let a = run(&["-u", "u", "--password_file", &file], &[]);
+    assert!(a.is_ok(), "{a:?}");
+    assert_eq!(a, run(&["-u", "u", "--password-file", &file], &[]));
+}
+
+#[test]
 fn every_upstream_flag_short_long_and_hyphenated() {
     for (host, user, pass, plain, debug, refresh, port, log) in [
         ("-o", "-u", "-p", "-a", "-d", "-r", "-t", "-f"),
