@@ -10,7 +10,19 @@ use std::time::Duration;
 fn help_lists_every_option_with_its_variable() {
     let (code, stdout, _) = output(&["--help"], &[]);
     assert_eq!(code, 0);
-    assert!(stdout.starts_with("usage: linxdot-exporter [-h] [-f LOG_FILE] [-o HOST] [-u USERNAME] [-p PASSWORD] [-a] [-d]"));
+    // The usage lines, wrapped before column 100 and indented under the
+    // first option, as argparse laid them out (upstream options first).
+    let usage = "\
+usage: linxdot-exporter [-h] [-f LOG_FILE] [-o HOST] [-u USERNAME] [-p PASSWORD] [-a] [-d]
+                        [-r REFRESH_INTERVAL] [-t PORT] [--version] [--password-file PATH]
+                        [--timeout SECONDS] [--bind-address ADDRESS] [--bind-port PORT]
+                        [--bind-v6only {0,1}] [--thread-count N] [--no-temper]
+                        [--temper-offset PHY:NAME=DELTA] [--temper-humidity-offset PHY:NAME=DELTA]
+                        [--temper-rescan SECONDS] [--list-sensors]
+
+";
+    assert!(stdout.starts_with(usage), "{stdout}");
+    assert!(stdout.lines().all(|l| l.len() < 100), "{stdout}");
     for needle in [
         "-f LOG_FILE, --log_file LOG_FILE",
         "-o HOST, --host HOST",
