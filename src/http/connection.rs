@@ -31,20 +31,12 @@ const DRAIN_MAX: usize = 256 * 1024;
 /// before they are written.
 const BATCH_BYTES: usize = 64 * 1024;
 
-/// What a connection waits for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Interest {
-    Read,
-    Write,
-}
-
 /// What to do with a connection after a step.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Next {
-    /// Wait for `interest` until `until`. `evictable`: the connection has
+    /// Wait for the socket until `until`. `evictable`: the connection has
     /// no answer in flight, so it may be closed to make room for another.
     Wait {
-        interest: Interest,
         until: Instant,
         evictable: bool,
     },
@@ -105,19 +97,15 @@ impl Connection {
 
     /// What to wait for now, without doing anything.
     pub fn waiting(&self) -> Next {
-        let (interest, evictable) = match self.phase {
-            Phase::Head => (Interest::Read, true),
-            Phase::Flush { .. } => (Interest::Write, false),
-            Phase::Drain { .. } => (Interest::Read, true),
-        };
         Next::Wait {
-            interest,
             until: self.until,
-            evictable,
+            // An answer in flight is not given up for another client.
+            evictable: !matches!(self.phase, Phase::Flush { .. }),
         }
     }
 
-    /// The socket is ready: does all that can be done without blocking.
+    /// The socket is ready (for reading, writing, or both: the phase knows
+    /// which it needs): does all that can be done without blocking.
     pub fn ready(&mut self, ctx: &mut Context<'_>, now: Instant) -> Next {
         self.readable = true;
         self.advance(ctx, now)

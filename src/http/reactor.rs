@@ -3,13 +3,17 @@
 //! sleeps in `epoll_wait` on it and does the work of the one event it gets.
 //!
 //! Invariants:
-//! - Every source is registered one-shot, so an event goes to one worker
-//!   only, and the source is silent until that worker re-arms it. A
-//!   connection is either *armed* (in its table slot, waiting in epoll, its
-//!   deadline in the slot) or *held* (taken out of its slot by one worker);
-//!   only the holder touches it, and it is re-armed only after it is back
-//!   in its slot, under the slot's lock, so no event finds it missing and
-//!   nobody closes it in between. A request takes no lock but its slot's.
+//! - A connection is either *armed* (in its table slot, its deadline in the
+//!   slot) or *held* (taken out of its slot by one worker); only the holder
+//!   touches it. It is registered once, edge-triggered: an event for an
+//!   armed connection makes the worker that gets it the holder; an event
+//!   for a held one is noted in the slot, and the holder steps the
+//!   connection again before it puts it back (both under the slot's lock),
+//!   so no readiness is lost and no connection is stepped by two workers.
+//!   A request takes no lock but its slot's, and no system call but its
+//!   read, its write and the wait for the next event.
+//! - The listener and the timer are one-shot: one worker at a time handles
+//!   them and re-arms them when done.
 //! - Idle, slow and hostile clients hold a table slot, never a worker: a
 //!   worker only ever runs a step that cannot block. The table has
 //!   [`ServerConfig::max_connections`] slots; when all are taken, a new
@@ -22,7 +26,7 @@
 //!
 //! [`stop`]: super::ServerHandle::stop
 
-use super::connection::{Connection, Context, Interest, Next};
+use super::connection::{Connection, Context, Next};
 use super::deadline::Timer;
 use super::listen::{self, check};
 use super::request::MAX_HEAD_BYTES;
@@ -82,15 +86,11 @@ impl Poller {
     }
 }
 
-const READ: u32 = (libc::EPOLLIN | libc::EPOLLONESHOT) as u32;
-const WRITE: u32 = (libc::EPOLLOUT | libc::EPOLLONESHOT) as u32;
-
-fn events_for(interest: Interest) -> u32 {
-    match interest {
-        Interest::Read => READ,
-        Interest::Write => WRITE,
-    }
-}
+/// The listener and the timer: one event per readiness, re-armed after.
+const ONE_SHOT: u32 = (libc::EPOLLIN | libc::EPOLLONESHOT) as u32;
+/// A connection: an event each time bytes arrive or room to write frees
+/// up, so it is registered once and never re-armed.
+const EDGES: u32 = (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLET) as u32;
 
 /// One connection's place in the table.
 #[derive(Default)]
@@ -104,6 +104,9 @@ struct Slot {
     until: Option<Instant>,
     /// The armed connection has no answer in flight.
     evictable: bool,
+    /// An event came while the connection was held: its holder steps it
+    /// again before putting it back.
+    missed: bool,
 }
 
 impl Slot {
@@ -117,6 +120,7 @@ impl Slot {
         self.generation = self.generation.wrapping_add(1);
         self.connection = None;
         self.until = None;
+        self.missed = false;
     }
 }
 
@@ -164,8 +168,8 @@ impl Reactor {
                 libc::EFD_CLOEXEC | libc::EFD_NONBLOCK,
             ))?)
         };
-        poller.add(listener.as_raw_fd(), READ, LISTENER)?;
-        poller.add(timer.fd(), READ, TIMER)?;
+        poller.add(listener.as_raw_fd(), ONE_SHOT, LISTENER)?;
+        poller.add(timer.fd(), ONE_SHOT, TIMER)?;
         // Level-triggered and never read: once written, every worker that
         // waits wakes up and leaves.
         poller.add(stop_fd.as_raw_fd(), libc::EPOLLIN as u32, STOP)?;
@@ -221,50 +225,51 @@ impl Reactor {
         let index = (token & u64::from(u32::MAX)) as usize;
         let generation = (token >> 32) as u32;
         let connection = match self.slots.get(index).map(lock) {
-            Some(mut slot) if slot.generation == generation => slot.take(),
+            Some(mut slot) if slot.generation == generation => {
+                let connection = slot.take();
+                // Held by another worker (or a deadline): it steps again.
+                slot.missed = connection.is_none();
+                connection
+            }
             // Closed since the event was queued.
             _ => None,
         };
-        // `None` also when a deadline took it first: its holder re-arms it.
         if let Some(mut connection) = connection {
             let next = connection.ready(&mut self.context(scratch), Instant::now());
-            self.settle(index, connection, next);
+            self.settle(index, connection, next, scratch);
         }
     }
 
-    /// Puts a held connection back, armed for what it waits for, or closes it.
-    fn settle(&self, index: usize, connection: Box<Connection>, next: Next) {
-        let mut slot = lock(&self.slots[index]);
-        let Next::Wait {
-            interest,
-            until,
-            evictable,
-        } = next
-        else {
-            slot.free();
+    /// Puts a held connection back, waiting until its deadline, or closes
+    /// it. An event missed while it was held makes it step again first.
+    fn settle(
+        &self,
+        index: usize,
+        mut connection: Box<Connection>,
+        mut next: Next,
+        scratch: &mut [u8],
+    ) {
+        loop {
+            let mut slot = lock(&self.slots[index]);
+            let Next::Wait { until, evictable } = next else {
+                slot.free();
+                drop(slot);
+                self.release(index);
+                drop(connection);
+                return;
+            };
+            if std::mem::take(&mut slot.missed) {
+                drop(slot);
+                next = connection.ready(&mut self.context(scratch), Instant::now());
+                continue;
+            }
+            slot.connection = Some(connection);
+            slot.until = Some(until);
+            slot.evictable = evictable;
             drop(slot);
-            self.release(index);
-            drop(connection);
-            return;
-        };
-        let fd = connection.fd();
-        let token = token(index, slot.generation);
-        slot.connection = Some(connection);
-        slot.until = Some(until);
-        slot.evictable = evictable;
-        // Under the slot's lock, so that nobody can take and close it in
-        // between.
-        if let Err(e) = self.poller.rearm(fd, events_for(interest), token) {
-            crate::warn!("http: cannot wait for a connection: {e}");
-            let connection = slot.take();
-            slot.free();
-            drop(slot);
-            self.release(index);
-            drop(connection);
+            self.timer.arm_for(until);
             return;
         }
-        drop(slot);
-        self.timer.arm_for(until);
     }
 
     fn release(&self, index: usize) {
@@ -292,7 +297,10 @@ impl Reactor {
     }
 
     fn rearm_listener(&self) {
-        if let Err(e) = self.poller.rearm(self.listener.as_raw_fd(), READ, LISTENER) {
+        if let Err(e) = self
+            .poller
+            .rearm(self.listener.as_raw_fd(), ONE_SHOT, LISTENER)
+        {
             crate::error!("http: cannot wait for connections: {e}");
         }
     }
@@ -360,7 +368,7 @@ impl Reactor {
         slot.until = Some(until);
         slot.evictable = evictable;
         // Under the slot's lock: the connection is in place before any event.
-        if let Err(e) = self.poller.add(fd, READ, token) {
+        if let Err(e) = self.poller.add(fd, EDGES, token) {
             crate::warn!("http: cannot wait for a new connection: {e}");
             let connection = slot.take();
             slot.free();
@@ -411,7 +419,7 @@ impl Reactor {
         if let Some(at) = earliest {
             self.timer.arm_for(at);
         }
-        if let Err(e) = self.poller.rearm(self.timer.fd(), READ, TIMER) {
+        if let Err(e) = self.poller.rearm(self.timer.fd(), ONE_SHOT, TIMER) {
             crate::error!("http: cannot wait for deadlines: {e}");
         }
         if resume_listener {
@@ -419,7 +427,7 @@ impl Reactor {
         }
         for (index, mut connection) in due {
             let next = connection.expired(&mut self.context(scratch), now);
-            self.settle(index, connection, next);
+            self.settle(index, connection, next, scratch);
         }
     }
 }
