@@ -1,15 +1,29 @@
 //! The standard `process_*` metrics, read from `/proc/self` at scrape time,
 //! with the names and HELP texts of the Prometheus client libraries.
+//!
+//! A scrape reads them with five system calls: `/proc/self/stat` and
+//! `/proc/self/fd` stay open (their numbers are regenerated at each read
+//! from offset 0), and the descriptor limit comes from `getrlimit`, not
+//! from parsing `/proc/self/limits`. The two descriptors kept open are
+//! counted in `process_open_fds`, like the one a fresh listing would open.
 
 use crate::collector::Collector;
 use crate::exposition::{Exposition, MetricType};
-use std::fs;
+use std::fs::{self, File};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::FileExt;
+use std::sync::Mutex;
 
 pub struct ProcessCollector {
     ticks_per_second: f64,
     page_size: f64,
     /// Boot time, Unix seconds (`btime` of /proc/stat); read once.
     boot_time: Option<f64>,
+    /// `/proc/self/stat`, read with `pread` at offset 0.
+    stat: Option<File>,
+    /// `/proc/self/fd`, listed from the start again at each scrape (one
+    /// listing at a time: a directory has one read position).
+    fd_dir: Mutex<Option<File>>,
 }
 
 /// What one reading of `/proc/self` found.
@@ -38,15 +52,21 @@ impl ProcessCollector {
             boot_time: fs::read_to_string("/proc/stat")
                 .ok()
                 .and_then(|s| parse_boot_time(&s)),
+            stat: File::open("/proc/self/stat").ok(),
+            fd_dir: Mutex::new(File::open("/proc/self/fd").ok()),
         }
     }
 
     pub fn read(&self) -> ProcessStats {
         let mut stats = ProcessStats::default();
-        if let Some(stat) = fs::read_to_string("/proc/self/stat")
-            .ok()
-            .and_then(|s| parse_stat(&s))
-        {
+        let mut buffer = [0u8; 1024];
+        let stat = self
+            .stat
+            .as_ref()
+            .and_then(|f| f.read_at(&mut buffer, 0).ok())
+            .and_then(|n| std::str::from_utf8(&buffer[..n]).ok())
+            .and_then(parse_stat);
+        if let Some(stat) = stat {
             stats.cpu_seconds = Some((stat.utime + stat.stime) as f64 / self.ticks_per_second);
             stats.virtual_bytes = Some(stat.vsize as f64);
             stats.resident_bytes = Some(stat.rss_pages as f64 * self.page_size);
@@ -54,12 +74,83 @@ impl ProcessCollector {
                 .boot_time
                 .map(|boot| boot + stat.start_ticks as f64 / self.ticks_per_second);
         }
-        stats.open_fds = fs::read_dir("/proc/self/fd").ok().map(|d| d.count() as f64);
-        stats.max_fds = fs::read_to_string("/proc/self/limits")
-            .ok()
-            .and_then(|s| parse_max_fds(&s));
+        stats.open_fds = self.count_open_fds();
+        stats.max_fds = max_fds();
         stats
     }
+
+    /// The entries of `/proc/self/fd`, the directory's own descriptor
+    /// included.
+    fn count_open_fds(&self) -> Option<f64> {
+        let dir = self.fd_dir.lock().unwrap_or_else(|e| e.into_inner());
+        let fd = dir.as_ref()?.as_raw_fd();
+        // SAFETY: lseek on a descriptor this collector owns.
+        if unsafe { libc::lseek(fd, 0, libc::SEEK_SET) } != 0 {
+            return None;
+        }
+        // u64 for the alignment of linux_dirent64.
+        let mut buffer = [0u64; 512];
+        let mut count = 0usize;
+        loop {
+            // SAFETY: getdents64 writes at most the buffer's length into it.
+            let n = unsafe {
+                libc::syscall(
+                    libc::SYS_getdents64,
+                    fd,
+                    buffer.as_mut_ptr(),
+                    std::mem::size_of_val(&buffer),
+                )
+            };
+            if n < 0 {
+                return None;
+            }
+            if n == 0 {
+                return Some(count as f64);
+            }
+            // SAFETY: the first n bytes were written by the kernel.
+            let bytes =
+                unsafe { std::slice::from_raw_parts(buffer.as_ptr().cast::<u8>(), n as usize) };
+            count += count_dirents(bytes);
+        }
+    }
+}
+
+/// Counts the entries of a `getdents64` buffer, `.` and `..` left out.
+/// linux_dirent64: d_ino (8 bytes), d_off (8), d_reclen (2), d_type (1),
+/// then the NUL-terminated name.
+fn count_dirents(mut bytes: &[u8]) -> usize {
+    let mut count = 0;
+    while bytes.len() >= 19 {
+        let length = usize::from(u16::from_ne_bytes([bytes[16], bytes[17]]));
+        if length < 19 || length > bytes.len() {
+            break;
+        }
+        let name = &bytes[19..length];
+        let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
+        if name != b"." && name != b".." {
+            count += 1;
+        }
+        bytes = &bytes[length..];
+    }
+    count
+}
+
+/// The soft limit on open descriptors (what `Max open files` of
+/// `/proc/self/limits` shows).
+fn max_fds() -> Option<f64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit fills the struct it is given.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return None;
+    }
+    Some(if limit.rlim_cur == libc::RLIM_INFINITY {
+        f64::INFINITY
+    } else {
+        limit.rlim_cur as f64
+    })
 }
 
 impl Default for ProcessCollector {
@@ -193,6 +284,48 @@ mod tests {
             parse_boot_time("cpu 1 2\nbtime 1763790000\nprocesses 5\n"),
             Some(1763790000.0)
         );
+    }
+
+    #[test]
+    fn the_limit_and_the_descriptors_match_what_proc_lists() {
+        let collector = ProcessCollector::new();
+        let limits = fs::read_to_string("/proc/self/limits").unwrap();
+        assert_eq!(collector.read().max_fds, parse_max_fds(&limits));
+        // Other tests open and close descriptors meanwhile: compare while
+        // this test holds still, retrying until two listings agree.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let listed = fs::read_dir("/proc/self/fd").unwrap().count() as f64;
+            let counted = collector.read().open_fds.unwrap();
+            let again = fs::read_dir("/proc/self/fd").unwrap().count() as f64;
+            // A fresh listing also counts the descriptor it lists with.
+            if listed == again && counted == listed - 1.0 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{listed} / {counted} / {again}"
+            );
+        }
+    }
+
+    #[test]
+    fn dirents_are_counted_without_dot_and_dotdot() {
+        let entry = |name: &str| {
+            let length = (19 + name.len() + 1).next_multiple_of(8);
+            let mut e = vec![0u8; length];
+            e[16..18].copy_from_slice(&(length as u16).to_ne_bytes());
+            e[19..19 + name.len()].copy_from_slice(name.as_bytes());
+            e
+        };
+        let bytes: Vec<u8> = [".", "..", "0", "1", "255"]
+            .iter()
+            .flat_map(|n| entry(n))
+            .collect();
+        assert_eq!(count_dirents(&bytes), 3);
+        // A truncated or corrupt record ends the count, not the process.
+        assert_eq!(count_dirents(&bytes[..bytes.len() - 1]), 2);
+        assert_eq!(count_dirents(&[0u8; 18]), 0);
     }
 
     #[test]
