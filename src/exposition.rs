@@ -72,7 +72,20 @@ impl Exposition {
         }
     }
 
-    /// The names of the families written so far, in order.
+    /// Appends families rendered earlier (a [`Section`]'s text), as they are.
+    ///
+    /// [`Section`]: crate::collector::Section
+    pub fn append_rendered(&mut self, text: &str) {
+        self.body.push_str(text);
+    }
+
+    /// Reserves room for `additional` more bytes of body.
+    pub fn reserve(&mut self, additional: usize) {
+        self.body.reserve(additional);
+    }
+
+    /// The names of the families written so far, in order (not those of
+    /// [`append_rendered`](Exposition::append_rendered) text).
     pub fn family_names(&self) -> &[&'static str] {
         &self.families
     }
