@@ -79,6 +79,15 @@ impl Exposition {
         self.body.push_str(text);
     }
 
+    /// Appends one sample without labels, for a family whose HELP and TYPE
+    /// lines came in [`append_rendered`](Exposition::append_rendered) text.
+    pub fn append_sample(&mut self, name: &str, value: f64) {
+        self.body.push_str(name);
+        self.body.push(' ');
+        write_value(&mut self.body, value);
+        self.body.push('\n');
+    }
+
     /// Reserves room for `additional` more bytes of body.
     pub fn reserve(&mut self, additional: usize) {
         self.body.reserve(additional);

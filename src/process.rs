@@ -202,56 +202,113 @@ pub fn parse_max_fds(limits: &str) -> Option<f64> {
     }
 }
 
+/// The families, in the order they are written: name, HELP, type.
+const FAMILIES: [(&str, &str, MetricType); 6] = [
+    (
+        "process_cpu_seconds_total",
+        "Total user and system CPU time spent in seconds.",
+        MetricType::Counter,
+    ),
+    (
+        "process_resident_memory_bytes",
+        "Resident memory size in bytes.",
+        MetricType::Gauge,
+    ),
+    (
+        "process_virtual_memory_bytes",
+        "Virtual memory size in bytes.",
+        MetricType::Gauge,
+    ),
+    (
+        "process_start_time_seconds",
+        "Start time of the process since unix epoch in seconds.",
+        MetricType::Gauge,
+    ),
+    (
+        "process_open_fds",
+        "Number of open file descriptors.",
+        MetricType::Gauge,
+    ),
+    (
+        "process_max_fds",
+        "Maximum number of open file descriptors.",
+        MetricType::Gauge,
+    ),
+];
+
+impl ProcessStats {
+    /// The values in the order of [`FAMILIES`].
+    fn values(&self) -> [Option<f64>; 6] {
+        [
+            self.cpu_seconds,
+            self.resident_bytes,
+            self.virtual_bytes,
+            self.start_time,
+            self.open_fds,
+            self.max_fds,
+        ]
+    }
+}
+
+/// The HELP and TYPE lines of [`FAMILIES`], which never change: rendered
+/// once, copied at each scrape.
+fn headers() -> &'static [String; 6] {
+    static HEADERS: std::sync::OnceLock<[String; 6]> = std::sync::OnceLock::new();
+    HEADERS.get_or_init(|| {
+        FAMILIES.map(|(name, help, kind)| {
+            let mut out = Exposition::new();
+            out.family(name, help, kind);
+            out.into_string()
+        })
+    })
+}
+
+/// Writes the families for `stats`: what [`Exposition::single`] writes for
+/// each, with the constant lines copied.
+pub fn render(stats: &ProcessStats, out: &mut Exposition) {
+    for ((header, (name, _, _)), value) in headers().iter().zip(FAMILIES).zip(stats.values()) {
+        out.append_rendered(header);
+        if let Some(value) = value {
+            out.append_sample(name, value);
+        }
+    }
+}
+
 impl Collector for ProcessCollector {
     fn collect(&self, out: &mut Exposition) {
-        let stats = self.read();
-        let families: [(&str, &str, MetricType, Option<f64>); 6] = [
-            (
-                "process_cpu_seconds_total",
-                "Total user and system CPU time spent in seconds.",
-                MetricType::Counter,
-                stats.cpu_seconds,
-            ),
-            (
-                "process_resident_memory_bytes",
-                "Resident memory size in bytes.",
-                MetricType::Gauge,
-                stats.resident_bytes,
-            ),
-            (
-                "process_virtual_memory_bytes",
-                "Virtual memory size in bytes.",
-                MetricType::Gauge,
-                stats.virtual_bytes,
-            ),
-            (
-                "process_start_time_seconds",
-                "Start time of the process since unix epoch in seconds.",
-                MetricType::Gauge,
-                stats.start_time,
-            ),
-            (
-                "process_open_fds",
-                "Number of open file descriptors.",
-                MetricType::Gauge,
-                stats.open_fds,
-            ),
-            (
-                "process_max_fds",
-                "Maximum number of open file descriptors.",
-                MetricType::Gauge,
-                stats.max_fds,
-            ),
-        ];
-        for (name, help, kind, value) in families {
-            out.single(name, help, kind, value);
-        }
+        render(&self.read(), out);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_copied_headers_give_the_families_single_writes() {
+        let all = ProcessStats {
+            cpu_seconds: Some(0.25),
+            resident_bytes: Some(1536.0 * 1024.0),
+            virtual_bytes: Some(9_830_400.0),
+            start_time: Some(1_763_790_000.5),
+            open_fds: Some(7.0),
+            max_fds: Some(f64::INFINITY),
+        };
+        let some = ProcessStats {
+            cpu_seconds: Some(1e-7),
+            open_fds: Some(3.0),
+            ..ProcessStats::default()
+        };
+        for stats in [all, some, ProcessStats::default()] {
+            let mut want = Exposition::new();
+            for ((name, help, kind), value) in FAMILIES.into_iter().zip(stats.values()) {
+                want.single(name, help, kind, value);
+            }
+            let mut got = Exposition::new();
+            render(&stats, &mut got);
+            assert_eq!(got.as_str(), want.as_str());
+        }
+    }
 
     #[test]
     fn stat_with_a_hostile_command_name() {
