@@ -1,12 +1,13 @@
 //! The miner collector: a background thread polls the dashboard once at
-//! start and then every refresh interval; scrapes render the last good
-//! snapshot and never wait on the dashboard. A failed poll drops the
-//! snapshot, so no value outlives the poll that read it.
+//! start and then every refresh interval, and renders the miner families
+//! when each poll ends; scrapes copy that text and never wait on the
+//! dashboard. A failed poll drops the snapshot, so no value outlives the
+//! poll that read it.
 
 pub mod client;
 pub mod system;
 
-use crate::collector::Collector;
+use crate::collector::{Collector, Section};
 use crate::config::MinerConfig;
 use crate::exposition::{round_decimals, Exposition, MetricType};
 use client::{DashboardClient, PollError};
@@ -44,18 +45,22 @@ struct MinerState {
 
 pub struct MinerCollector {
     state: Arc<Mutex<MinerState>>,
+    /// The families as the last poll left them.
+    section: Arc<Section>,
 }
 
 impl MinerCollector {
     /// Starts the poller thread; the first poll begins at once.
     pub fn start(config: MinerConfig) -> std::io::Result<MinerCollector> {
-        let state = Arc::new(Mutex::new(MinerState::default()));
-        let shared = Arc::clone(&state);
+        let initial = MinerState::default();
+        let section = Arc::new(Section::new(render(&initial)));
+        let state = Arc::new(Mutex::new(initial));
+        let (shared, published) = (Arc::clone(&state), Arc::clone(&section));
         thread::Builder::new()
             .name("miner-poller".into())
             .stack_size(256 * 1024)
-            .spawn(move || poll_forever(config, &shared))?;
-        Ok(MinerCollector { state })
+            .spawn(move || poll_forever(config, &shared, &published))?;
+        Ok(MinerCollector { state, section })
     }
 
     /// How many polls have finished, good or bad.
@@ -68,7 +73,7 @@ impl MinerCollector {
     }
 }
 
-fn poll_forever(config: MinerConfig, state: &Mutex<MinerState>) {
+fn poll_forever(config: MinerConfig, state: &Mutex<MinerState>, section: &Section) {
     crate::info!(
         "miner: polling http://{} every {}s as user '{}'{}",
         config.host,
@@ -134,6 +139,8 @@ fn poll_forever(config: MinerConfig, state: &Mutex<MinerState>) {
                     s.errors[i] += 1;
                 }
             }
+            // Under the lock: whoever sees the poll counted sees its families.
+            section.publish(render(&s));
         }
         // Fixed ticks; a poll that overran skips the ticks it missed.
         next += config.refresh_interval;
@@ -154,7 +161,15 @@ fn unix_now() -> f64 {
 
 impl Collector for MinerCollector {
     fn collect(&self, out: &mut Exposition) {
-        let s = self.lock();
+        out.append_rendered(&self.section.current());
+    }
+}
+
+/// The miner families for a state.
+fn render(s: &MinerState) -> String {
+    let mut out = Exposition::new();
+    {
+        let out = &mut out;
         let snapshot = s.snapshot.as_ref();
 
         let mut info = out.family(
@@ -206,4 +221,5 @@ impl Collector for MinerCollector {
             errors.sample(&[("reason", reason)], count as f64);
         }
     }
+    out.into_string()
 }
