@@ -1,11 +1,14 @@
 //! The standard `process_*` metrics, read from `/proc/self` at scrape time,
 //! with the names and HELP texts of the Prometheus client libraries.
 //!
-//! A scrape reads them with five system calls: `/proc/self/stat` and
-//! `/proc/self/fd` stay open (their numbers are regenerated at each read
-//! from offset 0), and the descriptor limit comes from `getrlimit`, not
-//! from parsing `/proc/self/limits`. The two descriptors kept open are
-//! counted in `process_open_fds`, like the one a fresh listing would open.
+//! A scrape reads them with three system calls: `/proc/self/stat` stays
+//! open and is read again from offset 0 (the kernel regenerates it); the
+//! number of open descriptors is the size `fstat` gives the open
+//! `/proc/self/fd` directory (Linux 6.2 and later; older kernels say 0, and
+//! the directory is listed instead, which costs a lookup per descriptor);
+//! the descriptor limit comes from `getrlimit`, not from parsing
+//! `/proc/self/limits`. The two descriptors kept open are counted in
+//! `process_open_fds`, like the one a fresh listing would open.
 
 use crate::collector::Collector;
 use crate::exposition::{Exposition, MetricType};
@@ -21,9 +24,10 @@ pub struct ProcessCollector {
     boot_time: Option<f64>,
     /// `/proc/self/stat`, read with `pread` at offset 0.
     stat: Option<File>,
-    /// `/proc/self/fd`, listed from the start again at each scrape (one
-    /// listing at a time: a directory has one read position).
-    fd_dir: Mutex<Option<File>>,
+    /// `/proc/self/fd`: its size, or on older kernels its listing.
+    fd_dir: Option<File>,
+    /// One listing at a time: a directory has one read position.
+    listing: Mutex<()>,
 }
 
 /// What one reading of `/proc/self` found.
@@ -53,7 +57,8 @@ impl ProcessCollector {
                 .ok()
                 .and_then(|s| parse_boot_time(&s)),
             stat: File::open("/proc/self/stat").ok(),
-            fd_dir: Mutex::new(File::open("/proc/self/fd").ok()),
+            fd_dir: File::open("/proc/self/fd").ok(),
+            listing: Mutex::new(()),
         }
     }
 
@@ -79,39 +84,50 @@ impl ProcessCollector {
         stats
     }
 
-    /// The entries of `/proc/self/fd`, the directory's own descriptor
-    /// included.
+    /// The open descriptors, the directory's own included.
     fn count_open_fds(&self) -> Option<f64> {
-        let dir = self.fd_dir.lock().unwrap_or_else(|e| e.into_inner());
-        let fd = dir.as_ref()?.as_raw_fd();
-        // SAFETY: lseek on a descriptor this collector owns.
-        if unsafe { libc::lseek(fd, 0, libc::SEEK_SET) } != 0 {
+        let dir = self.fd_dir.as_ref()?;
+        // The directory itself is open: a size of 0 means an older kernel.
+        match dir.metadata() {
+            Ok(m) if m.len() > 0 => Some(m.len() as f64),
+            _ => {
+                let _one_at_a_time = self.listing.lock().unwrap_or_else(|e| e.into_inner());
+                list_entries(dir).map(|n| n as f64)
+            }
+        }
+    }
+}
+
+/// The entries of an open directory, `.` and `..` left out, listed from
+/// its start.
+fn list_entries(dir: &File) -> Option<usize> {
+    let fd = dir.as_raw_fd();
+    // SAFETY: lseek on an open descriptor.
+    if unsafe { libc::lseek(fd, 0, libc::SEEK_SET) } != 0 {
+        return None;
+    }
+    // u64 for the alignment of linux_dirent64.
+    let mut buffer = [0u64; 512];
+    let mut count = 0usize;
+    loop {
+        // SAFETY: getdents64 writes at most the buffer's length into it.
+        let n = unsafe {
+            libc::syscall(
+                libc::SYS_getdents64,
+                fd,
+                buffer.as_mut_ptr(),
+                std::mem::size_of_val(&buffer),
+            )
+        };
+        if n < 0 {
             return None;
         }
-        // u64 for the alignment of linux_dirent64.
-        let mut buffer = [0u64; 512];
-        let mut count = 0usize;
-        loop {
-            // SAFETY: getdents64 writes at most the buffer's length into it.
-            let n = unsafe {
-                libc::syscall(
-                    libc::SYS_getdents64,
-                    fd,
-                    buffer.as_mut_ptr(),
-                    std::mem::size_of_val(&buffer),
-                )
-            };
-            if n < 0 {
-                return None;
-            }
-            if n == 0 {
-                return Some(count as f64);
-            }
-            // SAFETY: the first n bytes were written by the kernel.
-            let bytes =
-                unsafe { std::slice::from_raw_parts(buffer.as_ptr().cast::<u8>(), n as usize) };
-            count += count_dirents(bytes);
+        if n == 0 {
+            return Some(count);
         }
+        // SAFETY: the first n bytes were written by the kernel.
+        let bytes = unsafe { std::slice::from_raw_parts(buffer.as_ptr().cast::<u8>(), n as usize) };
+        count += count_dirents(bytes);
     }
 }
 
@@ -364,6 +380,33 @@ mod tests {
                 "{listed} / {counted} / {again}"
             );
         }
+    }
+
+    #[test]
+    fn the_listing_of_older_kernels_counts_what_read_dir_lists() {
+        let dir = File::open("/proc/self/fd").unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let listed = fs::read_dir("/proc/self/fd").unwrap().count();
+            let counted = list_entries(&dir).unwrap();
+            let again = fs::read_dir("/proc/self/fd").unwrap().count();
+            // Both see `dir`; read_dir also sees its own descriptor.
+            if listed == again && counted == listed - 1 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{listed} / {counted} / {again}"
+            );
+        }
+        let tmp = std::env::temp_dir().join(format!("lxe-dirents-{}", std::process::id()));
+        fs::create_dir(&tmp).unwrap();
+        for name in ["a", "b", "c"] {
+            fs::write(tmp.join(name), "").unwrap();
+        }
+        let counted = list_entries(&File::open(&tmp).unwrap());
+        fs::remove_dir_all(&tmp).unwrap();
+        assert_eq!(counted, Some(3));
     }
 
     #[test]
