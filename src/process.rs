@@ -188,15 +188,27 @@ pub struct Stat {
 /// fields are counted from the last `)`.
 pub fn parse_stat(text: &str) -> Option<Stat> {
     let rest = &text[text.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // fields[0] is field 3 (state) of proc(5).
-    let field = |n: usize| fields.get(n - 3)?.parse::<u64>().ok();
+    // Field 3 (state) of proc(5) comes first; fields are read in order.
+    let mut fields = rest.split_ascii_whitespace();
+    let mut skip_to = {
+        let mut at = 3;
+        move |n: usize| {
+            let field = fields.nth(n - at)?.parse::<u64>().ok();
+            at = n + 1;
+            field
+        }
+    };
+    let utime = skip_to(14)?;
+    let stime = skip_to(15)?;
+    let start_ticks = skip_to(22)?;
+    let vsize = skip_to(23)?;
+    let rss_pages = skip_to(24)?;
     Some(Stat {
-        utime: field(14)?,
-        stime: field(15)?,
-        start_ticks: field(22)?,
-        vsize: field(23)?,
-        rss_pages: field(24)?,
+        utime,
+        stime,
+        start_ticks,
+        vsize,
+        rss_pages,
     })
 }
 
