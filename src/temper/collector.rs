@@ -1,31 +1,34 @@
 //! The TEMPer collector: starts the scanner over a backend (hidapi, or the
-//! tests' simulated bus) and renders the shared snapshot; it never touches
-//! USB itself.
+//! tests' simulated bus); the TEMPer threads render the families whenever
+//! the shared state changes, and a scrape copies that text. It never
+//! touches USB itself.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use super::poller::{self, lock, Ctx};
+use super::poller::{self, Ctx, State};
 use super::{calibrate, decode, natural_cmp, Backend, HidapiBackend, Timing, SYSFS_ROOT};
 use super::{DEVICES, HUMIDITY, READ_ERRORS, TEMPERATURE};
-use crate::collector::Collector;
+use crate::collector::{Collector, Section};
 use crate::config::{Quantity, SensorOffset, TemperConfig};
 use crate::exposition::{Exposition, MetricType};
 
 pub struct TemperCollector {
     ctx: Arc<Ctx>,
-    offsets: Vec<SensorOffset>,
+    /// The families as the TEMPer threads last rendered them.
+    section: Arc<Section>,
 }
 
 impl TemperCollector {
     /// The real thing: hidapi over `/dev/hidraw*`, background threads
-    /// started. (Whether it runs at all is the collector list's business:
-    /// `--no-temper` acts there, not here.)
+    /// started, every device read and the bus rescanned each
+    /// `--temper-interval`. (Whether it runs at all is the collector list's
+    /// business: `--no-temper` acts there, not here.)
     pub fn start(config: &TemperConfig) -> TemperCollector {
         Self::with_backend(
             config,
             Box::new(HidapiBackend::new(SYSFS_ROOT)),
-            Timing::default(),
+            Timing::every(config.rescan_interval),
         )
     }
 
@@ -35,19 +38,25 @@ impl TemperCollector {
         backend: Box<dyn Backend>,
         timing: Timing,
     ) -> TemperCollector {
+        let offsets = config.offsets.clone();
+        let stale_after = timing.stale_after;
+        let section = Arc::new(Section::new(render(
+            &State::default(),
+            &offsets,
+            stale_after,
+        )));
         let ctx = Arc::new(Ctx::new(timing));
+        let published = Arc::clone(&section);
+        ctx.set_publisher(Box::new(move |state| {
+            published.publish(render(state, &offsets, stale_after))
+        }));
         poller::spawn_scanner(Arc::clone(&ctx), backend, config.rescan_interval);
-        TemperCollector {
-            ctx,
-            offsets: config.offsets.clone(),
-        }
+        TemperCollector { ctx, section }
     }
 
     /// The TEMPer families alone, as one exposition body.
     pub fn render(&self) -> String {
-        let mut out = Exposition::new();
-        self.collect(&mut out);
-        out.into_string()
+        self.section.current().to_string()
     }
 }
 
@@ -67,10 +76,18 @@ struct Row {
 
 impl Collector for TemperCollector {
     fn collect(&self, out: &mut Exposition) {
+        out.append_rendered(&self.section.current());
+    }
+}
+
+/// The TEMPer families for a state, now: readings older than `stale_after`
+/// are left out.
+fn render(state: &State, offsets: &[SensorOffset], stale_after: Duration) -> String {
+    let mut text = Exposition::new();
+    let out = &mut text;
+    {
         let now = Instant::now();
-        let stale_after = self.ctx.timing.stale_after;
         let (mut rows, open, mut errors) = {
-            let state = lock(&self.ctx.state);
             let rows: Vec<Row> = state
                 .devices
                 .values()
@@ -102,7 +119,7 @@ impl Collector for TemperCollector {
             let mut f = out.family(family, help, MetricType::Gauge);
             for row in &rows {
                 for v in row.values.iter().filter(|v| v.quantity == quantity) {
-                    let value = calibrate(&self.offsets, &row.phy, v.name, quantity, v.value);
+                    let value = calibrate(offsets, &row.phy, v.name, quantity, v.value);
                     f.sample(
                         &[
                             ("name", v.name),
@@ -129,4 +146,5 @@ impl Collector for TemperCollector {
             f.sample(&[("phy", phy)], *count as f64);
         }
     }
+    text.into_string()
 }
