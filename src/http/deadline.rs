@@ -83,7 +83,8 @@ impl Timer {
                 tv_nsec: 0,
             },
             it_value: libc::timespec {
-                tv_sec: wait.as_secs() as libc::time_t,
+                // `as _`: time_t, whose width musl changed (the name is deprecated there).
+                tv_sec: wait.as_secs() as _,
                 tv_nsec: wait.subsec_nanos() as libc::c_long,
             },
         };
