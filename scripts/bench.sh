@@ -25,6 +25,7 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
 report=${BENCH_OUT:-$root/BENCHMARKS.md}
 work=$(mktemp -d /tmp/bench.XXXXXX)
 WRK_SECONDS=${WRK_SECONDS:-5}
+ROUNDS=${ROUNDS:-3}
 IDLE_SECONDS=${IDLE_SECONDS:-10}
 CALLGRIND_N=${CALLGRIND_N:-1000}
 CONNECTIONS=${CONNECTIONS:-"1 4 16 64"}
@@ -136,6 +137,8 @@ fi
 # --- idle wake-ups (nothing scrapes; the exporter polls every 60 s) ---------
 wake() { "$root/scripts/wakeups.sh" "$1" "$IDLE_SECONDS" | awk '/^wakeups / {print $4}'; }
 echo "bench: idle wake-ups over ${IDLE_SECONDS}s"
+# The body fetch above closed its connection: let its last deadline pass.
+sleep 2
 wake_exporter=$(wake "$exporter_pid")
 wake_reference=$(wake "$reference_pid")
 wake_upstream=""
@@ -160,17 +163,38 @@ wrk_run() { # url connections
         /Non-2xx/ { bad = $NF }
         END { printf "%s %s %s %s\n", rps, p50, p99, bad ? bad : 0 }'
 }
-declare -A figures
+declare -A runs
 for url in "$exporter_url" "$reference_url" $upstream_url; do
     wrk -t1 -c4 -d1s "$url" >/dev/null # warm-up
 done
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
-for c in $CONNECTIONS; do
-    echo "bench: wrk -t1 -c$c"
-    # Interleaved, so that a change in the machine's load hits every server.
-    figures[exporter,$c]=$(wrk_run "$exporter_url" "$c")
-    figures[reference,$c]=$(wrk_run "$reference_url" "$c")
-    [ -n "$upstream_url" ] && figures[upstream,$c]=$(wrk_run "$upstream_url" "$c")
+for round in $(seq "$ROUNDS"); do
+    for c in $CONNECTIONS; do
+        echo "bench: round $round of $ROUNDS, wrk -t1 -c$c"
+        # Interleaved, so that a change in the machine's load hits every server.
+        runs[exporter,$c]+="$(wrk_run "$exporter_url" "$c");"
+        runs[reference,$c]+="$(wrk_run "$reference_url" "$c");"
+        [ -n "$upstream_url" ] && runs[upstream,$c]+="$(wrk_run "$upstream_url" "$c");"
+    done
+done
+# The median of each figure over the rounds, from "rps p50 p99 bad;...":
+# requests/s, p50 ms, p99 ms, non-2xx (summed), each round's requests/s.
+median_of() {
+    python3 - "$1" <<'EOF'
+import re, statistics, sys
+rows = [r.split() for r in sys.argv[1].split(";") if r.strip()]
+def ms(text):
+    m = re.fullmatch(r"([0-9.]+)(us|ms|s)", text)
+    return float(m[1]) * {"us": 0.001, "ms": 1, "s": 1000}[m[2]] if m else float("nan")
+rps = [float(r[0]) for r in rows]
+print(f"{statistics.median(rps):.0f} {statistics.median(ms(r[1]) for r in rows):.3f} "
+      f"{statistics.median(ms(r[2]) for r in rows):.3f} {sum(int(r[3]) for r in rows)} "
+      + "/".join(f"{x:.0f}" for x in rps))
+EOF
+}
+declare -A figures
+for key in "${!runs[@]}"; do
+    figures[$key]=$(median_of "${runs[$key]}")
 done
 rss_exporter_busy=$(rss_kib "$exporter_pid")
 rss_reference_busy=$(rss_kib "$reference_pid")
@@ -227,11 +251,6 @@ size_aarch64=$(size_of "$aarch64_bin")
 
 # --- the report ----------------------------------------------------------------
 ratio() { python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print(f'{a / b:.2f}' if b else 'n/a')" "$1" "$2"; }
-# wrk's latency as milliseconds.
-ms() { python3 -c "
-import sys, re
-m = re.fullmatch(r'([0-9.]+)(us|ms|s)', sys.argv[1])
-print(f'{float(m[1]) * {\"us\": 0.001, \"ms\": 1, \"s\": 1000}[m[2]]:.3f}' if m else sys.argv[1])" "$1"; }
 field() { echo "${figures[$1,$2]}" | cut -d' ' -f"$3"; }
 
 ratio_rows=""
@@ -241,10 +260,10 @@ for c in $CONNECTIONS; do
     r_rps=$(field reference "$c" 1)
     up_cell="not installed"
     if [ -n "$upstream_url" ]; then up_cell="$(ratio "$e_rps" "$(field upstream "$c" 1)")×"; fi
-    ratio_rows+="| $c | $(ratio "$e_rps" "$r_rps") | $up_cell | $(ms "$(field exporter "$c" 3)") / $(ms "$(field reference "$c" 3)") |"$'\n'
+    ratio_rows+="| $c | $(ratio "$e_rps" "$r_rps") | $up_cell | $(field exporter "$c" 3) / $(field reference "$c" 3) |"$'\n'
     for who in exporter reference upstream; do
         [ -n "${figures[$who,$c]:-}" ] || continue
-        figure_rows+="| $who | $c | $(field "$who" "$c" 1) | $(ms "$(field "$who" "$c" 2)") | $(ms "$(field "$who" "$c" 3)") | $(field "$who" "$c" 4) |"$'\n'
+        figure_rows+="| $who | $c | $(field "$who" "$c" 1) ($(field "$who" "$c" 5)) | $(field "$who" "$c" 2) | $(field "$who" "$c" 3) | $(field "$who" "$c" 4) |"$'\n'
     done
 done
 rps_4=$(field exporter 4 1)
@@ -291,10 +310,11 @@ at 4 connections, no collapse at 64.
 
 ## Throughput and latency
 
-\`wrk -t1 -cN -d${WRK_SECONDS}s --latency URL\` for each server in turn, N = $CONNECTIONS (after a 1 s
-warm-up of each). Latency in ms.
+\`wrk -t1 -cN -d${WRK_SECONDS}s --latency URL\` for each server in turn, N = $CONNECTIONS, $ROUNDS rounds
+(after a 1 s warm-up of each server): the median of each figure over the rounds, each round's
+scrapes/s in brackets. Latency in ms.
 
-| server | connections | scrapes/s | p50 | p99 | non-2xx |
+| server | connections | scrapes/s (rounds) | p50 | p99 | non-2xx |
 |---|---|---|---|---|---|
 $figure_rows
 ## How the other figures are taken
