@@ -9,7 +9,9 @@
 //! the armed one (the common case: every head gets the same timeout) costs
 //! one atomic load, no lock and no system call. The timer may fire early,
 //! for a deadline that was met since; whoever handles the fire re-arms it
-//! for the earliest deadline still pending.
+//! for the earliest deadline still pending. When the last connection
+//! closes, the timer is disarmed, so that a deadline met since does not
+//! wake anyone.
 
 use super::listen::check;
 use std::io;
@@ -100,6 +102,22 @@ impl Timer {
         }
     }
 
+    /// Disarms the timer: no deadline is pending (the caller knows).
+    pub fn disarm(&self) {
+        let _guard = self.guard();
+        let zero = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        let spec = libc::itimerspec {
+            it_interval: zero,
+            it_value: zero,
+        };
+        // SAFETY: a valid timerfd and a fully initialised itimerspec.
+        unsafe { libc::timerfd_settime(self.fd(), 0, &spec, std::ptr::null_mut()) };
+        self.armed_at.store(DISARMED, Ordering::SeqCst);
+    }
+
     /// Takes a fire: the timer is disarmed until the next
     /// [`arm_for`](Timer::arm_for). Call it before looking for the deadlines
     /// that are due, so that a deadline recorded meanwhile re-arms it.
@@ -147,5 +165,10 @@ mod tests {
         timer.fired();
         assert!(!timer.is_armed());
         assert!(!readable(&timer, Duration::ZERO));
+        // Disarmed, a deadline just passed never fires.
+        timer.arm_for(Instant::now() + Duration::from_millis(20));
+        timer.disarm();
+        assert!(!timer.is_armed());
+        assert!(!readable(&timer, Duration::from_millis(200)));
     }
 }

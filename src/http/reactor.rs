@@ -272,8 +272,15 @@ impl Reactor {
         }
     }
 
+    /// Frees a slot; with the last connection gone and the listener not
+    /// paused, no deadline is pending: the timer is disarmed (under the
+    /// free list's lock, before any new connection can arm it).
     fn release(&self, index: usize) {
-        lock(&self.free).push(index);
+        let mut free = lock(&self.free);
+        free.push(index);
+        if free.len() == self.slots.len() && lock(&self.listener_paused).is_none() {
+            self.timer.disarm();
+        }
     }
 
     /// The listener is readable: takes the waiting connections.
