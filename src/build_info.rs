@@ -3,6 +3,7 @@
 use crate::collector::Collector;
 use crate::config::VERSION;
 use crate::exposition::{Exposition, MetricType};
+use crate::landing::Page;
 
 pub struct BuildInfoCollector;
 
@@ -20,5 +21,9 @@ impl Collector for BuildInfoCollector {
             .sample(&[("version", VERSION)], 1.0);
             text.into_string()
         }));
+    }
+
+    fn status(&self, page: &mut Page) {
+        page.section("Exporter").row("Version", VERSION);
     }
 }

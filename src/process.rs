@@ -12,10 +12,12 @@
 
 use crate::collector::Collector;
 use crate::exposition::{Exposition, MetricType};
+use crate::landing::{duration_text, Page};
 use std::fs::{self, File};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::sync::Mutex;
+use std::time::Duration;
 
 pub struct ProcessCollector {
     ticks_per_second: f64,
@@ -305,6 +307,21 @@ pub fn render(stats: &ProcessStats, out: &mut Exposition) {
 impl Collector for ProcessCollector {
     fn collect(&self, out: &mut Exposition) {
         render(&self.read(), out);
+    }
+
+    fn status(&self, page: &mut Page) {
+        let stats = self.read();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        let section = page.section("Exporter");
+        if let Some(start) = stats.start_time {
+            let up = Duration::from_secs_f64((now - start).max(0.0));
+            section.row("Uptime", &duration_text(up));
+        }
+        if let Some(rss) = stats.resident_bytes {
+            section.row("Memory (resident)", &format!("{:.1} MiB", rss / 1048576.0));
+        }
     }
 }
 

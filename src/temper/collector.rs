@@ -6,15 +6,17 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::poller::{self, Ctx, State};
+use super::poller::{self, lock, Ctx, State};
 use super::{calibrate, decode, natural_cmp, Backend, HidapiBackend, Timing, SYSFS_ROOT};
 use super::{DEVICES, HUMIDITY, READ_ERRORS, TEMPERATURE};
 use crate::collector::{Collector, Section};
 use crate::config::{Quantity, SensorOffset, TemperConfig};
 use crate::exposition::{Exposition, MetricType};
+use crate::landing::{reading_text, Page};
 
 pub struct TemperCollector {
     ctx: Arc<Ctx>,
+    offsets: Vec<SensorOffset>,
     /// The families as the TEMPer threads last rendered them.
     section: Arc<Section>,
 }
@@ -46,12 +48,16 @@ impl TemperCollector {
             stale_after,
         )));
         let ctx = Arc::new(Ctx::new(timing));
-        let published = Arc::clone(&section);
+        let (published, render_offsets) = (Arc::clone(&section), offsets.clone());
         ctx.set_publisher(Box::new(move |state| {
-            published.publish(render(state, &offsets, stale_after))
+            published.publish(render(state, &render_offsets, stale_after))
         }));
         poller::spawn_scanner(Arc::clone(&ctx), backend, config.rescan_interval);
-        TemperCollector { ctx, section }
+        TemperCollector {
+            ctx,
+            offsets,
+            section,
+        }
     }
 
     /// The TEMPer families alone, as one exposition body.
@@ -70,22 +76,24 @@ impl Drop for TemperCollector {
 struct Row {
     phy: String,
     version: String,
+    product: &'static str,
     at: Instant,
     values: Vec<decode::Value>,
 }
 
-impl Collector for TemperCollector {
-    fn collect(&self, out: &mut Exposition) {
-        out.append_rendered(&self.section.current());
-    }
+/// What one scrape or page view renders, copied out of the shared state.
+struct Snapshot {
+    /// One row per phy with a fresh reading, in phy order.
+    rows: Vec<Row>,
+    /// Devices open and identified now.
+    open: usize,
+    /// Failed exchanges by phy, in phy order.
+    errors: Vec<(String, u64)>,
 }
 
-/// The TEMPer families for a state, now: readings older than `stale_after`
-/// are left out.
-fn render(state: &State, offsets: &[SensorOffset], stale_after: Duration) -> String {
-    let mut text = Exposition::new();
-    let out = &mut text;
-    {
+impl Snapshot {
+    /// The state now: readings older than `stale_after` are left out.
+    fn of(state: &State, stale_after: Duration) -> Snapshot {
         let now = Instant::now();
         let (mut rows, open, mut errors) = {
             let rows: Vec<Row> = state
@@ -96,6 +104,7 @@ fn render(state: &State, offsets: &[SensorOffset], stale_after: Duration) -> Str
                     (now.saturating_duration_since(r.at) <= stale_after).then(|| Row {
                         phy: d.phy.clone(),
                         version: d.version.clone(),
+                        product: d.product,
                         at: r.at,
                         values: r.values.clone(),
                     })
@@ -111,7 +120,28 @@ fn render(state: &State, offsets: &[SensorOffset], stale_after: Duration) -> Str
         rows.sort_by(|a, b| natural_cmp(&a.phy, &b.phy).then_with(|| b.at.cmp(&a.at)));
         rows.dedup_by(|later, first| later.phy == first.phy);
         errors.sort_by(|a, b| natural_cmp(&a.0, &b.0));
+        Snapshot { rows, open, errors }
+    }
+}
 
+impl Collector for TemperCollector {
+    fn collect(&self, out: &mut Exposition) {
+        out.append_rendered(&self.section.current());
+    }
+
+    /// One line per sensor: model and name, phy, temperature, humidity.
+    fn status(&self, page: &mut Page) {
+        let snapshot = Snapshot::of(&lock(&self.ctx.state), self.ctx.timing.stale_after);
+        status(snapshot, &self.offsets, page);
+    }
+}
+
+/// The TEMPer families for a state, now.
+fn render(state: &State, offsets: &[SensorOffset], stale_after: Duration) -> String {
+    let mut text = Exposition::new();
+    let out = &mut text;
+    {
+        let Snapshot { rows, open, errors } = Snapshot::of(state, stale_after);
         for (family, help, quantity) in [
             (TEMPERATURE, "Temperature reading", Quantity::Temperature),
             (HUMIDITY, "Relative humidity reading", Quantity::Humidity),
@@ -147,4 +177,44 @@ fn render(state: &State, offsets: &[SensorOffset], stale_after: Duration) -> Str
         }
     }
     text.into_string()
+}
+
+/// The landing page's lines for a snapshot.
+fn status(snapshot: Snapshot, offsets: &[SensorOffset], page: &mut Page) {
+    {
+        let Snapshot { rows, open, .. } = snapshot;
+        let section = page.section("TEMPer sensors");
+        if rows.is_empty() {
+            section.text("No TEMPer sensor is giving readings.");
+        }
+        for row in &rows {
+            let mut names: Vec<&str> = row.values.iter().map(|v| v.name).collect();
+            names.dedup();
+            for name in names {
+                let readings: Vec<String> =
+                    [(Quantity::Temperature, "°C"), (Quantity::Humidity, "%RH")]
+                        .into_iter()
+                        .filter_map(|(quantity, unit)| {
+                            let v = row
+                                .values
+                                .iter()
+                                .find(|v| v.name == name && v.quantity == quantity)?;
+                            let value = calibrate(offsets, &row.phy, name, quantity, v.value);
+                            Some(reading_text(Some(value), unit))
+                        })
+                        .collect();
+                let label = match name {
+                    "" => row.product.to_string(),
+                    name => format!("{} {name}", row.product),
+                };
+                section.detailed(&label, &row.phy, &readings.join(" · "));
+            }
+        }
+        if open > rows.len() {
+            section.text(&format!(
+                "{} open device(s) without a fresh reading.",
+                open - rows.len()
+            ));
+        }
+    }
 }
