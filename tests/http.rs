@@ -142,6 +142,43 @@ fn a_head_that_never_ends_gets_408_after_the_deadline() {
 }
 
 #[test]
+fn an_idle_keep_alive_connection_is_closed_after_the_head_deadline() {
+    let s = server(ServerConfig {
+        head_timeout: Duration::from_millis(300),
+        ..ServerConfig::default()
+    });
+    let mut c = TcpStream::connect(s.local_addr()).unwrap();
+    c.write_all(b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    // The answer, then the server's close (not the read timeout).
+    let mut out = Vec::new();
+    c.read_to_end(&mut out).expect("closed by the server");
+    let a = parse_answer(&out);
+    assert_eq!(a.header("connection").as_deref(), Some("keep-alive"));
+    assert_eq!(a.body, build_info_body());
+}
+
+#[test]
+fn deadlines_still_fire_after_every_connection_closed() {
+    // The last connection closing disarms the deadline timer; the next
+    // connection's deadline must arm it again.
+    let s = server(ServerConfig {
+        head_timeout: Duration::from_millis(300),
+        ..ServerConfig::default()
+    });
+    for _ in 0..3 {
+        assert_eq!(get(s.local_addr(), "/metrics").status, 200);
+        let mut c = TcpStream::connect(s.local_addr()).unwrap();
+        c.write_all(b"GET /metrics HTTP/1.1\r\n").unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut out = Vec::new();
+        c.read_to_end(&mut out).expect("closed by the server");
+        assert_eq!(parse_answer(&out).status, 408);
+    }
+}
+
+#[test]
 fn keep_alive_serves_several_requests_on_one_connection() {
     let s = server(ServerConfig::default());
     let mut c = TcpStream::connect(s.local_addr()).unwrap();

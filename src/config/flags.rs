@@ -255,12 +255,25 @@ pub const FLAGS: &[Flag] = &[
         ..FLAG
     },
     Flag {
+        long: "--temper-interval",
+        aliases: &["--temper_interval"],
+        kind: Kind::Value("SECONDS"),
+        env: Some("TEMPER_INTERVAL"),
+        default: Default::Value("5"),
+        help: "How often to read each TEMPer device and to look for\n\
+               plugged or unplugged ones (env TEMPER_INTERVAL;\n\
+               default: 5)",
+        doc: "how often to read the sensors and look for plugged/unplugged ones",
+        ..FLAG
+    },
+    Flag {
         long: "--temper-rescan",
         aliases: &["--temper_rescan"],
         kind: Kind::Value("SECONDS"),
-        default: Default::Value("10"),
-        help: "How often to look for plugged or unplugged TEMPer\ndevices (default: 10)",
-        doc: "how often to look for plugged/unplugged sensors",
+        excludes: Some("--temper-interval"),
+        help: "Older name of --temper-interval (devices are looked for\n\
+               at each reading)",
+        doc: "older name of `--temper-interval`",
         ..FLAG
     },
     Flag {

@@ -90,6 +90,8 @@ impl SensorOffset {
 #[derive(Clone, Debug, PartialEq)]
 pub struct TemperConfig {
     pub enabled: bool,
+    /// `--temper-interval`: how often each device is read and the bus
+    /// scanned for plugged or unplugged devices (one clock for both).
     pub rescan_interval: Duration,
     pub offsets: Vec<SensorOffset>,
 }

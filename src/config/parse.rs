@@ -45,7 +45,10 @@ pub fn parse(argv: Vec<OsString>, env: EnvLookup) -> Result<Action, ConfigError>
     )?);
     let temper = TemperConfig {
         enabled: !args.on("--no-temper"),
-        rescan_interval: seconds(args.value_or_default("--temper-rescan"), 0.1)?,
+        rescan_interval: match args.value("--temper-rescan") {
+            Some(older_name) => seconds(older_name, 0.1)?,
+            None => seconds(args.value_or_default("--temper-interval"), 0.1)?,
+        },
         offsets,
     };
 

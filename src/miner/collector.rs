@@ -1,11 +1,12 @@
 //! The miner collector: the upstream families (`miner_exporter_info` and
-//! four gauges, byte-compatible) and the exporter's own poll health, rendered
-//! from the poller's state.
+//! four gauges, byte-compatible) and the exporter's own poll health,
+//! rendered from the poller's state by the poller when each poll ends;
+//! a scrape copies the text.
 
 use super::client::Reason;
 use super::poller::{self, MinerState};
 use super::system::{SystemInfo, INFO_KEYS};
-use crate::collector::Collector;
+use crate::collector::{Collector, Section};
 use crate::config::MinerConfig;
 use crate::exposition::{round_decimals, Exposition, MetricType};
 use crate::landing::{duration_text, reading_text, Mark, Page};
@@ -62,13 +63,19 @@ pub const UPSTREAM_GAUGES: [Gauge; 4] = [
 
 pub struct MinerCollector {
     state: Arc<Mutex<MinerState>>,
+    /// The families as the last poll left them.
+    section: Arc<Section>,
 }
 
 impl MinerCollector {
     /// Starts the poller thread; the first poll begins at once.
     pub fn start(config: MinerConfig) -> std::io::Result<MinerCollector> {
+        let section = Arc::new(Section::new(render(&MinerState::default())));
+        let published = Arc::clone(&section);
+        let on_poll = Box::new(move |s: &MinerState| published.publish(render(s)));
         Ok(MinerCollector {
-            state: poller::spawn(config)?,
+            state: poller::spawn(config, on_poll)?,
+            section,
         })
     }
 
@@ -84,7 +91,60 @@ impl MinerCollector {
 
 impl Collector for MinerCollector {
     fn collect(&self, out: &mut Exposition) {
+        out.append_rendered(&self.section.current());
+    }
+
+    fn status(&self, page: &mut Page) {
         let s = self.lock();
+        let identity = |key: &str| {
+            let i = INFO_KEYS.iter().position(|k| *k == key)?;
+            s.snapshot
+                .as_ref()
+                .and_then(|snap: &SystemInfo| snap.info[i].clone())
+        };
+        if let Some(name) = identity("animal_name") {
+            page.set_name(&name);
+        }
+        let section = page.section("Miner");
+        for (key, label) in [
+            ("animal_name", "Name"),
+            ("model_name", "Model"),
+            ("region", "Region"),
+            ("firmware", "Firmware"),
+        ] {
+            section.row(label, identity(key).as_deref().unwrap_or("–"));
+        }
+        for (i, gauge) in UPSTREAM_GAUGES.iter().enumerate() {
+            let value = s.snapshot.as_ref().and_then(|snap| snap.numbers[i]);
+            section.row(gauge.label, &reading_text(value, gauge.unit));
+        }
+        let ago = |at: Option<std::time::Instant>| at.map(|at| duration_text(at.elapsed()));
+        match (&s.last_error, ago(s.last_poll_at)) {
+            (_, None) => section.row("Dashboard poll", "not done yet"),
+            (None, Some(ago)) => {
+                section.marked("Dashboard poll", &format!("good, {ago} ago"), Mark::Good)
+            }
+            (Some(e), Some(ago)) => section.marked(
+                "Dashboard poll",
+                &format!("failed {ago} ago ({}): {e}", e.reason().label()),
+                Mark::Bad,
+            ),
+        };
+        if let Some(snap) = s.snapshot.as_ref().filter(|snap| !snap.problems.is_empty()) {
+            section.marked("Incomplete answer", &snap.problems.join("; "), Mark::Bad);
+        }
+        if s.last_error.is_some() {
+            let last = ago(s.last_success_at).map_or("never".to_string(), |a| format!("{a} ago"));
+            section.row("Last good poll", &last);
+        }
+    }
+}
+
+/// The miner families for a state.
+fn render(s: &MinerState) -> String {
+    let mut text = Exposition::new();
+    {
+        let out = &mut text;
         let snapshot = s.snapshot.as_ref();
 
         let mut info = out.family(
@@ -136,49 +196,5 @@ impl Collector for MinerCollector {
             errors.sample(&[("reason", reason.label())], count as f64);
         }
     }
-
-    fn status(&self, page: &mut Page) {
-        let s = self.lock();
-        let identity = |key: &str| {
-            let i = INFO_KEYS.iter().position(|k| *k == key)?;
-            s.snapshot
-                .as_ref()
-                .and_then(|snap: &SystemInfo| snap.info[i].clone())
-        };
-        if let Some(name) = identity("animal_name") {
-            page.set_name(&name);
-        }
-        let section = page.section("Miner");
-        for (key, label) in [
-            ("animal_name", "Name"),
-            ("model_name", "Model"),
-            ("region", "Region"),
-            ("firmware", "Firmware"),
-        ] {
-            section.row(label, identity(key).as_deref().unwrap_or("–"));
-        }
-        for (i, gauge) in UPSTREAM_GAUGES.iter().enumerate() {
-            let value = s.snapshot.as_ref().and_then(|snap| snap.numbers[i]);
-            section.row(gauge.label, &reading_text(value, gauge.unit));
-        }
-        let ago = |at: Option<std::time::Instant>| at.map(|at| duration_text(at.elapsed()));
-        match (&s.last_error, ago(s.last_poll_at)) {
-            (_, None) => section.row("Dashboard poll", "not done yet"),
-            (None, Some(ago)) => {
-                section.marked("Dashboard poll", &format!("good, {ago} ago"), Mark::Good)
-            }
-            (Some(e), Some(ago)) => section.marked(
-                "Dashboard poll",
-                &format!("failed {ago} ago ({}): {e}", e.reason().label()),
-                Mark::Bad,
-            ),
-        };
-        if let Some(snap) = s.snapshot.as_ref().filter(|snap| !snap.problems.is_empty()) {
-            section.marked("Incomplete answer", &snap.problems.join("; "), Mark::Bad);
-        }
-        if s.last_error.is_some() {
-            let last = ago(s.last_success_at).map_or("never".to_string(), |a| format!("{a} ago"));
-            section.row("Last good poll", &last);
-        }
-    }
+    text.into_string()
 }

@@ -1,7 +1,8 @@
 //! A background thread polls the dashboard once at start and then every
-//! refresh interval into a shared state; scrapes render the last good
-//! snapshot and never wait on the dashboard. A failed poll drops the
-//! snapshot, so no value outlives the poll that read it.
+//! refresh interval into a shared state, and hands the state to a callback
+//! (the collector renders it there) when each poll ends; scrapes never wait
+//! on the dashboard. A failed poll drops the snapshot, so no value outlives
+//! the poll that read it.
 
 use super::client::{DashboardClient, PollError, Reason};
 use super::system::{parse_system, SystemInfo};
@@ -25,18 +26,24 @@ pub(super) struct MinerState {
     pub polls: u64,
 }
 
+/// What the poller calls with the state, under its lock, after each poll.
+pub(super) type OnPoll = Box<dyn Fn(&MinerState) + Send>;
+
 /// Starts the poller thread; the first poll begins at once.
-pub(super) fn spawn(config: MinerConfig) -> std::io::Result<Arc<Mutex<MinerState>>> {
+pub(super) fn spawn(
+    config: MinerConfig,
+    on_poll: OnPoll,
+) -> std::io::Result<Arc<Mutex<MinerState>>> {
     let state = Arc::new(Mutex::new(MinerState::default()));
     let shared = Arc::clone(&state);
     thread::Builder::new()
         .name("miner-poller".into())
         .stack_size(256 * 1024)
-        .spawn(move || poll_forever(config, &shared))?;
+        .spawn(move || poll_forever(config, &shared, &on_poll))?;
     Ok(state)
 }
 
-fn poll_forever(config: MinerConfig, state: &Mutex<MinerState>) {
+fn poll_forever(config: MinerConfig, state: &Mutex<MinerState>, on_poll: &OnPoll) {
     crate::info!(
         "miner: polling http://{} every {}s as user '{}'{}",
         config.host,
@@ -102,6 +109,8 @@ fn poll_forever(config: MinerConfig, state: &Mutex<MinerState>) {
                     s.last_error = Some(e);
                 }
             }
+            // Under the lock: whoever sees the poll counted sees its result.
+            on_poll(&s);
         }
         // Fixed ticks; a poll that overran skips the ticks it missed.
         next += config.refresh_interval;
