@@ -209,7 +209,8 @@ run_tests tests/packaging/test-init.sh
 run_tests tests/packaging/test-feed.sh
 
 phase "shellcheck"
-shell_scripts=(scripts/*.sh tests/packaging/*.sh tests/packaging/stubs/*
+mapfile -t stubs < <(find tests/packaging/stubs -type f | sort)
+shell_scripts=(scripts/*.sh tests/packaging/*.sh "${stubs[@]}"
     openwrt/linxdot-exporter/files/linxdot-exporter.init)
 for f in "${shell_scripts[@]}"; do
     check "shellcheck $f" shellcheck -x "$f"
