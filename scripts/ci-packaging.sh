@@ -2,7 +2,7 @@
 # The packaging checks, for CI and by hand: installs what it needs, builds the
 # static aarch64 binary, runs it under qemu against the dashboard simulator
 # and checks the scrape, builds the .ipk twice and compares, and runs the
-# package, init-script, feed and deploy tests and shellcheck.
+# package, init-script, syslog, feed and deploy tests and shellcheck.
 #
 # usage: scripts/ci-packaging.sh
 # Environment: CARGO_TARGET_DIR (default target/; the static build goes to
@@ -204,8 +204,14 @@ if [ -f "$binary" ]; then
     run_tests tests/packaging/test-ipk.sh "$binary"
     [ -n "$ipk" ] && run_tests tests/packaging/test-deploy.sh "$ipk" "$binary"
 fi
-phase "init script, feed Makefile"
+phase "init script, feed Makefile, syslog priorities"
 run_tests tests/packaging/test-init.sh
+if [ -f "$binary" ] && [ "$(id -u)" = 0 ]; then
+    # The aarch64 binary (musl's syslog) under qemu, as the init script runs it.
+    run_tests tests/packaging/test-syslog.sh qemu-aarch64-static "$binary"
+else
+    echo "syslog priorities: skipped (needs the static binary and root for unshare --mount)"
+fi
 run_tests tests/packaging/test-feed.sh
 
 phase "shellcheck"
