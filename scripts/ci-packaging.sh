@@ -206,11 +206,12 @@ if [ -f "$binary" ]; then
 fi
 phase "init script, feed Makefile, syslog priorities"
 run_tests tests/packaging/test-init.sh
-if [ -f "$binary" ] && [ "$(id -u)" = 0 ]; then
+sim="$host_target_dir/release/examples/dashboard-sim"
+if [ -f "$binary" ] && [ -x "$sim" ] && [ "$(id -u)" = 0 ]; then
     # The aarch64 binary (musl's syslog) under qemu, as the init script runs it.
-    run_tests tests/packaging/test-syslog.sh qemu-aarch64-static "$binary"
+    run_tests tests/packaging/test-syslog.sh "$sim" qemu-aarch64-static "$binary"
 else
-    echo "syslog priorities: skipped (needs the static binary and root for unshare --mount)"
+    echo "syslog priorities: skipped (needs the static binary, the simulator and root for unshare --mount)"
 fi
 run_tests tests/packaging/test-feed.sh
 

@@ -6,12 +6,16 @@
 # daemon.debug, daemon.info, daemon.warn, daemon.err), and that nothing of it
 # went to stderr. Needs root (unshare --mount) and python3.
 #
-# usage: tests/packaging/test-syslog.sh [RUNNER...] BINARY
-#   e.g. tests/packaging/test-syslog.sh qemu-aarch64-static target/.../linxdot-exporter
+# usage: tests/packaging/test-syslog.sh DASHBOARD_SIM [RUNNER...] BINARY
+#   DASHBOARD_SIM  the dashboard simulator (cargo build --example dashboard-sim)
+#   e.g. tests/packaging/test-syslog.sh target/release/examples/dashboard-sim \
+#            qemu-aarch64-static target/packaging/aarch64-unknown-linux-musl/release/linxdot-exporter
 # Prints "ok NAME" / "not ok NAME" per check; exits 1 on any failure.
 set -uo pipefail
 
-[ $# -ge 1 ] || { echo "usage: test-syslog.sh [RUNNER...] BINARY" >&2; exit 2; }
+[ $# -ge 2 ] || { echo "usage: test-syslog.sh DASHBOARD_SIM [RUNNER...] BINARY" >&2; exit 2; }
+sim="$1"
+shift
 command=("$@")
 
 failed=0
@@ -57,18 +61,22 @@ wait_for() { # wait_for SECONDS COMMAND...: retries COMMAND every 0.2 s
 }
 wait_for 10 grep -qx ready "$work/messages" 2> /dev/null || { notok "syslog: no listener"; exit 1; }
 
-# WARN: a password file others can read; ERROR and DEBUG: a dashboard that
-# refuses connections, polled every 0.2 s, with --debug.
-printf 'secret\n' > "$work/password"
+# INFO: the start; WARN: a password file others can read; ERROR: the
+# simulator refuses that password; DEBUG (--debug): the login backoff.
+printf 'not-the-password\n' > "$work/password"
 chmod 0644 "$work/password"
-closed_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+sim_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$sim" --listen "127.0.0.1:$sim_port" > "$work/sim.out" 2>&1 &
+pids+=($!)
+wait_for 30 grep -q "^listening on 127.0.0.1:$sim_port" "$work/sim.out" ||
+    { notok "syslog: the dashboard simulator did not start: $(cat "$work/sim.out")"; exit 1; }
 # shellcheck disable=SC2016 # expanded by the inner shell
 unshare --mount sh -c '
     mount --make-rprivate / &&
     mkdir "$1/dev" && touch "$1/dev/null" && mount --bind /dev/null "$1/dev/null" &&
     ln -s "$1/log.sock" "$1/dev/log" && mount --bind "$1/dev" /dev && shift && exec "$@"' \
     sh "$work" "${command[@]}" --log-target syslog --debug --no-temper --bind-address 127.0.0.1 \
-    --port 0 -o "127.0.0.1:$closed_port" -u admin --password-file "$work/password" -r 0.2 \
+    --port 0 -o "127.0.0.1:$sim_port" -u admin --password-file "$work/password" -r 0.2 \
     > "$work/stdout" 2> "$work/stderr" &
 pids+=($!)
 
@@ -106,7 +114,7 @@ if grep -q . "$work/stderr" "$work/stdout"; then
 else
     ok "syslog: nothing on stdout or stderr (procd would log it as daemon.err/info)"
 fi
-if grep -q secret "$work/messages"; then
+if grep -q not-the-password "$work/messages"; then
     notok "syslog: the password is in the log"
 else
     ok "syslog: the password is not in the log"
