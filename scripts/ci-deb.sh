@@ -56,7 +56,7 @@ trap 'exit 130' INT TERM
 
 # --- tools --------------------------------------------------------------------
 phase "installing tools"
-debs=(lintian systemd init-system-helpers passwd man-db curl python3)
+debs=(lintian systemd init-system-helpers passwd man-db curl python3 strace file)
 missing=()
 for p in "${debs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2> /dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -69,7 +69,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
         --no-install-recommends "${missing[@]}" > "$work/apt.log" 2>&1 || cat "$work/apt.log"
 fi
-for tool in lintian systemd-analyze deb-systemd-helper dpkg-deb man curl python3; do
+for tool in lintian systemd-analyze deb-systemd-helper dpkg-deb man curl python3 strace file; do
     command -v "$tool" > /dev/null || notok "tools: $tool is missing"
 done
 [ "$failed" = 0 ] || finish
@@ -277,9 +277,11 @@ if [ -x "$sim" ] && [ -x "$binary" ]; then
     wait_for 30 grep -q "^listening on 127.0.0.1:$sim_port" "$work/sim.out" ||
         notok "dashboard simulator did not start: $(cat "$work/sim.out" "$work/sim.err")"
     port=$(free_port)
-    # As the unit runs it: settings from the environment, the log for journald.
+    # As the unit runs it: settings from the environment, the log for
+    # journald; under strace, to hold its system calls against the unit's
+    # SystemCallFilter (TEMPer on: hidraw enumeration is on that path too).
     MINER_HOST="127.0.0.1:$sim_port" MINER_USERNAME=admin MINER_PASSWORD=admin EXPORTER_REFRESH=1 \
-        EXPORTER_PORT="$port" EXPORTER_NO_TEMPER=1 \
+        EXPORTER_PORT="$port" strace -f -qq -o "$work/strace.txt" \
         "$binary" --log-target journal --bind-address 127.0.0.1 > "$work/exporter.out" 2> "$work/exporter.err" &
     exporter=$!
     pids+=("$exporter")
@@ -301,6 +303,27 @@ if [ -x "$sim" ] && [ -x "$binary" ]; then
         notok "--log-target journal: lines without a <N> prefix: $(head -n 5 "$work/exporter.err")"
     fi
     check "--log-target journal: info lines as <6>INFO" grep -q '^<6>INFO ' "$work/exporter.err"
+    # A few more scrapes, then every system call it made must pass the filter.
+    for _ in 1 2 3; do curl -fsS --max-time 5 "http://127.0.0.1:$port/metrics" -o /dev/null; done
+    kill "$exporter" 2> /dev/null
+    wait "$exporter" 2> /dev/null
+    sed -nE 's/^[0-9]+ +([a-z_0-9]+)\(.*/\1/p' "$work/strace.txt" | sort -u > "$work/syscalls-used"
+    # The unit's filter: @system-service minus @privileged and @resources.
+    expand() { # the system calls of a systemd syscall-filter group, nested groups expanded
+        local line
+        systemd-analyze syscall-filter "$1" | sed -n 's/^    //p' | grep -v '^#' | while read -r line; do
+            case "$line" in @*) expand "$line" ;; *) echo "$line" ;; esac
+        done
+    }
+    expand @system-service | sort -u > "$work/allowed"
+    { expand @privileged; expand @resources; } | sort -u > "$work/denied"
+    comm -23 "$work/allowed" "$work/denied" > "$work/permitted"
+    outside="$(comm -23 "$work/syscalls-used" "$work/permitted" | tr '\n' ' ')"
+    if [ -s "$work/syscalls-used" ] && [ -z "$outside" ]; then
+        ok "all $(wc -l < "$work/syscalls-used") system calls the exporter made pass the unit's SystemCallFilter"
+    else
+        notok "system calls outside the unit's SystemCallFilter: ${outside:-none traced}"
+    fi
 fi
 
 finish
