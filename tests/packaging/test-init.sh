@@ -131,6 +131,20 @@ for uci in "$here"/init-cases/*.uci; do
 done
 run_case shipped "$shipped_config" "$here/init-cases/shipped.expected"
 
+# A reload that starts no instance (disabled, interface without address)
+# leaves no password file behind from the run before.
+for later in disabled listen_down; do
+    rm -rf "$work/run"
+    cp "$here/init-cases/full.uci" "$work/etc/config/linxdot-exporter"
+    run_init dash start
+    cp "$here/init-cases/$later.uci" "$work/etc/config/linxdot-exporter"
+    if [ -e "$run_dir/password" ] && run_init dash reload && [ ! -e "$run_dir/password" ]; then
+        ok "init: a reload to '$later' removes the password file"
+    else
+        notok "init: after a reload to '$later' the password file is still there (or never was)"
+    fi
+done
+
 # The checks must notice a broken script, or they prove nothing: an init
 # script that puts the password in procd's environment (as this one once
 # did) or on the command line has to fail.
