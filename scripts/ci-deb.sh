@@ -283,14 +283,26 @@ if [ -x "$sim" ] && [ -x "$binary" ]; then
     MINER_HOST="127.0.0.1:$sim_port" MINER_USERNAME=admin MINER_PASSWORD=admin EXPORTER_REFRESH=1 \
         EXPORTER_PORT="$port" strace -f -qq -o "$work/strace.txt" \
         "$binary" --log-target journal --bind-address 127.0.0.1 > "$work/exporter.out" 2> "$work/exporter.err" &
-    exporter=$!
-    pids+=("$exporter")
+    tracer=$!
+    pids+=("$tracer")
     # shellcheck disable=SC2317 # called through wait_for
     miner_up() {
-        kill -0 "$exporter" 2> /dev/null || return 2 # exited: no use waiting
+        kill -0 "$tracer" 2> /dev/null || return 2 # exited: no use waiting
         curl -fsS --max-time 5 "http://127.0.0.1:$port/metrics" -o "$work/metrics" 2> /dev/null &&
             grep -Eq '^miner_up 1(\.0*)?$' "$work/metrics"
     }
+    # The exporter is strace's child: the process whose parent is $tracer.
+    # shellcheck disable=SC2317 # called through wait_for
+    traced_pid() {
+        local dir stat
+        for dir in /proc/[0-9]*; do
+            stat="$(cat "$dir/stat" 2> /dev/null)" || continue
+            stat="${stat##*) }" # after "PID (COMM) ": STATE PPID ...
+            [ "$(echo "$stat" | cut -d' ' -f2)" = "$tracer" ] && { exporter="${dir#/proc/}"; return 0; }
+        done
+        return 1
+    }
+    wait_for 30 traced_pid && pids+=("$exporter")
     if wait_for 60 miner_up; then
         ok "the packaged binary serves miner_up 1 from the simulator"
     else
@@ -305,8 +317,9 @@ if [ -x "$sim" ] && [ -x "$binary" ]; then
     check "--log-target journal: info lines as <6>INFO" grep -q '^<6>INFO ' "$work/exporter.err"
     # A few more scrapes, then every system call it made must pass the filter.
     for _ in 1 2 3; do curl -fsS --max-time 5 "http://127.0.0.1:$port/metrics" -o /dev/null; done
-    kill "$exporter" 2> /dev/null
-    wait "$exporter" 2> /dev/null
+    # SIGTERM to the exporter itself (strace would only detach from it).
+    [ -n "${exporter:-}" ] && kill "$exporter" 2> /dev/null
+    wait "$tracer" 2> /dev/null
     sed -nE 's/^[0-9]+ +([a-z_0-9]+)\(.*/\1/p' "$work/strace.txt" | sort -u > "$work/syscalls-used"
     # The unit's filter: @system-service minus @privileged and @resources.
     expand() { # the system calls of a systemd syscall-filter group, nested groups expanded
