@@ -68,7 +68,7 @@ chmod 0644 "$work/password"
 sim_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$sim" --listen "127.0.0.1:$sim_port" > "$work/sim.out" 2>&1 &
 pids+=($!)
-wait_for 30 grep -q "^listening on 127.0.0.1:$sim_port" "$work/sim.out" ||
+wait_for 30 grep -qs "^listening on 127.0.0.1:$sim_port" "$work/sim.out" ||
     { notok "syslog: the dashboard simulator did not start: $(cat "$work/sim.out")"; exit 1; }
 # shellcheck disable=SC2016 # expanded by the inner shell
 unshare --mount sh -c '
