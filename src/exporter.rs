@@ -86,18 +86,14 @@ pub fn build_registry(config: &Config, temper: TemperSource) -> std::io::Result<
     for entry in COLLECTORS {
         match (entry.wanted)(config) {
             Ok(()) => registry.register((entry.start)(config, &mut backends)?),
-            Err(why) => crate::info!("{}: {why}", entry.name),
+            Err(why) => {
+                crate::info!("{}: {why}", entry.name);
+                registry.note_off(entry.name, &why);
+            }
         }
     }
     Ok(registry)
 }
-
-const LANDING_PAGE: &str = concat!(
-    "<!DOCTYPE html>\n<html>\n<head><meta charset=\"utf-8\"><title>Linxdot Exporter</title></head>\n",
-    "<body>\n<h1>Linxdot Exporter</h1>\n<p>Version ",
-    env!("CARGO_PKG_VERSION"),
-    "</p>\n<p><a href=\"/metrics\">Metrics</a></p>\n</body>\n</html>\n"
-);
 
 /// A path and what answers it.
 pub type Route = (&'static str, fn(&Registry) -> Response);
@@ -107,8 +103,8 @@ pub const ROUTES: &[Route] = &[
     ("/metrics", |registry| {
         Response::new(200, CONTENT_TYPE, registry.render())
     }),
-    ("/", |_| {
-        Response::new(200, "text/html; charset=utf-8", LANDING_PAGE)
+    ("/", |registry| {
+        Response::new(200, "text/html; charset=utf-8", registry.status_page())
     }),
 ];
 

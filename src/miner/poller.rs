@@ -15,6 +15,11 @@ pub(super) struct MinerState {
     pub snapshot: Option<SystemInfo>,
     pub last_success_unix: Option<f64>,
     pub last_poll_seconds: Option<f64>,
+    /// When the last poll ended, and the last good one.
+    pub last_poll_at: Option<Instant>,
+    pub last_success_at: Option<Instant>,
+    /// Why the last poll failed; `None` after a good one.
+    pub last_error: Option<PollError>,
     /// Failed polls, by [`Reason`] (indexed by its discriminant).
     pub errors: [u64; Reason::ALL.len()],
     pub polls: u64,
@@ -82,15 +87,19 @@ fn poll_forever(config: MinerConfig, state: &Mutex<MinerState>) {
         {
             let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
             s.last_poll_seconds = Some(seconds);
+            s.last_poll_at = Some(Instant::now());
             s.polls += 1;
             match result {
                 Ok(info) => {
                     s.snapshot = Some(info);
                     s.last_success_unix = Some(unix_now());
+                    s.last_success_at = s.last_poll_at;
+                    s.last_error = None;
                 }
                 Err(e) => {
                     s.snapshot = None;
                     s.errors[e.reason() as usize] += 1;
+                    s.last_error = Some(e);
                 }
             }
         }
