@@ -67,6 +67,8 @@ out_dir="$(cd "$out_dir" && pwd)"
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
+# Directories that install -d makes on the way get the umask's modes: fix it.
+umask 022
 
 rust_target() {
     case "$1" in

@@ -81,6 +81,8 @@ cargo build --release --locked --workspace --example dashboard-sim > "$work/sim-
 sim_build=$!
 version="$(awk '/^\[/ { s = $0; next }
     s == "[package]" && $1 == "version" { gsub(/"/, "", $3); print $3; exit }' Cargo.toml)"
+# One file time for every build below (a commit in between must not matter).
+export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2> /dev/null || echo 1700000000)}"
 build_start=$SECONDS
 if CARGO_TARGET_DIR="$static_target_dir" scripts/build-deb.sh --out-dir "$work/r1" \
     > "$work/build1.log" 2>&1; then
@@ -90,14 +92,15 @@ else
     finish
 fi
 cat "$work/build1.log"
+# The same again under another umask must give the same bytes.
 for n in 1b 2; do
-    CARGO_TARGET_DIR="$static_target_dir" scripts/build-deb.sh --no-build \
-        --revision "${n%b}" --out-dir "$work/r$n" > "$work/build$n.log" 2>&1 ||
+    (umask 077 && CARGO_TARGET_DIR="$static_target_dir" scripts/build-deb.sh --no-build \
+        --revision "${n%b}" --out-dir "$work/r$n") > "$work/build$n.log" 2>&1 ||
         notok "build-deb.sh --revision ${n%b}: $(tail -n 5 "$work/build$n.log")"
 done
 for arch in amd64 arm64; do
     deb="$work/r1/linxdot-exporter_${version}-1_$arch.deb"
-    check "$arch: two builds of $(basename "$deb") are byte-identical" cmp -s "$deb" "$work/r1b/$(basename "$deb")"
+    check "$arch: two builds of $(basename "$deb") (umask 022, 077) are byte-identical" cmp -s "$deb" "$work/r1b/$(basename "$deb")"
     check "$arch: revision 2 built" test -f "$work/r2/linxdot-exporter_${version}-2_$arch.deb"
 done
 
