@@ -26,7 +26,7 @@ fn main() -> ExitCode {
         }
         Action::Run(config) => config,
     };
-    if let Err(e) = log::init(config.log_file.as_deref(), config.debug) {
+    if let Err(e) = log::init_to(config.log_file.as_deref(), config.log_target, config.debug) {
         let path = config
             .log_file
             .as_deref()

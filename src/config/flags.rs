@@ -93,6 +93,20 @@ pub const FLAGS: &[Flag] = &[
         ..FLAG
     },
     Flag {
+        long: "--log-target",
+        aliases: &["--log_target"],
+        kind: Kind::Value("TARGET"),
+        usage_value: Some("{stderr,syslog,journal}"),
+        default: Default::Value("stderr"),
+        excludes: Some("--log_file"),
+        help: "Where log lines go without a log file: stderr; syslog\n\
+               (facility daemon, each line's level as its priority);\n\
+               journal (stderr with journald's <N> priority prefixes)\n\
+               (default: stderr)",
+        doc: "`syslog`: to syslog, a priority per level (OpenWrt's init script); `journal`: stderr with journald's `<N>` prefixes (the Debian unit)",
+        ..FLAG
+    },
+    Flag {
         short: Some("-o"),
         long: "--host",
         kind: Kind::Value("HOST"),

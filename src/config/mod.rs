@@ -110,6 +110,8 @@ pub struct MinerConfig {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     pub log_file: Option<PathBuf>,
+    /// Where lines go without a log file.
+    pub log_target: crate::log::Target,
     pub debug: bool,
     /// `None` when username or password is missing: the miner collector is off.
     pub miner: Option<MinerConfig>,

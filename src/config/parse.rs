@@ -74,6 +74,7 @@ pub fn parse(argv: Vec<OsString>, env: EnvLookup) -> Result<Action, ConfigError>
 
     let config = Box::new(Config {
         log_file: args.value("--log_file").map(|f| PathBuf::from(f.text)),
+        log_target: log_target(args.value_or_default("--log-target"))?,
         debug: args.on("--debug"),
         miner,
         host,
@@ -97,6 +98,18 @@ pub fn parse(argv: Vec<OsString>, env: EnvLookup) -> Result<Action, ConfigError>
 
 fn err<T>(message: String) -> Result<T, ConfigError> {
     Err(ConfigError(message))
+}
+
+fn log_target(v: Given) -> Result<crate::log::Target, ConfigError> {
+    match crate::log::Target::parse(&v.text) {
+        Some(target) => Ok(target),
+        None => err(format!(
+            "{}: '{}' is not {}",
+            v.from,
+            v.text,
+            crate::log::Target::NAMES
+        )),
+    }
 }
 
 fn check_host(host: Given) -> Result<String, ConfigError> {
