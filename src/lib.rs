@@ -14,5 +14,6 @@ pub mod exporter;
 pub mod exposition;
 pub mod http;
 pub mod miner;
+pub mod probe;
 pub mod process;
 pub mod temper;

@@ -33,13 +33,43 @@ const UPSTREAM_GAUGES: [(&str, &str, &str, bool); 4] = [
     ),
 ];
 
+/// What the `miner_*` families are rendered from: the last poll's outcome
+/// and the counters of one dashboard (the local one, or a probed target).
 #[derive(Default)]
-struct MinerState {
+pub struct MinerState {
     snapshot: Option<SystemInfo>,
     last_success_unix: Option<f64>,
     last_poll_seconds: Option<f64>,
     errors: [u64; PollError::REASONS.len()],
     polls: u64,
+}
+
+impl MinerState {
+    /// Takes in one finished poll that took `seconds`.
+    pub fn record(&mut self, result: Result<SystemInfo, PollError>, seconds: f64) {
+        self.last_poll_seconds = Some(seconds);
+        self.polls += 1;
+        match result {
+            Ok(info) => {
+                self.snapshot = Some(info);
+                self.last_success_unix = Some(unix_now());
+            }
+            Err(e) => {
+                self.snapshot = None;
+                let i = PollError::REASONS
+                    .iter()
+                    .position(|r| *r == e.reason())
+                    .unwrap_or(0);
+                self.errors[i] += 1;
+            }
+        }
+    }
+
+    /// Drops the last snapshot once it has been rendered (`/probe` keeps
+    /// no dashboard data between probes: each records a poll, then renders).
+    pub fn forget_snapshot(&mut self) {
+        self.snapshot = None;
+    }
 }
 
 pub struct MinerCollector {
@@ -116,25 +146,10 @@ fn poll_forever(config: MinerConfig, state: &Mutex<MinerState>) {
             last_complaint = complaint;
         }
         first_poll = false;
-        {
-            let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
-            s.last_poll_seconds = Some(seconds);
-            s.polls += 1;
-            match result {
-                Ok(info) => {
-                    s.snapshot = Some(info);
-                    s.last_success_unix = Some(unix_now());
-                }
-                Err(e) => {
-                    s.snapshot = None;
-                    let i = PollError::REASONS
-                        .iter()
-                        .position(|r| *r == e.reason())
-                        .unwrap_or(0);
-                    s.errors[i] += 1;
-                }
-            }
-        }
+        state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .record(result, seconds);
         // Fixed ticks; a poll that overran skips the ticks it missed.
         next += config.refresh_interval;
         let now = Instant::now();
@@ -154,56 +169,61 @@ fn unix_now() -> f64 {
 
 impl Collector for MinerCollector {
     fn collect(&self, out: &mut Exposition) {
-        let s = self.lock();
-        let snapshot = s.snapshot.as_ref();
+        render(&self.lock(), out);
+    }
+}
 
-        let mut info = out.family(
-            "miner_exporter_info",
-            "Miner Information",
-            MetricType::Gauge,
-        );
-        if let Some(snapshot) = snapshot {
-            let labels: Vec<(&str, &str)> = INFO_KEYS
-                .iter()
-                .zip(&snapshot.info)
-                .map(|(k, v)| (*k, v.as_deref().unwrap_or("")))
-                .collect();
-            info.sample(&labels, 1.0);
-        }
-        for (metric, key, help, rounded) in UPSTREAM_GAUGES {
-            let value = snapshot.and_then(|s| s.number(key));
-            let value = if rounded {
-                value.map(|v| round_decimals(v, 3))
-            } else {
-                value
-            };
-            out.single(metric, help, MetricType::Gauge, value);
-        }
-        out.single(
-            "miner_up",
-            "Whether the last poll of the miner dashboard gave good data (1) or not (0)",
-            MetricType::Gauge,
-            Some(if snapshot.is_some() { 1.0 } else { 0.0 }),
-        );
-        out.single(
-            "miner_last_success_timestamp_seconds",
-            "Unix time of the last good poll of the miner dashboard",
-            MetricType::Gauge,
-            s.last_success_unix,
-        );
-        out.single(
-            "miner_poll_duration_seconds",
-            "How long the last poll of the miner dashboard took",
-            MetricType::Gauge,
-            s.last_poll_seconds,
-        );
-        let mut errors = out.family(
-            "miner_poll_errors_total",
-            "Failed polls of the miner dashboard, by reason",
-            MetricType::Counter,
-        );
-        for (reason, count) in PollError::REASONS.iter().zip(s.errors) {
-            errors.sample(&[("reason", reason)], count as f64);
-        }
+/// The `miner_*` families of one dashboard, as `/metrics` and `/probe`
+/// both write them.
+pub fn render(s: &MinerState, out: &mut Exposition) {
+    let snapshot = s.snapshot.as_ref();
+
+    let mut info = out.family(
+        "miner_exporter_info",
+        "Miner Information",
+        MetricType::Gauge,
+    );
+    if let Some(snapshot) = snapshot {
+        let labels: Vec<(&str, &str)> = INFO_KEYS
+            .iter()
+            .zip(&snapshot.info)
+            .map(|(k, v)| (*k, v.as_deref().unwrap_or("")))
+            .collect();
+        info.sample(&labels, 1.0);
+    }
+    for (metric, key, help, rounded) in UPSTREAM_GAUGES {
+        let value = snapshot.and_then(|s| s.number(key));
+        let value = if rounded {
+            value.map(|v| round_decimals(v, 3))
+        } else {
+            value
+        };
+        out.single(metric, help, MetricType::Gauge, value);
+    }
+    out.single(
+        "miner_up",
+        "Whether the last poll of the miner dashboard gave good data (1) or not (0)",
+        MetricType::Gauge,
+        Some(if snapshot.is_some() { 1.0 } else { 0.0 }),
+    );
+    out.single(
+        "miner_last_success_timestamp_seconds",
+        "Unix time of the last good poll of the miner dashboard",
+        MetricType::Gauge,
+        s.last_success_unix,
+    );
+    out.single(
+        "miner_poll_duration_seconds",
+        "How long the last poll of the miner dashboard took",
+        MetricType::Gauge,
+        s.last_poll_seconds,
+    );
+    let mut errors = out.family(
+        "miner_poll_errors_total",
+        "Failed polls of the miner dashboard, by reason",
+        MetricType::Counter,
+    );
+    for (reason, count) in PollError::REASONS.iter().zip(s.errors) {
+        errors.sample(&[("reason", reason)], count as f64);
     }
 }
