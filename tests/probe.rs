@@ -360,3 +360,38 @@ fn targets_get_their_own_credentials_from_the_file() {
     assert_eq!(c.state().logins, 0);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn ipv6_literals_pass_the_checks_but_are_not_dialled() {
+    let server = server(&["::1", "127.0.0.1"]);
+    let answer = server.probe("[::1]:8080");
+    assert_eq!(answer.status, 501, "{}", answer.body);
+    assert!(answer.body.contains("host name"), "{}", answer.body);
+    // Not allowed: 403 comes first.
+    assert_eq!(server.probe("[::2]:8080").status, 403);
+    assert_eq!(server.prober.session_count(), 0);
+}
+
+#[test]
+fn only_get_and_head() {
+    let sim = Dashboard::start();
+    let server = server(&["127.0.0.1"]);
+    let head = http_request(
+        server.addr,
+        &format!(
+            "HEAD /probe?target={} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            sim.host()
+        ),
+    );
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty());
+    let delete = http_request(
+        server.addr,
+        &format!(
+            "DELETE /probe?target={} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            sim.host()
+        ),
+    );
+    assert_eq!(delete.status, 405);
+    assert_eq!(sim.state().logins, 1);
+}
