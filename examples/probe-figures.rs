@@ -131,6 +131,7 @@ fn main() {
     let mut latencies = Vec::new();
     let mut hang_latencies = Vec::new();
     let (mut ok, mut total) = (0usize, 0usize);
+    let mut statuses = std::collections::BTreeMap::new();
     for _ in 0..rounds {
         let (tx, rx) = mpsc::channel();
         let targets = sims
@@ -142,12 +143,13 @@ fn main() {
             thread::spawn(move || {
                 let started = Instant::now();
                 let (status, text) = get(addr, &target);
-                let good = status == 200 && text.contains("\nprobe_success 1\n");
-                let _ = tx.send((is_hanging, good, started.elapsed().as_secs_f64()));
+                let good = status == 200 && text.contains("\nprobe_success 1.0\n");
+                let _ = tx.send((is_hanging, good, status, started.elapsed().as_secs_f64()));
             });
         }
         drop(tx);
-        for (is_hanging, good, seconds) in rx {
+        for (is_hanging, good, status, seconds) in rx {
+            *statuses.entry(status).or_insert(0usize) += 1;
             if is_hanging {
                 hang_latencies.push(seconds);
             } else {
@@ -172,7 +174,7 @@ fn main() {
             let done_tx = done_tx.clone();
             thread::spawn(move || {
                 let (status, text) = get(addr, &target);
-                let _ = done_tx.send(status == 200 && text.contains("\nprobe_success 0\n"));
+                let _ = done_tx.send(status == 200 && text.contains("\nprobe_success 0.0\n"));
             });
             next += 1;
             running += 1;
@@ -186,7 +188,9 @@ fn main() {
     let hwm = rss_kib(pid, "VmHWM:");
 
     println!("miners: {miners} healthy + 1 hanging, {rounds} rounds, all probed at once per round");
-    println!("healthy probes: {ok}/{total} probe_success 1");
+    println!(
+        "healthy probes: {ok}/{total} probe_success 1 (HTTP statuses of all probes: {statuses:?})"
+    );
     println!(
         "healthy probe latency: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         percentile(&latencies, 0.5) * 1e3,

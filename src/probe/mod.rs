@@ -51,12 +51,12 @@ use target::{Host, Target};
 pub const MARGIN: Duration = Duration::from_millis(500);
 /// The shortest deadline a probe gets.
 pub const MIN_BUDGET: Duration = Duration::from_millis(50);
-pub const DEFAULT_MAX_IN_FLIGHT: usize = 32;
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
 pub const DEFAULT_MAX_SESSIONS: usize = 256;
 pub const DEFAULT_SESSION_IDLE: Duration = Duration::from_secs(10 * 60);
 
 /// Everything `/probe` needs from the command line.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ProbeConfig {
     pub allow: AllowList,
     /// `--probe-credentials`.
