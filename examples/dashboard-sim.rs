@@ -4,12 +4,10 @@
 //!     cargo run --example dashboard-sim -- --listen 127.0.0.1:18080 [--username admin]
 //!         [--password admin] [--plain] [--fault MODE]
 //!
-//! Prints `listening on ADDR` when ready and serves until killed.
+//! Prints `listening on ADDR` when ready and serves until killed. The
+//! simulator itself is `linxdot_sim::dashboard` (sim/src/dashboard.rs).
 
-#[path = "../tests/support/dashboard.rs"]
-mod dashboard;
-
-use dashboard::{Dashboard, Fault};
+use linxdot_sim::dashboard::{Dashboard, Fault};
 
 fn main() {
     let mut args = pico_args::Arguments::from_env();

@@ -9,10 +9,7 @@
 //! hanging one waits out its deadline, and the exporter's RSS before and
 //! after probes of 1,000 distinct targets (closed ports on 127.0.x.y).
 
-#[path = "../tests/support/dashboard.rs"]
-mod dashboard;
-
-use dashboard::{Dashboard, Fault};
+use linxdot_sim::dashboard::{Dashboard, Fault};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};

@@ -7,32 +7,24 @@
 //!
 //! `--sim-sensors N` plugs N devices (TEMPer2 and TEMPerHUM models in turn);
 //! `--sim-flap-ms M` unplugs one of them every M ms and plugs it back M ms
-//! later, round robin.
+//! later, round robin. The simulated bus is `linxdot_sim::hid`
+//! (sim/src/hid.rs).
 
-#[path = "../tests/support/hid_sim.rs"]
-mod hid_sim;
-
-use hid_sim::{Behaviour, SimBus};
 use linxdot_exporter::config::{self, Action};
 use linxdot_exporter::exporter::{self, TemperSource};
 use linxdot_exporter::temper::{TemperCollector, Timing};
+use linxdot_sim::hid::{version16, Behaviour, SimBus, MICRODIA_7401, QINHENG_E025};
 use std::ffi::OsString;
 use std::time::Duration;
 
 const MODELS: [((u16, u16), &str, &str); 2] = [
-    ((0x0c45, 0x7401), "TEMPer2_M12_V1.3", "80 04 15 A0 14 A0"),
-    (
-        (0x1a86, 0xe025),
-        "TEMPerHUM_V3.8",
-        "80 20 09 01 11 93 00 00",
-    ),
+    (MICRODIA_7401, "TEMPer2_M12_V1.3", "80 04 15 A0 14 A0"),
+    (QINHENG_E025, "TEMPerHUM_V3.8", "80 20 09 01 11 93 00 00"),
 ];
 
 fn behaviour(index: usize) -> ((u16, u16), Behaviour) {
     let (ids, version, reading) = MODELS[index % MODELS.len()];
-    let mut v = version.as_bytes().to_vec();
-    v.resize(16, b' ');
-    (ids, Behaviour::new(&v, reading))
+    (ids, Behaviour::new(&version16(version, b' '), reading))
 }
 
 fn plug(bus: &SimBus, index: usize) {

@@ -5,6 +5,9 @@
 #
 #     scripts/bench.sh
 #
+# Paths in the report are relative to the repository (target/ for cargo's
+# target directory), so its commands run from any clone.
+#
 # Needs wrk, valgrind (callgrind_control), curl, python3. Takes about two
 # minutes. The machine's load is recorded with the figures: run it on a quiet
 # machine for numbers worth comparing.
@@ -26,6 +29,17 @@ sim=$CARGO_TARGET_DIR/release/examples/dashboard-sim
 sim_exporter=$CARGO_TARGET_DIR/release/examples/sim-exporter
 # A static musl build of the host's architecture, if scripts/build-static.sh made one.
 static_bin=$CARGO_TARGET_DIR/$(uname -m)-unknown-linux-musl/release/linxdot-exporter
+
+# A path as the report shows it: relative to the repository, with target/
+# for the target directory wherever it is on this machine.
+show() {
+    local path=$1
+    case $path in
+        "$CARGO_TARGET_DIR"/*) path=target/${path#"$CARGO_TARGET_DIR"/} ;;
+        "$root"/*) path=${path#"$root"/} ;;
+    esac
+    printf '%s' "$path"
+}
 
 pids=()
 cleanup() {
@@ -177,7 +191,7 @@ if [ -x "$static_bin" ]; then
     pids+=("$static_pid")
     wait_for "$work/static.log" 'first poll good'
     sleep 2
-    static_row="| static musl build ($static_bin), idle | $(awk '/^VmRSS:/ {print $2 " KiB"}' "/proc/$static_pid/status") | $(awk '/^Rss:/ {print $2 " KiB"}' "/proc/$static_pid/smaps_rollup") | $(awk '/^Private_Dirty:/ {print $2 " KiB"}' "/proc/$static_pid/smaps_rollup") | $(awk '/^Private_Clean:/ {print $2 " KiB"}' "/proc/$static_pid/smaps_rollup") | $(awk '/^Shared_Clean:/ {print $2 " KiB"}' "/proc/$static_pid/smaps_rollup") |"
+    static_row="| static musl build ($(show "$static_bin")), idle | $(awk '/^VmRSS:/ {print $2 " KiB"}' "/proc/$static_pid/status") | $(awk '/^Rss:/ {print $2 " KiB"}' "/proc/$static_pid/smaps_rollup") | $(awk '/^Private_Dirty:/ {print $2 " KiB"}' "/proc/$static_pid/smaps_rollup") | $(awk '/^Private_Clean:/ {print $2 " KiB"}' "/proc/$static_pid/smaps_rollup") | $(awk '/^Shared_Clean:/ {print $2 " KiB"}' "/proc/$static_pid/smaps_rollup") |"
     kill "$static_pid" 2>/dev/null || true
 else
     static_row="| static musl build | not built (\`scripts/build-static.sh $(uname -m)-unknown-linux-musl\` makes it) | | | | |"
@@ -194,6 +208,9 @@ cg_port=$(free_port)
 cg_url="http://127.0.0.1:$cg_port/metrics"
 cg_cmd="valgrind --tool=callgrind --callgrind-out-file=$work/cg.out.%p $bin --port $cg_port $args_text"
 cg_cmd=${cg_cmd/--port PORT /}
+# As the report shows it: the profile goes to the current directory.
+cg_text="valgrind --tool=callgrind --callgrind-out-file=cg.out.%p $(show "$bin") --port $cg_port $args_text"
+cg_text=${cg_text/--port PORT /}
 # shellcheck disable=SC2086
 $cg_cmd 2>"$work/cg.log" &
 cg_pid=$!
@@ -244,7 +261,7 @@ done
 if [ "$aarch64" = not-built ]; then
     aarch64_row="| static aarch64 musl binary | not built (neither target/ nor \$CARGO_TARGET_DIR has aarch64-unknown-linux-musl/release/linxdot-exporter) | |"
 else
-    aarch64_row="| static aarch64 musl binary | $(size_of "$aarch64") | \`stat -c %s $aarch64\` |"
+    aarch64_row="| static aarch64 musl binary | $(size_of "$aarch64") | \`stat -c %s $(show "$aarch64")\` |"
 fi
 commit=$(cd "$root" && git rev-parse --short HEAD)$(cd "$root" && git diff --quiet HEAD -- src Cargo.toml || echo "+changes")
 linkage=$(file -b "$bin" | cut -d, -f1-5)
@@ -257,9 +274,9 @@ $(uname -m), load average at the end $(cut -d' ' -f1-3 /proc/loadavg) (a shared 
 builds were running; rerun on a quiet one before comparing). All traffic on 127.0.0.1. The
 exporter is the host release build (\`cargo build --release\`: opt-level z, LTO, panic=abort;
 $linkage), polling the dashboard simulator
-(\`$sim --listen 127.0.0.1:$sim_port\`, healthy, 0 simulated sensors) with
+(\`$(show "$sim") --listen 127.0.0.1:$sim_port\`, healthy, 0 simulated sensors) with
 
-    $bin $args_text
+    $(show "$bin") $args_text
 
 ## Scrape throughput and latency
 
@@ -270,7 +287,7 @@ $row_64
 $row_1s
 $row_64s
 
-The "32 sensors" rows scrape \`$sim_exporter --sim-sensors 32\` (the same collectors, routes and
+The "32 sensors" rows scrape \`$(show "$sim_exporter") --sim-sensors 32\` (the same collectors, routes and
 server over a simulated USB bus; TEMPer2 and TEMPerHUM models in turn): $sensor_series \`temper_\`
 lines per scrape.
 
@@ -300,7 +317,7 @@ connection, every answer checked; see scripts/bench.sh). Open descriptors afterw
 
 ## CPU instructions per scrape (callgrind)
 
-    $cg_cmd
+    $cg_text
 
 Method: the exporter runs under callgrind with collection on from the start; after the first
 dashboard poll and 20 warm-up scrapes, \`callgrind_control --zero\` resets the counters, then
@@ -319,13 +336,13 @@ $cg_figures
 
 | figure | value | command |
 |---|---|---|
-| start-up to the first answered scrape (median of 5) | $startup | python: spawn \`$bin $args_text\`, then connect and \`GET /metrics\` every 0.2 ms until a 200 (scripts/bench.sh) |
+| start-up to the first answered scrape (median of 5) | $startup | python: spawn \`$(show "$bin") $args_text\`, then connect and \`GET /metrics\` every 0.2 ms until a 200 (scripts/bench.sh) |
 
 ## Binary size
 
 | binary | size | command |
 |---|---|---|
-| host release ($(uname -m), glibc, dynamic) | $host_size | \`stat -c %s $bin\` |
+| host release ($(uname -m), glibc, dynamic) | $host_size | \`stat -c %s $(show "$bin")\` |
 $aarch64_row
 EOF
 echo "bench: wrote $report"

@@ -63,7 +63,11 @@ url="$(cargo_field repository)"
 description="$(cargo_field description)"
 [ "$name" = linxdot-exporter ] || die "Cargo.toml: package name '$name' is not linxdot-exporter"
 [[ "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+ ]] || die "Cargo.toml: no usable version ('$version')"
-maintainer="${IPK_MAINTAINER:-linxdot-exporter developers <${url}/issues>}"
+# Cargo.toml names no repository until the project has one it can vouch
+# for; then the package gets a URL field and a contact address.
+maintainer="${IPK_MAINTAINER:-linxdot-exporter developers${url:+ <${url}/issues>}}"
+url_field="${url:+URL: $url
+}"
 
 # --- the binary -----------------------------------------------------------------
 if [ -z "$binary" ]; then
@@ -122,8 +126,7 @@ Version: $version-$release
 Source: feeds/linxdot/$name
 License: $license
 Section: utils
-URL: $url
-Maintainer: $maintainer
+${url_field}Maintainer: $maintainer
 Architecture: $arch
 Installed-Size: $installed_size
 Description: $description

@@ -1,50 +1,70 @@
-//! Wiring: which collectors run, which paths answer, and the start-up steps.
+//! Wiring: which collectors run ([`COLLECTORS`]), which paths answer
+//! ([`ROUTES`]), and the start-up steps.
 
+pub use crate::build_info::BuildInfoCollector;
 use crate::collector::{Collector, Registry};
 use crate::config::{Config, VERSION};
-use crate::exposition::{Exposition, MetricType, CONTENT_TYPE};
+use crate::exposition::CONTENT_TYPE;
 use crate::http::{self, Request, Response, ServerConfig, ServerHandle};
 use crate::miner::MinerCollector;
+use crate::probe::Prober;
 use crate::process::ProcessCollector;
 use crate::temper::TemperCollector;
 use std::sync::Arc;
 
-/// `linxdot_exporter_build_info{version} 1`.
-pub struct BuildInfoCollector;
-
-impl Collector for BuildInfoCollector {
-    fn collect(&self, out: &mut Exposition) {
-        out.family(
-            "linxdot_exporter_build_info",
-            "A metric with a constant '1' value labeled by the version of linxdot-exporter",
-            MetricType::Gauge,
-        )
-        .sample(&[("version", VERSION)], 1.0);
-    }
+/// One collector the exporter can run.
+pub struct Entry {
+    pub name: &'static str,
+    /// `Err(why)` when the configuration turns it off (logged at start).
+    pub wanted: fn(&Config) -> Result<(), String>,
+    pub start: fn(&Config, &mut Backends) -> std::io::Result<Box<dyn Collector>>,
 }
 
-const LANDING_PAGE: &str = concat!(
-    "<!DOCTYPE html>\n<html>\n<head><meta charset=\"utf-8\"><title>Linxdot Exporter</title></head>\n",
-    "<body>\n<h1>Linxdot Exporter</h1>\n<p>Version ",
-    env!("CARGO_PKG_VERSION"),
-    "</p>\n<p><a href=\"/metrics\">Metrics</a></p>\n</body>\n</html>\n"
-);
-
-/// The exporter's routes: `/metrics` and `/`, `GET` and `HEAD` only.
-pub fn handle(registry: &Registry, request: &Request) -> Response {
-    let page = match request.path.as_str() {
-        "/metrics" => None,
-        "/" => Some(LANDING_PAGE),
-        _ => return Response::text(404, "not found; metrics are at /metrics"),
-    };
-    if request.method != "GET" && request.method != "HEAD" {
-        return Response::text(405, "method not allowed").with_header("Allow", "GET, HEAD");
-    }
-    match page {
-        Some(html) => Response::new(200, "text/html; charset=utf-8", html),
-        None => Response::new(200, CONTENT_TYPE, registry.render()),
-    }
-}
+/// Every collector, in the order a scrape renders them. This is the one
+/// place that decides what runs: `--no-temper` and missing credentials act
+/// here and nowhere else.
+pub const COLLECTORS: &[Entry] = &[
+    Entry {
+        name: "miner",
+        wanted: |config| match (&config.miner, config.miner_off_reason) {
+            (Some(_), _) => Ok(()),
+            (None, reason) => Err(format!(
+                "not polling the dashboard at {}: {}",
+                config.host,
+                reason.unwrap_or("no credentials")
+            )),
+        },
+        start: |config, _| match &config.miner {
+            Some(miner) => Ok(Box::new(MinerCollector::start(miner.clone())?)),
+            None => Err(std::io::Error::other("no miner configuration")),
+        },
+    },
+    Entry {
+        name: "temper",
+        wanted: |config| match config.temper.enabled {
+            true => Ok(()),
+            false => Err("USB sensors are off (--no-temper)".into()),
+        },
+        start: |config, backends| {
+            Ok(Box::new(
+                match std::mem::replace(&mut backends.temper, TemperSource::Usb) {
+                    TemperSource::Usb => TemperCollector::start(&config.temper),
+                    TemperSource::Collector(collector) => collector,
+                },
+            ))
+        },
+    },
+    Entry {
+        name: "build_info",
+        wanted: |_| Ok(()),
+        start: |_, _| Ok(Box::new(BuildInfoCollector)),
+    },
+    Entry {
+        name: "process",
+        wanted: |_| Ok(()),
+        start: |_, _| Ok(Box::new(ProcessCollector::new())),
+    },
+];
 
 /// Where TEMPer readings come from.
 pub enum TemperSource {
@@ -55,43 +75,87 @@ pub enum TemperSource {
     Collector(TemperCollector),
 }
 
+/// What the collectors read from, where that is not fixed.
+pub struct Backends {
+    pub temper: TemperSource,
+}
+
 /// The collectors that `config` asks for, each started.
 pub fn build_registry(config: &Config, temper: TemperSource) -> std::io::Result<Registry> {
+    let mut backends = Backends { temper };
     let mut registry = Registry::new();
-    match &config.miner {
-        Some(miner) => registry.register(Box::new(MinerCollector::start(miner.clone())?)),
-        None => crate::info!(
-            "miner: not polling the dashboard at {}: {}",
-            config.host,
-            config.miner_off_reason.unwrap_or("no credentials")
-        ),
+    for entry in COLLECTORS {
+        match (entry.wanted)(config) {
+            Ok(()) => registry.register((entry.start)(config, &mut backends)?),
+            Err(why) => crate::info!("{}: {why}", entry.name),
+        }
     }
-    if config.temper.enabled {
-        registry.register(Box::new(match temper {
-            TemperSource::Usb => TemperCollector::start(&config.temper),
-            TemperSource::Collector(collector) => collector,
-        }));
-    } else {
-        crate::info!("temper: USB sensors are off (--no-temper)");
-    }
-    registry.register(Box::new(BuildInfoCollector));
-    registry.register(Box::new(ProcessCollector::new()));
     Ok(registry)
+}
+
+const LANDING_PAGE: &str = concat!(
+    "<!DOCTYPE html>\n<html>\n<head><meta charset=\"utf-8\"><title>Linxdot Exporter</title></head>\n",
+    "<body>\n<h1>Linxdot Exporter</h1>\n<p>Version ",
+    env!("CARGO_PKG_VERSION"),
+    "</p>\n<p><a href=\"/metrics\">Metrics</a></p>\n</body>\n</html>\n"
+);
+
+/// What the routes answer from.
+pub struct App {
+    pub registry: Registry,
+    /// `/probe`; off (404) without `--probe-allow`.
+    pub prober: Prober,
+}
+
+impl App {
+    /// The routes over `registry`, with `/probe` off.
+    pub fn new(registry: Registry) -> App {
+        App {
+            registry,
+            prober: Prober::off(),
+        }
+    }
+}
+
+/// A path and what answers it.
+pub type Route = (&'static str, fn(&App, &Request) -> Response);
+
+/// Every path the exporter answers, `GET` and `HEAD` only.
+pub const ROUTES: &[Route] = &[
+    ("/metrics", |app, _| {
+        Response::new(200, CONTENT_TYPE, app.registry.render())
+    }),
+    ("/", |_, _| {
+        Response::new(200, "text/html; charset=utf-8", LANDING_PAGE)
+    }),
+    ("/probe", |app, request| app.prober.handle(request)),
+];
+
+/// Answers one request from [`ROUTES`].
+pub fn handle(app: &App, request: &Request) -> Response {
+    let Some((_, answer)) = ROUTES.iter().find(|(path, _)| *path == request.path) else {
+        return Response::text(404, "not found; metrics are at /metrics");
+    };
+    if request.method != "GET" && request.method != "HEAD" {
+        return Response::text(405, "method not allowed").with_header("Allow", "GET, HEAD");
+    }
+    answer(app, request)
 }
 
 /// Binds, starts everything and returns the running server.
 pub fn start(config: &Config, temper: TemperSource) -> std::io::Result<ServerHandle> {
     let listener = http::bind(config.bind_address, config.port, config.bind_v6only)?;
-    let registry = Arc::new(build_registry(config, temper)?);
+    let prober = Prober::new(config.probe.clone()).map_err(std::io::Error::other)?;
+    prober.announce();
+    let app = Arc::new(App {
+        registry: build_registry(config, temper)?,
+        prober,
+    });
     let server_config = ServerConfig {
         threads: config.thread_count,
         ..ServerConfig::default()
     };
-    let handle = http::serve(
-        listener,
-        move |r: &Request| handle(&registry, r),
-        server_config,
-    )?;
+    let handle = http::serve(listener, move |r: &Request| handle(&app, r), server_config)?;
     crate::info!(
         "linxdot-exporter {VERSION} listening on {} ({} worker threads)",
         handle.local_addr(),
@@ -114,5 +178,32 @@ pub fn tune_allocator() {
     // blocks allocated later come from.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 64 * 1024);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{parse, Action};
+
+    fn registry(argv: &[&str]) -> Registry {
+        let args = argv.iter().map(std::ffi::OsString::from).collect();
+        let Ok(Action::Run(config)) = parse(args, &|_| None) else {
+            panic!("{argv:?}")
+        };
+        build_registry(&config, TemperSource::Usb).unwrap()
+    }
+
+    /// `--no-temper` leaves the TEMPer collector out, families and all;
+    /// without credentials the miner collector is left out.
+    #[test]
+    fn the_collector_list_follows_the_config() {
+        let off = registry(&["--no-temper"]).render();
+        assert!(!off.contains("temper_"), "{off}");
+        assert!(!off.contains("miner_"), "{off}");
+        assert!(off.contains("# TYPE linxdot_exporter_build_info gauge\n"));
+        assert!(off.contains("# TYPE process_open_fds gauge\n"));
+        let on = registry(&[]).render();
+        assert!(on.contains("# TYPE temper_devices gauge\n"), "{on}");
     }
 }

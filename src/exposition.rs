@@ -51,7 +51,7 @@ impl Exposition {
         self.body.push_str("# HELP ");
         self.body.push_str(name);
         self.body.push(' ');
-        escape_help_into(&mut self.body, help);
+        escape_into(&mut self.body, help, Escape::Help);
         self.body.push_str("\n# TYPE ");
         self.body.push_str(name);
         self.body.push(' ');
@@ -107,7 +107,7 @@ impl FamilyWriter<'_> {
                 }
                 self.body.push_str(name);
                 self.body.push_str("=\"");
-                escape_label_value_into(self.body, value);
+                escape_into(self.body, value, Escape::LabelValue);
                 self.body.push('"');
             }
             self.body.push('}');
@@ -119,32 +119,27 @@ impl FamilyWriter<'_> {
     }
 }
 
-/// `# HELP` text: backslash and newline are escaped; quotes are not.
-pub fn escape_help_into(out: &mut String, text: &str) {
-    if !text.contains(['\\', '\n']) {
-        out.push_str(text);
-        return;
-    }
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
+/// What a text is, for [`escape_into`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Escape {
+    /// `# HELP` text: backslash and newline are escaped; quotes are not.
+    Help,
+    /// A label value: backslash, newline and the double quote are escaped.
+    LabelValue,
 }
 
-/// Label values: backslash, double quote and newline are escaped.
-pub fn escape_label_value_into(out: &mut String, text: &str) {
-    if !text.contains(['\\', '"', '\n']) {
+/// Appends `text` to `out` with the escapes of the text format for `what`.
+pub fn escape_into(out: &mut String, text: &str, what: Escape) {
+    let special = |c: char| c == '\\' || c == '\n' || (c == '"' && what == Escape::LabelValue);
+    if !text.contains(special) {
         out.push_str(text);
         return;
     }
     for c in text.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
             '\n' => out.push_str("\\n"),
+            '"' if what == Escape::LabelValue => out.push_str("\\\""),
             c => out.push(c),
         }
     }
@@ -289,15 +284,9 @@ pub fn round_decimals(value: f64, places: usize) -> f64 {
 mod tests {
     use super::*;
 
-    fn help(s: &str) -> String {
+    fn escaped(text: &str, what: Escape) -> String {
         let mut out = String::new();
-        escape_help_into(&mut out, s);
-        out
-    }
-
-    fn label(s: &str) -> String {
-        let mut out = String::new();
-        escape_label_value_into(&mut out, s);
+        escape_into(&mut out, text, what);
         out
     }
 
@@ -315,8 +304,12 @@ mod tests {
             ("", "", ""),
         ];
         for (input, want_help, want_label) in table {
-            assert_eq!(help(input), want_help, "help of {input:?}");
-            assert_eq!(label(input), want_label, "label of {input:?}");
+            assert_eq!(escaped(input, Escape::Help), want_help, "help of {input:?}");
+            assert_eq!(
+                escaped(input, Escape::LabelValue),
+                want_label,
+                "label of {input:?}"
+            );
         }
     }
 

@@ -8,6 +8,7 @@
 #[macro_use]
 pub mod log;
 
+pub mod build_info;
 pub mod collector;
 pub mod config;
 pub mod exporter;

@@ -1,4 +1,4 @@
-use linxdot_exporter::config::{self, Action, HELP, VERSION};
+use linxdot_exporter::config::{self, Action, VERSION};
 use linxdot_exporter::{exporter, log, temper};
 use std::process::ExitCode;
 
@@ -13,7 +13,7 @@ fn main() -> ExitCode {
     };
     let config = match action {
         Action::Help => {
-            print!("{HELP}");
+            print!("{}", config::help());
             return ExitCode::SUCCESS;
         }
         Action::Version => {

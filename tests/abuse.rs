@@ -2,13 +2,11 @@
 //! loopback: during and after each abuse a normal scrape still answers within
 //! one second, and the process keeps its memory and descriptors bounded.
 
-#[path = "support/exporter.rs"]
-mod exporter;
-#[path = "support/procfs.rs"]
-mod procfs;
-
-use exporter::{http_request_bytes, parse_answer, Exporter, HttpAnswer};
-use procfs::{assert_complete, assert_rss_bounded, open_fds, own_fd_limit, timed_scrape};
+use linxdot_sim::exporter::Exporter;
+use linxdot_sim::http::{connect, http_request_bytes, parse_answer, read_all, split_answers};
+use linxdot_sim::procfs::{
+    self, assert_complete, assert_rss_bounded, open_fds, own_fd_limit, timed_scrape,
+};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -24,10 +22,6 @@ const FD_BOUND: usize = 128 + 2 * 4 + 32;
 /// The exporter alone: no dashboard, no USB.
 fn exporter() -> Exporter {
     Exporter::start(&[], &[])
-}
-
-fn connect(addr: SocketAddr) -> TcpStream {
-    TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect")
 }
 
 fn assert_bounded(exp: &Exporter, when: &str) {
@@ -48,37 +42,6 @@ fn scrape_while(exp: &Exporter, busy: &AtomicBool, every: Duration, min: usize, 
         thread::sleep(every);
     }
     eprintln!("{when}: {done} scrapes, the slowest took {slowest:?}");
-}
-
-/// The raw bytes of every answer on one connection, read until the server
-/// closes (or 10 s pass).
-fn read_all(stream: &mut TcpStream) -> Vec<u8> {
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut bytes = Vec::new();
-    let _ = stream.read_to_end(&mut bytes);
-    bytes
-}
-
-/// Splits a stream of answers by their Content-Length.
-fn split_answers(mut bytes: &[u8]) -> Vec<HttpAnswer> {
-    let mut answers = Vec::new();
-    while !bytes.is_empty() {
-        let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") else {
-            panic!("a partial head: {:?}", String::from_utf8_lossy(bytes));
-        };
-        let head = parse_answer(&bytes[..end + 4]);
-        let length: usize = head
-            .header("content-length")
-            .and_then(|v| v.parse().ok())
-            .expect("Content-Length");
-        let total = end + 4 + length;
-        assert!(total <= bytes.len(), "a truncated body");
-        answers.push(parse_answer(&bytes[..total]));
-        bytes = &bytes[total..];
-    }
-    answers
 }
 
 #[test]

@@ -1,22 +1,10 @@
 //! The binary's command line as a user meets it: exit codes, stderr, help,
 //! the log file, and the environment.
 
-#[path = "support/dashboard.rs"]
-mod dashboard;
-#[path = "support/exporter.rs"]
-mod exporter;
-
-use exporter::{command, sample, Exporter};
+use linxdot_sim::dashboard;
+use linxdot_sim::exporter::{output, Exporter};
+use linxdot_sim::text::sample;
 use std::time::Duration;
-
-fn output(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let out = command(args, env).output().expect("run the binary");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 #[test]
 fn help_lists_every_option_with_its_variable() {
@@ -182,6 +170,8 @@ fn the_environment_configures_the_miner_and_the_log_file() {
         "{text}"
     );
     assert!(sim.state().logins >= 1);
-    let body = exp.scrape();
-    assert!(body.contains("miner_up 1.0"), "{body}");
+    // The login is logged before the first fetch: wait for the poll itself.
+    exp.scrape_until(Duration::from_secs(10), |body| {
+        body.contains("miner_up 1.0")
+    });
 }

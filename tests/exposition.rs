@@ -3,12 +3,9 @@
 //! and the ones it does not (one HELP/TYPE per family, families contiguous,
 //! unique series).
 
-#[path = "support/dashboard.rs"]
-mod dashboard;
-#[path = "support/exporter.rs"]
-mod exporter;
-
-use exporter::{sample, Exporter};
+use linxdot_sim::dashboard;
+use linxdot_sim::exporter::{self, Exporter};
+use linxdot_sim::text::sample;
 use std::collections::HashSet;
 use std::io::Write;
 use std::process::{Command, Stdio};

@@ -5,16 +5,10 @@
 //! just read, logs one line that names the problem (not one per poll), and
 //! stays small after meeting the fault several times.
 
-#[path = "support/dashboard.rs"]
-mod dashboard;
-#[path = "support/exporter.rs"]
-mod exporter;
-#[path = "support/procfs.rs"]
-mod procfs;
-
-use dashboard::{Dashboard, Fault};
-use exporter::{family_block, sample, Exporter};
-use procfs::{assert_rss_bounded, timed_scrape};
+use linxdot_sim::dashboard::{Dashboard, Fault};
+use linxdot_sim::exporter::{self, Exporter};
+use linxdot_sim::procfs::{assert_rss_bounded, timed_scrape};
+use linxdot_sim::text::{family_block, sample};
 use std::time::{Duration, Instant};
 
 /// `-r`: the poll interval, and the unit of the login backoff.

@@ -1,13 +1,11 @@
 //! The HTTP server over real TCP on loopback: every status it can answer,
 //! keep-alive, pipelining, and that idle clients cannot starve a scrape.
 
-#[path = "support/exporter.rs"]
-mod exporter;
-
-use exporter::{http_request, http_request_bytes, parse_answer, Exporter};
 use linxdot_exporter::collector::Registry;
-use linxdot_exporter::exporter::{handle, BuildInfoCollector};
+use linxdot_exporter::exporter::{handle, App, BuildInfoCollector};
 use linxdot_exporter::http::{self, Request, ServerConfig, ServerHandle};
+use linxdot_sim::exporter::Exporter;
+use linxdot_sim::http::{get, http_request, http_request_bytes, parse_answer};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
@@ -17,9 +15,9 @@ use std::time::{Duration, Instant};
 fn server(config: ServerConfig) -> ServerHandle {
     let mut registry = Registry::new();
     registry.register(Box::new(BuildInfoCollector));
-    let registry = Arc::new(registry);
+    let app = Arc::new(App::new(registry));
     let listener = http::bind(Some("127.0.0.1".parse().unwrap()), 0, None).unwrap();
-    http::serve(listener, move |r: &Request| handle(&registry, r), config).unwrap()
+    http::serve(listener, move |r: &Request| handle(&app, r), config).unwrap()
 }
 
 fn build_info_body() -> String {
@@ -27,13 +25,6 @@ fn build_info_body() -> String {
         "# HELP linxdot_exporter_build_info A metric with a constant '1' value labeled by the version of linxdot-exporter\n\
          # TYPE linxdot_exporter_build_info gauge\nlinxdot_exporter_build_info{{version=\"{}\"}} 1.0\n",
         env!("CARGO_PKG_VERSION")
-    )
-}
-
-fn get(addr: SocketAddr, path: &str) -> exporter::HttpAnswer {
-    http_request(
-        addr,
-        &format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"),
     )
 }
 

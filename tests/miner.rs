@@ -1,13 +1,9 @@
 //! The miner collector end to end: the real binary polls the simulated
 //! dashboard over loopback and is scraped over loopback.
 
-#[path = "support/dashboard.rs"]
-mod dashboard;
-#[path = "support/exporter.rs"]
-mod exporter;
-
-use dashboard::{Dashboard, Fault};
-use exporter::{family_block, sample, Exporter};
+use linxdot_sim::dashboard::{Dashboard, Fault};
+use linxdot_sim::exporter::{self, Exporter};
+use linxdot_sim::text::{family_block, sample};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(10);

@@ -1,18 +1,14 @@
 //! `/probe?target=`: one exporter polling many simulated dashboards over
 //! real TCP on loopback.
 
-#[path = "support/dashboard.rs"]
-mod dashboard;
-#[path = "support/exporter.rs"]
-mod exporter;
-
-use dashboard::{Dashboard, Fault};
-use exporter::{http_request, http_request_bytes, sample, HttpAnswer};
 use linxdot_exporter::config::Secret;
 use linxdot_exporter::http::{self, ServerConfig};
 use linxdot_exporter::probe::allow::AllowList;
 use linxdot_exporter::probe::credentials::Credentials;
 use linxdot_exporter::probe::{ProbeConfig, Prober};
+use linxdot_sim::dashboard::{Dashboard, Fault};
+use linxdot_sim::http::{http_request, http_request_bytes, HttpAnswer};
+use linxdot_sim::text::sample;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{mpsc, Arc};
 use std::thread;

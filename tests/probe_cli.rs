@@ -1,13 +1,10 @@
 //! `/probe` through the real binary: flags, environment, byte-identical
 //! families, SIGHUP, and no password in the log.
 
-#[path = "support/dashboard.rs"]
-mod dashboard;
-#[path = "support/exporter.rs"]
-mod exporter;
-
-use dashboard::{Dashboard, Fault};
-use exporter::{command, family_block, sample, Exporter};
+use linxdot_sim::dashboard::{Dashboard, Fault};
+use linxdot_sim::exporter::{command, Exporter};
+use linxdot_sim::http::HttpAnswer;
+use linxdot_sim::text::{family_block, sample};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread;
@@ -28,7 +25,7 @@ fn write_0600(path: &Path, text: &str) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
 }
 
-fn probe(exp: &Exporter, target: &str) -> exporter::HttpAnswer {
+fn probe(exp: &Exporter, target: &str) -> HttpAnswer {
     exp.get(&format!("/probe?target={target}"))
 }
 
@@ -220,26 +217,33 @@ fn sighup_rereads_the_credentials_file_and_a_bad_one_is_kept_out() {
     // SAFETY: kill(2) on the PID of a child this test started.
     assert_eq!(unsafe { libc::kill(exp.pid() as i32, libc::SIGHUP) }, 0);
     // The signal is handled asynchronously: probe until the new password is in.
-    let deadline = std::time::Instant::now() + WAIT;
-    while success(&exp) != Some(1.0) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the new password was never used; log:\n{}",
-            exp.log()
-        );
-        thread::sleep(Duration::from_millis(50));
-    }
+    linxdot_sim::wait::poll(
+        "the new password to be used",
+        WAIT,
+        Duration::from_millis(20),
+        || match success(&exp) {
+            Some(1.0) => Ok(()),
+            _ => Err(exp.log()),
+        },
+    );
     exp.wait_for_log("read again (1 entries)", WAIT);
     // A broken file: logged, the one in force stays.
     write_0600(&creds, "this is not a credentials line\n");
     assert_eq!(unsafe { libc::kill(exp.pid() as i32, libc::SIGHUP) }, 0);
-    let deadline = std::time::Instant::now() + WAIT;
-    while !exp.log().contains("keeping the credentials in force") {
-        sim.expire_sessions();
-        assert_eq!(success(&exp), Some(1.0), "log:\n{}", exp.log());
-        assert!(std::time::Instant::now() < deadline, "log:\n{}", exp.log());
-        thread::sleep(Duration::from_millis(50));
-    }
+    linxdot_sim::wait::poll(
+        "the bad file to be refused",
+        WAIT,
+        Duration::from_millis(20),
+        || {
+            sim.expire_sessions();
+            assert_eq!(success(&exp), Some(1.0), "log:\n{}", exp.log());
+            let log = exp.log();
+            match log.contains("keeping the credentials in force") {
+                true => Ok(()),
+                false => Err(log),
+            }
+        },
+    );
     sim.expire_sessions();
     assert_eq!(success(&exp), Some(1.0));
     let _ = std::fs::remove_dir_all(dir);
@@ -247,7 +251,8 @@ fn sighup_rereads_the_credentials_file_and_a_bad_one_is_kept_out() {
 
 #[test]
 fn bad_probe_flags_exit_2_with_a_reason() {
-    let table: &[(&[&str], &[(&str, &str)], &str)] = &[
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let table: &[Case] = &[
         (&["--probe-allow", "10.0.0.0/33"], &[], "'10.0.0.0/33'"),
         (&["--probe-allow", "http://x"], &[], "'http://x'"),
         (&[], &[("PROBE_ALLOW", "10.0.0.1 a..b")], "'a..b'"),

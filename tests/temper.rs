@@ -1,21 +1,17 @@
 //! The TEMPer collector, the real one, over a simulated USB bus.
 
-#[path = "support/hid_sim.rs"]
-mod hid_sim;
-
 use std::path::PathBuf;
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
-use hid_sim::{hex, reports, wait_for, Behaviour, SimBus, READ_QUERY, VERSION_QUERY};
 use linxdot_exporter::config::{Quantity, SensorOffset, TemperConfig};
 use linxdot_exporter::temper::{list_sensors_with, HidapiBackend, TemperCollector, Timing};
-
-const MICRODIA_7401: (u16, u16) = (0x0c45, 0x7401);
-const MICRODIA_7402: (u16, u16) = (0x0c45, 0x7402);
-const PCSENSOR_413D: (u16, u16) = (0x413d, 0x2107);
-const QINHENG_E025: (u16, u16) = (0x1a86, 0xe025);
-const PCSENSOR_3553: (u16, u16) = (0x3553, 0xa001);
+use linxdot_sim::hid::{
+    hex, reports, version16, wait_for, Behaviour, SimBus, MICRODIA_7401, MICRODIA_7402,
+    PCSENSOR_3553, PCSENSOR_413D, QINHENG_E025, READ_QUERY, VERSION_QUERY,
+};
+use linxdot_sim::text::{sample, samples};
+use linxdot_sim::wait;
 
 const HEADER_T: &str = "# HELP temper_temperature_celsius Temperature reading\n\
                         # TYPE temper_temperature_celsius gauge\n";
@@ -48,27 +44,6 @@ fn config(offsets: Vec<SensorOffset>) -> TemperConfig {
     }
 }
 
-fn wait_until(what: &str, done: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// The sample lines of one family in a body.
-fn samples<'a>(body: &'a str, family: &str) -> Vec<&'a str> {
-    body.lines()
-        .filter(|l| l.starts_with(family) && l[family.len()..].starts_with(['{', ' ']))
-        .collect()
-}
-
-fn value_of(body: &str, series: &str) -> Option<f64> {
-    body.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
-        .map(|v| v.parse().expect("a number"))
-}
-
 fn log_path() -> PathBuf {
     std::env::temp_dir().join(format!("temper-test-{}.log", std::process::id()))
 }
@@ -90,12 +65,6 @@ fn log_lines(level: &str, needle: &str) -> Vec<String> {
         .filter(|l| l.contains(&format!(" {level} ")) && l.contains(needle))
         .map(str::to_string)
         .collect()
-}
-
-fn version16(text: &str, pad: u8) -> Vec<u8> {
-    let mut v = text.as_bytes().to_vec();
-    v.resize(16, pad);
-    v
 }
 
 const PHY_T2: &str = "usb-3f980000.usb-1.4/input1";
@@ -189,17 +158,11 @@ temper_read_errors_total{{phy=\"usb-3f980000.usb-1.4/input1\"}} 0.0
 fn with_no_device_the_families_are_still_there() {
     let bus = SimBus::new();
     let c = TemperCollector::with_backend(&config(vec![]), bus.backend(), fast());
-    wait_until("a scan", || bus.enumerations() >= 2);
+    wait::until("a scan", || bus.enumerations() >= 2);
     assert_eq!(
         c.render(),
         format!("{HEADER_T}{HEADER_H}{HEADER_DEVICES}temper_devices 0.0\n{HEADER_ERRORS}")
     );
-    // TEMPer support switched off: no thread, same families.
-    let off = TemperCollector::start(&TemperConfig {
-        enabled: false,
-        ..config(vec![])
-    });
-    assert_eq!(off.render(), c.render());
 }
 
 #[test]
@@ -295,7 +258,7 @@ fn padded_versions_junk_stale_reports_two_reports_and_absent_sensors() {
     assert_eq!(t2b.opens(), 1);
     // Retries inside one identification are not failed exchanges.
     assert_eq!(
-        value_of(
+        sample(
             &body,
             r#"temper_read_errors_total{phy="usb-pad-1.1/input1"}"#
         ),
@@ -313,7 +276,7 @@ fn hot_plug_appear_disappear_return() {
     );
     let bus = SimBus::new();
     let c = TemperCollector::with_backend(&config(vec![]), bus.backend(), fast());
-    wait_until("a scan", || bus.enumerations() >= 1);
+    wait::until("a scan", || bus.enumerations() >= 1);
     assert!(samples(&c.render(), "temper_temperature_celsius").is_empty());
 
     let gold = || Behaviour::new(&version16("TEMPerGold_V3.4", 0), "80 01 08 CA 4E 20 00 00");
@@ -326,7 +289,7 @@ fn hot_plug_appear_disappear_return() {
     let body = wait_for(&c, "the device to go", |b| {
         !b.contains(&line) && b.contains("temper_devices 0.0\n")
     });
-    let after_unplug = value_of(&body, &errors).expect("the counter stays");
+    let after_unplug = sample(&body, &errors).expect("the counter stays");
     assert!(after_unplug >= 1.0, "{body}");
     let closed = log_lines("WARN", phy);
     assert_eq!(closed.len(), 1, "one line per drop: {closed:?}");
@@ -337,7 +300,7 @@ fn hot_plug_appear_disappear_return() {
     let body = wait_for(&c, "the device to return", |b| b.contains(&line));
     assert!(body.contains("temper_devices 1.0\n"));
     assert!(
-        value_of(&body, &errors).unwrap() >= after_unplug,
+        sample(&body, &errors).unwrap() >= after_unplug,
         "never backwards"
     );
     for dev in [&first, &second] {
@@ -443,7 +406,7 @@ fn permission_denied_is_logged_once_per_node_and_retried() {
     bus.set_denied(path, true);
     let c = TemperCollector::with_backend(&config(vec![]), bus.backend(), fast());
     let seen = bus.enumerations();
-    wait_until("five rescans", || bus.enumerations() >= seen + 5);
+    wait::until("five rescans", || bus.enumerations() >= seen + 5);
     let lines = log_lines("WARN", path);
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(lines[0].contains("Permission denied"), "{lines:?}");
@@ -517,11 +480,11 @@ fn a_failed_read_drops_the_samples_at_once_and_the_device_comes_back() {
     let errors = format!(r#"temper_read_errors_total{{phy="{phy}"}}"#);
     // The first body that counts the failed read no longer has the sample.
     let body = wait_for(&c, "a failed read", |b| {
-        value_of(b, &errors).is_some_and(|n| n >= 1.0)
+        sample(b, &errors).is_some_and(|n| n >= 1.0)
     });
     assert!(!body.contains(&line), "{body}");
     // Two timeouts in a row: closed, and re-opened by a rescan.
-    wait_until("a re-open", || dev.opens() > opened);
+    wait::until("a re-open", || dev.opens() > opened);
     dev.change(|b| b.silent = false);
     wait_for(&c, "the sample to return", |b| b.contains(&line));
     assert_eq!(dev.overlaps(), 0);

@@ -3,16 +3,13 @@
 //! collector runs over the simulated bus; it must never panic, never serve a
 //! reading it could not decode, and keep its counters monotonic.
 
-#[path = "support/hid_sim.rs"]
-mod hid_sim;
-
-use hid_sim::{hex, reports, wait_for, Behaviour, SimBus};
 use linxdot_exporter::config::TemperConfig;
 use linxdot_exporter::temper::{TemperCollector, Timing};
+use linxdot_sim::hid::{
+    hex, reports, version16, wait_for, Behaviour, SimBus, MICRODIA_7401, QINHENG_E025,
+};
+use linxdot_sim::text::sample;
 use std::time::{Duration, Instant};
-
-const MICRODIA_7401: (u16, u16) = (0x0c45, 0x7401);
-const QINHENG_E025: (u16, u16) = (0x1a86, 0xe025);
 
 fn timing() -> Timing {
     Timing {
@@ -31,19 +28,6 @@ fn config() -> TemperConfig {
         rescan_interval: Duration::from_millis(30),
         offsets: vec![],
     }
-}
-
-fn version16(text: &str) -> Vec<u8> {
-    let mut v = text.as_bytes().to_vec();
-    v.resize(16, b' ');
-    v
-}
-
-fn series_value(body: &str, prefix: &str) -> Option<f64> {
-    body.lines()
-        .find(|l| l.starts_with(prefix))
-        .and_then(|l| l.rsplit_once(' '))
-        .and_then(|(_, v)| v.parse().ok())
 }
 
 /// Renders for `window`, checking every body; returns the last one.
@@ -68,12 +52,15 @@ fn garbage_replies_give_no_reading_and_count_errors() {
         MICRODIA_7401,
         1,
         phy,
-        Behaviour::new(&version16("TEMPer2_M12_V1.3"), "FF FF FF FF FF FF FF FF"),
+        Behaviour::new(
+            &version16("TEMPer2_M12_V1.3", b' '),
+            "FF FF FF FF FF FF FF FF",
+        ),
     );
     let c = TemperCollector::with_backend(&config(), bus.backend(), timing());
     let errors = format!("temper_read_errors_total{{phy=\"{phy}\"}}");
     wait_for(&c, "read errors", |b| {
-        series_value(b, &errors).is_some_and(|v| v >= 2.0)
+        sample(b, &errors).is_some_and(|v| v >= 2.0)
     });
     watch(&c, Duration::from_millis(300), |b| {
         assert!(
@@ -96,7 +83,7 @@ fn short_replies_leave_the_missing_readings_out() {
     let phy = "usb-short-1/input1";
     let bus = SimBus::new();
     // TEMPer2 needs bytes 2..6; the device sends four bytes.
-    let mut behaviour = Behaviour::new(&version16("TEMPer2_M12_V1.3"), "");
+    let mut behaviour = Behaviour::new(&version16("TEMPer2_M12_V1.3", b' '), "");
     behaviour.reading = vec![hex("80 04 15 A0")];
     let dev = bus.plug("/dev/hidraw61", MICRODIA_7401, 1, phy, behaviour);
     let c = TemperCollector::with_backend(&config(), bus.backend(), timing());
@@ -130,7 +117,7 @@ fn random_replies_never_break_the_collector() {
         1,
         phy,
         Behaviour::new(
-            &version16("TEMPer2_V3.7"),
+            &version16("TEMPer2_V3.7", b' '),
             "80 80 0D 54 4E 20 00 00 80 01 0A F0 4E 20 00 00",
         ),
     );
@@ -183,7 +170,12 @@ fn a_device_that_comes_and_goes_keeps_counters_monotonic() {
     let bus = SimBus::new();
     let c = TemperCollector::with_backend(&config(), bus.backend(), timing());
     let errors = format!("temper_read_errors_total{{phy=\"{phy}\"}}");
-    let behaviour = || Behaviour::new(&version16("TEMPerGold_V3.4"), "80 01 08 CA 4E 20 00 00");
+    let behaviour = || {
+        Behaviour::new(
+            &version16("TEMPerGold_V3.4", b' '),
+            "80 01 08 CA 4E 20 00 00",
+        )
+    };
     let mut devices = Vec::new();
     let mut last_errors = 0.0;
     for cycle in 0..8 {
@@ -192,7 +184,7 @@ fn a_device_that_comes_and_goes_keeps_counters_monotonic() {
         let end = Instant::now() + Duration::from_millis(150);
         while Instant::now() < end {
             let body = c.render();
-            let now = series_value(&body, &errors).unwrap_or(last_errors);
+            let now = sample(&body, &errors).unwrap_or(last_errors);
             assert!(
                 now >= last_errors,
                 "counter went back from {last_errors} to {now}"
@@ -211,7 +203,7 @@ fn a_device_that_comes_and_goes_keeps_counters_monotonic() {
     let body = wait_for(&c, "the device to settle", |b| {
         b.contains("temper_devices 1.0\n") && b.contains(" 22.5\n")
     });
-    assert!(series_value(&body, &errors).unwrap() >= last_errors);
+    assert!(sample(&body, &errors).unwrap() >= last_errors);
     for d in &devices {
         assert_eq!(d.overlaps(), 0, "two threads talked to one device at once");
         assert!(d.max_open_at_once() <= 1);

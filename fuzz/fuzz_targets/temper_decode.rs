@@ -8,15 +8,19 @@ use libfuzzer_sys::fuzz_target;
 use linxdot_exporter::config::Quantity;
 use linxdot_exporter::temper::decode::{decode, version_string};
 use linxdot_exporter::temper::models::lookup;
+use linxdot_sim::hid::{
+    HIDTEMPER_660C, MICRODIA_7401, MICRODIA_7402, PCSENSOR_3553, PCSENSOR_413D, QINHENG_E025,
+};
 
-/// Every VID:PID of the model table, and one it does not know.
+/// Every VID:PID of the model table, and one it does not know (the first
+/// input byte picks one, so the order is fixed: the seeds rely on it).
 const IDS: [(u16, u16); 6] = [
-    (0x0c45, 0x7401),
-    (0x0c45, 0x7402),
-    (0x413d, 0x2107),
-    (0x1a86, 0xe025),
-    (0x3553, 0xa001),
-    (0x1130, 0x660c),
+    MICRODIA_7401,
+    MICRODIA_7402,
+    PCSENSOR_413D,
+    QINHENG_E025,
+    PCSENSOR_3553,
+    HIDTEMPER_660C,
 ];
 
 fuzz_target!(|data: &[u8]| {

@@ -38,28 +38,50 @@ pub enum PollError {
     Parse(String),
 }
 
-impl PollError {
-    pub const REASONS: [&'static str; 8] = [
-        "connection",
-        "http",
-        "login",
-        "login_backoff",
-        "parse",
-        "redirect",
-        "timeout",
-        "too_large",
-    ];
+/// Defines [`Reason`] from one list of `Variant => "label"`.
+macro_rules! reasons {
+    ($($variant:ident => $label:literal,)*) => {
+        /// The `reason` label of `miner_poll_errors_total`.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Reason {
+            $($variant,)*
+        }
 
-    pub fn reason(&self) -> &'static str {
+        impl Reason {
+            /// Every reason, in the order the counter's samples are written.
+            pub const ALL: &'static [Reason] = &[$(Reason::$variant,)*];
+
+            pub fn label(self) -> &'static str {
+                match self {
+                    $(Reason::$variant => $label,)*
+                }
+            }
+        }
+    };
+}
+
+reasons! {
+    Connection => "connection",
+    Http => "http",
+    Login => "login",
+    LoginBackoff => "login_backoff",
+    Parse => "parse",
+    Redirect => "redirect",
+    Timeout => "timeout",
+    TooLarge => "too_large",
+}
+
+impl PollError {
+    pub fn reason(&self) -> Reason {
         match self {
-            PollError::Connection(_) => "connection",
-            PollError::Timeout => "timeout",
-            PollError::Http(_) => "http",
-            PollError::Login(_) => "login",
-            PollError::LoginBackoff(_) => "login_backoff",
-            PollError::Redirect(_) => "redirect",
-            PollError::TooLarge => "too_large",
-            PollError::Parse(_) => "parse",
+            PollError::Connection(_) => Reason::Connection,
+            PollError::Timeout => Reason::Timeout,
+            PollError::Http(_) => Reason::Http,
+            PollError::Login(_) => Reason::Login,
+            PollError::LoginBackoff(_) => Reason::LoginBackoff,
+            PollError::Redirect(_) => Reason::Redirect,
+            PollError::TooLarge => Reason::TooLarge,
+            PollError::Parse(_) => Reason::Parse,
         }
     }
 }

@@ -13,8 +13,17 @@ pub const MAX_DEPTH: usize = 32;
 
 /// The label keys of `miner_exporter_info`, in the upstream order.
 pub const INFO_KEYS: [&str; 5] = ["animal_name", "firmware", "model_name", "region", "sn"];
-/// The numeric keys, in the order of [`SystemInfo::numbers`].
-pub const NUMBER_KEYS: [&str; 4] = ["cpu_temp", "cpu_usage", "memory_usage", "storage_usage"];
+/// The numeric keys, in the order of [`SystemInfo::numbers`]: those of the
+/// upstream gauges.
+pub const NUMBER_KEYS: [&str; 4] = {
+    let mut keys = [""; 4];
+    let mut i = 0;
+    while i < keys.len() {
+        keys[i] = super::UPSTREAM_GAUGES[i].key;
+        i += 1;
+    }
+    keys
+};
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SystemInfo {

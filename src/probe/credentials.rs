@@ -265,6 +265,15 @@ impl CredentialStore {
         })
     }
 
+    /// No default credentials and no file.
+    pub fn empty() -> CredentialStore {
+        CredentialStore {
+            default: None,
+            path: None,
+            file: Mutex::new(Arc::new(CredentialsFile::default())),
+        }
+    }
+
     /// The file's warnings at start, to log.
     pub fn warnings(&self) -> Vec<String> {
         self.current().warnings.clone()

@@ -78,8 +78,8 @@ impl ProbeConfig {
             allow,
             credentials_file: None,
             default_credentials: None,
-            timeout: Duration::from_secs(crate::config::DEFAULT_TIMEOUT_SECS),
-            refresh_interval: Duration::from_secs_f64(crate::config::DEFAULT_REFRESH_SECS),
+            timeout: Duration::from_secs(5),
+            refresh_interval: Duration::from_secs(60),
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             max_sessions: DEFAULT_MAX_SESSIONS,
             session_idle: DEFAULT_SESSION_IDLE,
@@ -154,6 +154,16 @@ impl Prober {
             sessions: Mutex::new(HashMap::new()),
             in_flight: Arc::new(AtomicUsize::new(0)),
         })
+    }
+
+    /// `/probe` off: every request is answered 404 with how to turn it on.
+    pub fn off() -> Prober {
+        Prober {
+            config: ProbeConfig::new(AllowList::default()),
+            credentials: CredentialStore::empty(),
+            sessions: Mutex::new(HashMap::new()),
+            in_flight: Arc::new(AtomicUsize::new(0)),
+        }
     }
 
     /// Logs what is on, and makes SIGHUP re-read the credentials file.

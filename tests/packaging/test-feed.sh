@@ -81,6 +81,13 @@ if mk prepare > "$top/prepare.log" 2>&1 && [ -f "$build_dir/Cargo.toml" ] &&
 else
     notok "feed: Build/Prepare: $(cat "$top/prepare.log")"
 fi
+# The copy must load as a workspace on its own (every member's manifest).
+if cargo metadata --no-deps --offline --format-version 1 \
+    --manifest-path "$build_dir/Cargo.toml" > /dev/null 2> "$top/metadata.log"; then
+    ok "feed: the copied crate loads as a whole workspace (cargo metadata)"
+else
+    notok "feed: the copied crate does not load: $(cat "$top/metadata.log")"
+fi
 
 mkdir -p "$build_dir/ipkg-install/bin"
 printf 'fake binary\n' > "$build_dir/ipkg-install/bin/linxdot-exporter"

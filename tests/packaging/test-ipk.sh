@@ -107,8 +107,7 @@ Version: ${version}-3
 Source: feeds/linxdot/linxdot-exporter
 License: $(cargo_field license)
 Section: utils
-URL: $(cargo_field repository)
-Maintainer: linxdot-exporter developers <$(cargo_field repository)/issues>
+Maintainer: linxdot-exporter developers
 Architecture: aarch64_generic
 Installed-Size: $data_size
 Description: $(cargo_field description)

@@ -3,8 +3,18 @@
 //! switched into the fault modes an exporter must survive.
 //!
 //! Used in-process by the tests and, through `examples/dashboard-sim.rs`, as
-//! a stand-alone program for the README demo and the packaging checks.
-#![allow(dead_code)]
+//! a stand-alone program for the README demo, the benchmarks and the soak.
+//!
+//! ```no_run
+//! use linxdot_sim::dashboard::{system_json_with, Dashboard, Fault};
+//!
+//! let sim = Dashboard::start(); // 127.0.0.1, a free port, admin/admin
+//! sim.set_system_json(&system_json_with(&[("animal_name", r#""odd-name""#), ("cpu_temp", "41.5")]));
+//! // ... point the exporter at `sim.host()` ...
+//! sim.set_fault(Fault::ServerError);
+//! assert!(sim.state().logins >= 1);
+//! drop(sim); // stops listening
+//! ```
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -44,6 +54,7 @@ pub enum Fault {
 }
 
 impl Fault {
+    /// Every mode with its name on the command line of `dashboard-sim`.
     pub const ALL: [(&'static str, Fault); 12] = [
         ("none", Fault::None),
         ("hang", Fault::Hang),
@@ -59,6 +70,7 @@ impl Fault {
         ("expire-every-request", Fault::ExpireEveryRequest),
     ];
 
+    /// The mode named `name` in [`Fault::ALL`].
     pub fn from_name(name: &str) -> Option<Fault> {
         Fault::ALL.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
     }
@@ -67,19 +79,55 @@ impl Fault {
 /// The healthy `/info/system` document (values from the upstream README).
 pub const DEFAULT_SYSTEM_JSON: &str = r#"{"animal_name":"fancy-lime-wolf","firmware":"Linxdot 1.2.26 r17752-8c4a79dd5","model_name":"LD-1001","region":"AU915","sn":"LD1NTV000000001","cpu_temp":35.555,"cpu_usage":7.1694,"memory_usage":"17.5041","storage_usage":39.8219,"uptime":123456,"lan_ip":"192.0.2.10"}"#;
 
+/// [`DEFAULT_SYSTEM_JSON`] with some keys' values replaced: each override is
+/// a key and its value as raw JSON (`r#""odd-name""#` for a string, `41.5`
+/// for a number). A key the document does not have is added at its end.
+pub fn system_json_with(overrides: &[(&str, &str)]) -> String {
+    // The default document is flat and no value in it holds a comma, a
+    // quote or a brace, so its members split on commas.
+    let inner = &DEFAULT_SYSTEM_JSON[1..DEFAULT_SYSTEM_JSON.len() - 1];
+    let mut members: Vec<(String, String)> = inner
+        .split(',')
+        .filter_map(|m| {
+            let (key, value) = m.split_once(':')?;
+            Some((key.trim_matches('"').to_string(), value.to_string()))
+        })
+        .collect();
+    for (key, value) in overrides {
+        match members.iter_mut().find(|(k, _)| k == key) {
+            Some(member) => member.1 = value.to_string(),
+            None => members.push((key.to_string(), value.to_string())),
+        }
+    }
+    let members: Vec<String> = members
+        .iter()
+        .map(|(k, v)| format!("\"{k}\":{v}"))
+        .collect();
+    format!("{{{}}}", members.join(","))
+}
+
+/// What the simulator expects and what it has seen; read and change it
+/// through [`Dashboard::state`].
 pub struct SimState {
+    /// The good username.
     pub username: String,
+    /// The good password.
     pub password: String,
     /// Expect the credentials as sent with `-a` (plain) instead of md5 hex.
     pub plain_credentials: bool,
+    /// How it misbehaves now.
     pub fault: Fault,
+    /// The body of a good `/info/system` answer.
     pub system_json: String,
     /// Sessions issued and still valid (value of the `sysauth` cookie).
     pub sessions: Vec<String>,
+    /// Good logins so far.
     pub logins: u64,
+    /// Logins with wrong credentials so far.
     pub failed_logins: u64,
     /// When each login request (good or not) arrived, in order.
     pub login_times: Vec<Instant>,
+    /// `GET /info/system` requests so far (with or without a session).
     pub system_requests: u64,
     /// The `Cookie` header of the last `/info/system` request.
     pub last_cookie: Option<String>,
@@ -90,6 +138,7 @@ pub struct SimState {
     next_session: u64,
 }
 
+/// A running simulator; stops listening when dropped.
 pub struct Dashboard {
     addr: SocketAddr,
     state: Arc<Mutex<SimState>>,
@@ -102,6 +151,9 @@ impl Dashboard {
         Dashboard::start_on("127.0.0.1:0", "admin", "admin").expect("start the dashboard simulator")
     }
 
+    /// Starts a healthy dashboard on `listen` (`127.0.0.1:0` for a free
+    /// port) with these credentials, expected md5-hashed as the stock
+    /// firmware's web page sends them (see [`SimState::plain_credentials`]).
     pub fn start_on(listen: &str, username: &str, password: &str) -> std::io::Result<Dashboard> {
         let listener = TcpListener::bind(listen)?;
         let addr = listener.local_addr()?;
@@ -139,6 +191,7 @@ impl Dashboard {
         Ok(Dashboard { addr, state, stop })
     }
 
+    /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -148,14 +201,17 @@ impl Dashboard {
         self.addr.to_string()
     }
 
+    /// Its state, locked: read the counters, change the expectations.
     pub fn state(&self) -> MutexGuard<'_, SimState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Switches to fault mode `fault` from the next request on.
     pub fn set_fault(&self, fault: Fault) {
         self.state().fault = fault;
     }
 
+    /// Answers `/info/system` with `json` from the next request on.
     pub fn set_system_json(&self, json: &str) {
         self.state().system_json = json.to_string();
     }

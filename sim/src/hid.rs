@@ -9,20 +9,62 @@
 //! their timeout, unplugging (pending and later I/O fails), permission denied.
 //! Each device also checks that no two calls overlap and that it is never open
 //! twice at once.
-
-#![allow(dead_code)]
+//!
+//! ```no_run
+//! use linxdot_exporter::config::TemperConfig;
+//! use linxdot_exporter::temper::{TemperCollector, Timing};
+//! use linxdot_sim::hid::{version16, wait_for, Behaviour, SimBus, MICRODIA_7401};
+//!
+//! let bus = SimBus::new();
+//! // A TEMPer2: its 16-byte version reply, then the 8-byte reading reply.
+//! let dev = bus.plug(
+//!     "/dev/hidraw0",
+//!     MICRODIA_7401,
+//!     1,
+//!     "usb-sim-1/input1",
+//!     Behaviour::new(&version16("TEMPer2_M12_V1.3", b' '), "80 04 15 A0 14 A0"),
+//! );
+//! let config = TemperConfig {
+//!     enabled: true,
+//!     rescan_interval: std::time::Duration::from_secs(1),
+//!     offsets: vec![],
+//! };
+//! let c = TemperCollector::with_backend(&config, bus.backend(), Timing::default());
+//! wait_for(&c, "a reading", |body| body.contains(" 20.625\n"));
+//! bus.unplug("/dev/hidraw0");
+//! assert_eq!(dev.overlaps(), 0);
+//! ```
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use linxdot_exporter::temper::{Backend, Candidate, OpenError, Transport, TransportError};
+use linxdot_exporter::temper::{
+    Backend, Candidate, OpenError, TemperCollector, Transport, TransportError,
+};
 
+use crate::wait;
+
+/// Microdia 0c45:7401 (TEMPer, TEMPer1, TEMPer2, TEMPerNTC).
+pub const MICRODIA_7401: (u16, u16) = (0x0c45, 0x7401);
+/// Microdia 0c45:7402 (TEMPerHUM).
+pub const MICRODIA_7402: (u16, u16) = (0x0c45, 0x7402);
+/// PCsensor 413d:2107 (TEMPerGold, TEMPerX).
+pub const PCSENSOR_413D: (u16, u16) = (0x413d, 0x2107);
+/// QinHeng 1a86:e025 (TEMPerGold, TEMPer1F, TEMPer2, TEMPerHUM).
+pub const QINHENG_E025: (u16, u16) = (0x1a86, 0xe025);
+/// PCsensor 3553:a001 (TEMPerGold, TEMPer1F, TEMPer2, TEMPerHUM).
+pub const PCSENSOR_3553: (u16, u16) = (0x3553, 0xa001);
+/// 1130:660c: the HidTEMPer family, which the exporter knows but does not read.
+pub const HIDTEMPER_660C: (u16, u16) = (0x1130, 0x660c);
+
+/// The query for the version (firmware name) reply: report id 0 and 8 bytes.
 pub const VERSION_QUERY: [u8; 9] = [0x00, 0x01, 0x86, 0xff, 0x01, 0x00, 0x00, 0x00, 0x00];
 /// How many writes a device records for the tests to look at.
 pub const MAX_RECORDED_WRITES: usize = 32;
 
+/// The query for a reading.
 pub const READ_QUERY: [u8; 9] = [0x00, 0x01, 0x80, 0x33, 0x01, 0x00, 0x00, 0x00, 0x00];
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -34,6 +76,14 @@ pub fn hex(text: &str) -> Vec<u8> {
     text.split_whitespace()
         .map(|b| u8::from_str_radix(b, 16).expect("hex byte"))
         .collect()
+}
+
+/// A version reply of 16 bytes (two reports): `text` padded with `pad`
+/// (devices pad with spaces or with zeros).
+pub fn version16(text: &str, pad: u8) -> Vec<u8> {
+    let mut v = text.as_bytes().to_vec();
+    v.resize(16, pad);
+    v
 }
 
 /// Splits bytes into 8-byte reports, the last one padded with zeros.
@@ -68,6 +118,8 @@ pub struct Behaviour {
 }
 
 impl Behaviour {
+    /// Answers the version query with `version` and every read query with
+    /// `reading` (hex bytes, e.g. `"80 04 15 A0"`); no misbehaviour.
     pub fn new(version: &[u8], reading: &str) -> Behaviour {
         Behaviour {
             version: version.to_vec(),
@@ -101,6 +153,7 @@ pub struct SimDevice {
 }
 
 impl SimDevice {
+    /// A device, plugged in, behaving as `behaviour` says.
     pub fn new(behaviour: Behaviour) -> Arc<SimDevice> {
         Arc::new(SimDevice {
             state: Mutex::new(DeviceState {
@@ -118,6 +171,7 @@ impl SimDevice {
         })
     }
 
+    /// Changes its behaviour while it runs (wakes any waiting read).
     pub fn change(&self, f: impl FnOnce(&mut Behaviour)) {
         f(&mut lock(&self.state).behaviour);
         self.wake.notify_all();
@@ -133,6 +187,7 @@ impl SimDevice {
         lock(&self.state).writes.clone()
     }
 
+    /// How many of the recorded writes were exactly `command`.
     pub fn count_writes(&self, command: &[u8]) -> usize {
         lock(&self.state)
             .writes
@@ -141,6 +196,7 @@ impl SimDevice {
             .count()
     }
 
+    /// How many times it was opened.
     pub fn opens(&self) -> usize {
         self.opens.load(Ordering::SeqCst)
     }
@@ -280,6 +336,7 @@ pub struct SimBus {
 }
 
 impl SimBus {
+    /// An empty bus.
     pub fn new() -> SimBus {
         SimBus::default()
     }
@@ -328,10 +385,12 @@ impl SimBus {
         }
     }
 
+    /// How many times the bus was enumerated (the collector's scans).
     pub fn enumerations(&self) -> usize {
         lock(&self.state).enumerations
     }
 
+    /// The bus as the collector's backend (shares this bus).
     pub fn backend(&self) -> Box<dyn Backend> {
         Box::new(self.clone())
     }
@@ -360,23 +419,15 @@ impl Backend for SimBus {
     }
 }
 
-/// Renders the collector until `done` holds (or fails after 10 s); returns
-/// that body.
-pub fn wait_for(
-    c: &linxdot_exporter::temper::TemperCollector,
-    what: &str,
-    done: impl Fn(&str) -> bool,
-) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+/// Renders the collector every 5 ms until `done(body)` holds; returns that
+/// body. Panics after 10 s with the last body.
+pub fn wait_for(c: &TemperCollector, what: &str, done: impl Fn(&str) -> bool) -> String {
+    wait::poll(what, Duration::from_secs(10), wait::POLL_EVERY, || {
         let body = c.render();
         if done(&body) {
-            return body;
+            Ok(body)
+        } else {
+            Err(body)
         }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; last body:\n{body}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    })
 }

@@ -1,8 +1,8 @@
 //! What /proc says about a child process (the exporter under test), and a
 //! scrape that is timed on its own.
-#![allow(dead_code)]
 
-use super::exporter::{Exporter, HttpAnswer};
+use crate::exporter::Exporter;
+use crate::http::HttpAnswer;
 use std::time::{Duration, Instant};
 
 /// The memory bound every stress test holds the exporter to, in KiB.
@@ -21,10 +21,12 @@ pub fn status_kib(pid: u32, field: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
 }
 
+/// The resident set of process `pid` (`VmRSS`), in KiB.
 pub fn rss_kib(pid: u32) -> u64 {
     status_kib(pid, "VmRSS")
 }
 
+/// How many descriptors process `pid` has open.
 pub fn open_fds(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
         .map(|d| d.count())

@@ -1,0 +1,18 @@
+//! `linxdot_exporter_build_info{version} 1`.
+
+use crate::collector::Collector;
+use crate::config::VERSION;
+use crate::exposition::{Exposition, MetricType};
+
+pub struct BuildInfoCollector;
+
+impl Collector for BuildInfoCollector {
+    fn collect(&self, out: &mut Exposition) {
+        out.family(
+            "linxdot_exporter_build_info",
+            "A metric with a constant '1' value labeled by the version of linxdot-exporter",
+            MetricType::Gauge,
+        )
+        .sample(&[("version", VERSION)], 1.0);
+    }
+}

@@ -1,0 +1,515 @@
+//! Every flag, defined once: its spellings, environment variable, value
+//! name, default and help. Parsing ([`super::args`]), environment defaults,
+//! `--help` ([`help`]) and the README's flag table ([`readme_table`]) are all
+//! derived from [`FLAGS`].
+//!
+//! Adding a flag: one entry here (in `--help` order), and one line in
+//! [`super::parse`] that turns its value into a field of the `Config`.
+
+/// What a flag takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Ends the run before anything else is read (`--help`, `--version`).
+    Exit,
+    /// On or off; its variable is a boolean (see `args::env_flag`).
+    Switch,
+    /// One value, named so in `--help`; given twice is an error.
+    Value(&'static str),
+    /// Any number of values; its variable holds them space-separated and is
+    /// read only when the flag is not given.
+    Repeated(&'static str),
+}
+
+/// The default a flag's documentation shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Default {
+    None,
+    /// A value the flag itself accepts: the `Config` step parses it as if it
+    /// had been given (so the default is written only here).
+    Value(&'static str),
+    /// A description of what happens without the flag.
+    Note(&'static str),
+}
+
+#[derive(Debug)]
+pub struct Flag {
+    pub short: Option<&'static str>,
+    /// The name `--help` shows, and the one errors name.
+    pub long: &'static str,
+    /// Further accepted spellings (hyphens for underscores and back, `-V`).
+    pub aliases: &'static [&'static str],
+    pub kind: Kind,
+    /// The value name of the usage line where it differs from [`Kind`]'s.
+    pub usage_value: Option<&'static str>,
+    pub env: Option<&'static str>,
+    pub default: Default,
+    /// Another flag (its `long`) that sets the same thing: giving both is an
+    /// error, and the variables of the two are read only when neither is given.
+    pub excludes: Option<&'static str>,
+    /// A flag of the Python linxdot-exporter: the usage line lists these
+    /// first, in this order, as its argparse did.
+    pub upstream: bool,
+    /// `--help` text, wrapped by hand (lines after the first are indented).
+    pub help: &'static str,
+    /// The README table's one-line meaning.
+    pub doc: &'static str,
+}
+
+const FLAG: Flag = Flag {
+    short: None,
+    long: "",
+    aliases: &[],
+    kind: Kind::Switch,
+    usage_value: None,
+    env: None,
+    default: Default::None,
+    excludes: None,
+    upstream: false,
+    help: "",
+    doc: "",
+};
+
+/// All flags, in `--help` order.
+pub const FLAGS: &[Flag] = &[
+    Flag {
+        short: Some("-h"),
+        long: "--help",
+        kind: Kind::Exit,
+        upstream: true,
+        help: "show this help message and exit",
+        doc: "print this help and exit",
+        ..FLAG
+    },
+    Flag {
+        short: Some("-f"),
+        long: "--log_file",
+        aliases: &["--log-file"],
+        kind: Kind::Value("LOG_FILE"),
+        env: Some("LOG_FILE"),
+        default: Default::Note("stderr"),
+        upstream: true,
+        help: "Path of log file (env LOG_FILE; default: stderr)",
+        doc: "append log lines to this file",
+        ..FLAG
+    },
+    Flag {
+        short: Some("-o"),
+        long: "--host",
+        kind: Kind::Value("HOST"),
+        env: Some("MINER_HOST"),
+        default: Default::Value("127.0.0.1"),
+        upstream: true,
+        help: "Miner hostname or IP address, optionally HOST:PORT\n\
+               (env MINER_HOST; default: 127.0.0.1)",
+        doc: "the miner dashboard, `HOST` or `HOST:PORT` (the exporter runs on the miner)",
+        ..FLAG
+    },
+    Flag {
+        short: Some("-u"),
+        long: "--username",
+        kind: Kind::Value("USERNAME"),
+        env: Some("MINER_USERNAME"),
+        upstream: true,
+        help: "Miner API username (env MINER_USERNAME)",
+        doc: "dashboard user",
+        ..FLAG
+    },
+    Flag {
+        short: Some("-p"),
+        long: "--password",
+        kind: Kind::Value("PASSWORD"),
+        env: Some("MINER_PASSWORD"),
+        upstream: true,
+        help: "Miner API password (env MINER_PASSWORD)",
+        doc: "dashboard password (visible in `ps`: prefer the next one)",
+        ..FLAG
+    },
+    Flag {
+        long: "--password-file",
+        aliases: &["--password_file"],
+        kind: Kind::Value("PATH"),
+        env: Some("MINER_PASSWORD_FILE"),
+        excludes: Some("--password"),
+        help: "Read the miner API password from the first line of PATH\n\
+               (env MINER_PASSWORD_FILE); keeps it out of `ps`",
+        doc: "the first line of this file is the password",
+        ..FLAG
+    },
+    Flag {
+        short: Some("-a"),
+        long: "--plain_credentials",
+        aliases: &["--plain-credentials"],
+        env: Some("PLAIN_CREDENTIALS"),
+        upstream: true,
+        help: "Use login credentials without MD5 hashing\n(env PLAIN_CREDENTIALS)",
+        doc: "send credentials as typed, not MD5-hex",
+        ..FLAG
+    },
+    Flag {
+        short: Some("-d"),
+        long: "--debug",
+        env: Some("EXPORTER_DEBUG"),
+        upstream: true,
+        help: "Enable debug mode (env EXPORTER_DEBUG)",
+        doc: "debug lines",
+        ..FLAG
+    },
+    Flag {
+        short: Some("-r"),
+        long: "--refresh_interval",
+        aliases: &["--refresh-interval"],
+        kind: Kind::Value("REFRESH_INTERVAL"),
+        env: Some("EXPORTER_REFRESH"),
+        default: Default::Value("60"),
+        upstream: true,
+        help: "Refresh rate of reading miner API (seconds)\n\
+               (env EXPORTER_REFRESH; default: 60)",
+        doc: "seconds between two polls of the dashboard",
+        ..FLAG
+    },
+    Flag {
+        short: Some("-t"),
+        long: "--port",
+        kind: Kind::Value("PORT"),
+        env: Some("EXPORTER_PORT"),
+        default: Default::Value("8061"),
+        upstream: true,
+        help: "TCP port number of exporter listens\n(env EXPORTER_PORT; default: 8061)",
+        doc: "port to listen on",
+        ..FLAG
+    },
+    Flag {
+        long: "--timeout",
+        kind: Kind::Value("SECONDS"),
+        default: Default::Value("5"),
+        help: "Timeout of each miner API request (default: 5)",
+        doc: "deadline of each dashboard request (1–3600 s)",
+        ..FLAG
+    },
+    Flag {
+        long: "--bind-address",
+        aliases: &["--bind_address"],
+        kind: Kind::Value("BIND_ADDRESS"),
+        usage_value: Some("ADDRESS"),
+        default: Default::Note("::, or 0.0.0.0 without IPv6"),
+        help: "IPv6 or IPv4 address to listen on\n(default: ::, or 0.0.0.0 without IPv6)",
+        doc: "IPv4 or IPv6 address to listen on",
+        ..FLAG
+    },
+    Flag {
+        long: "--bind-port",
+        aliases: &["--bind_port"],
+        kind: Kind::Value("BIND_PORT"),
+        usage_value: Some("PORT"),
+        excludes: Some("--port"),
+        help: "Port to listen on (same as --port)",
+        doc: "same as `--port`",
+        ..FLAG
+    },
+    Flag {
+        long: "--bind-v6only",
+        aliases: &["--bind_v6only"],
+        kind: Kind::Value("{0,1}"),
+        default: Default::Note("OS default"),
+        help: "If 1, prevent IPv6 sockets from accepting IPv4\n\
+               connections; if 0, allow; if unspecified, use OS\n\
+               default",
+        doc: "whether an IPv6 socket refuses IPv4",
+        ..FLAG
+    },
+    Flag {
+        long: "--thread-count",
+        aliases: &["--thread_count"],
+        kind: Kind::Value("THREAD_COUNT"),
+        usage_value: Some("N"),
+        default: Default::Value("4"),
+        help: "Number of request-handling threads to spawn (default: 4)",
+        doc: "HTTP worker threads (1–64)",
+        ..FLAG
+    },
+    Flag {
+        long: "--no-temper",
+        aliases: &["--no_temper"],
+        env: Some("EXPORTER_NO_TEMPER"),
+        help: "Do not read TEMPer USB sensors (env EXPORTER_NO_TEMPER)",
+        doc: "do not read USB sensors",
+        ..FLAG
+    },
+    Flag {
+        long: "--temper-offset",
+        aliases: &["--temper_offset"],
+        kind: Kind::Repeated("PHY:NAME=DELTA"),
+        env: Some("TEMPER_OFFSETS"),
+        help: "Add DELTA degrees C to sensor NAME (internal, external,\n\
+               empty, or *) of the TEMPer device at PHY; repeatable\n\
+               (env TEMPER_OFFSETS, space-separated)",
+        doc: "temperature calibration, repeatable (the variable: space-separated)",
+        ..FLAG
+    },
+    Flag {
+        long: "--temper-humidity-offset",
+        aliases: &["--temper_humidity_offset"],
+        kind: Kind::Repeated("PHY:NAME=DELTA"),
+        help: "Add DELTA %RH to a humidity reading; repeatable",
+        doc: "humidity calibration, repeatable",
+        ..FLAG
+    },
+    Flag {
+        long: "--temper-rescan",
+        aliases: &["--temper_rescan"],
+        kind: Kind::Value("SECONDS"),
+        default: Default::Value("10"),
+        help: "How often to look for plugged or unplugged TEMPer\ndevices (default: 10)",
+        doc: "how often to look for plugged/unplugged sensors",
+        ..FLAG
+    },
+    Flag {
+        long: "--probe-allow",
+        aliases: &["--probe_allow"],
+        kind: Kind::Repeated("PATTERN"),
+        env: Some("PROBE_ALLOW"),
+        default: Default::Note("none, /probe is off"),
+        help: "Let /probe?target= poll the dashboards matching PATTERN:\n\
+               an address, CIDR, host name or *.glob, optionally with\n\
+               :PORT; repeatable (env PROBE_ALLOW, space-separated;\n\
+               default: none, /probe is off)",
+        doc: "targets `/probe?target=` may poll: address, CIDR, host name or `*.glob`, optionally `:PORT`; repeatable (the variable: space-separated)",
+        ..FLAG
+    },
+    Flag {
+        long: "--probe-credentials",
+        aliases: &["--probe_credentials"],
+        kind: Kind::Value("PATH"),
+        env: Some("PROBE_CREDENTIALS"),
+        default: Default::Note("-u and -p"),
+        help: "File of PATTERN USERNAME PASSWORD_FILE [md5|plain] lines\n\
+               (or JSON) giving /probe targets their own credentials;\n\
+               re-read on SIGHUP (env PROBE_CREDENTIALS;\n\
+               default: -u and -p)",
+        doc: "per-target credentials for `/probe` (see [Many miners from one box](#many-miners-from-one-box)); re-read on SIGHUP",
+        ..FLAG
+    },
+    Flag {
+        long: "--list-sensors",
+        aliases: &["--list_sensors"],
+        help: "Print each recognised TEMPer device with a fresh reading\nand exit",
+        doc: "print the recognised sensors with a reading, and exit",
+        ..FLAG
+    },
+    Flag {
+        long: "--version",
+        aliases: &["-V"],
+        kind: Kind::Exit,
+        upstream: true,
+        help: "show program's version number and exit",
+        doc: "print the version and exit",
+        ..FLAG
+    },
+];
+
+/// The flag whose `long` is `long`. Only the code names flags, so a name
+/// that is not in the table is a bug of this program (every test of the
+/// `Config` step would show it).
+pub fn flag(long: &str) -> &'static Flag {
+    FLAGS
+        .iter()
+        .find(|f| f.long == long)
+        .unwrap_or_else(|| panic!("no flag {long} in FLAGS"))
+}
+
+impl Flag {
+    /// Every accepted spelling: short, long, then the aliases.
+    pub fn spellings(&self) -> impl Iterator<Item = &'static str> {
+        self.short
+            .into_iter()
+            .chain(std::iter::once(self.long))
+            .chain(self.aliases.iter().copied())
+    }
+
+    fn value_name(&self) -> Option<&'static str> {
+        match self.kind {
+            Kind::Value(v) | Kind::Repeated(v) => Some(v),
+            Kind::Exit | Kind::Switch => None,
+        }
+    }
+
+    /// `-f LOG_FILE, --log_file LOG_FILE`, as the option list shows it.
+    fn invocation(&self) -> String {
+        let with_value = |name: &str| match self.value_name() {
+            Some(v) => format!("{name} {v}"),
+            None => name.to_string(),
+        };
+        match self.short {
+            Some(short) => format!("{}, {}", with_value(short), with_value(self.long)),
+            None => with_value(self.long),
+        }
+    }
+
+    /// `[-f LOG_FILE]`, as the usage line shows it.
+    fn usage(&self) -> String {
+        let name = self.short.unwrap_or(self.long);
+        match self.usage_value.or(self.value_name()) {
+            Some(v) => format!("[{name} {v}]"),
+            None => format!("[{name}]"),
+        }
+    }
+}
+
+const PROGRAM: &str = "linxdot-exporter";
+const DESCRIPTION: &str =
+    "Exporter for metrics for Linxdot miner devices and PCsensor TEMPer USB sensors";
+const EPILOGUE: &str = "\
+Long options are also accepted with hyphens (--log-file, --plain-credentials,
+--refresh-interval) and as --option=value. A flag beats its environment variable.
+Without a username and a password the miner is not polled; everything else is served.
+";
+/// The usage line wraps before this column.
+const USAGE_WIDTH: usize = 100;
+/// Help texts start in this column (argparse's layout).
+const HELP_COLUMN: usize = 24;
+
+/// The `--help` text, laid out the way the upstream exporters' argparse did.
+pub fn help() -> String {
+    let mut out = String::new();
+    let head = format!("usage: {PROGRAM}");
+    let indent = " ".repeat(head.len() + 1);
+    let mut line = head;
+    let upstream_first = FLAGS
+        .iter()
+        .filter(|f| f.upstream)
+        .chain(FLAGS.iter().filter(|f| !f.upstream));
+    for flag in upstream_first {
+        let usage = flag.usage();
+        if line.len() + 1 + usage.len() > USAGE_WIDTH {
+            out.push_str(&line);
+            out.push('\n');
+            line = indent.clone();
+        } else {
+            line.push(' ');
+        }
+        line.push_str(&usage);
+    }
+    out.push_str(&line);
+    out.push_str("\n\n");
+    out.push_str(DESCRIPTION);
+    out.push_str("\n\noptional arguments:\n");
+    let pad = " ".repeat(HELP_COLUMN);
+    for flag in FLAGS {
+        let invocation = format!("  {}", flag.invocation());
+        let mut lines = flag.help.lines();
+        if invocation.len() + 2 <= HELP_COLUMN {
+            out.push_str(&format!("{invocation:<HELP_COLUMN$}"));
+            out.push_str(lines.next().unwrap_or(""));
+            out.push('\n');
+        } else {
+            out.push_str(&invocation);
+            out.push('\n');
+        }
+        for text in lines {
+            out.push_str(&pad);
+            out.push_str(text.trim_start());
+            out.push('\n');
+        }
+    }
+    out.push('\n');
+    out.push_str(EPILOGUE);
+    out
+}
+
+/// The README's flag table (markdown), between its two marker lines.
+pub fn readme_table() -> String {
+    let mut out = String::from("| flag | variable | default | meaning |\n|---|---|---|---|\n");
+    for flag in FLAGS {
+        let mut names: Vec<String> = flag.short.iter().map(|s| format!("`{s}`")).collect();
+        names.push(match flag.value_name() {
+            Some(v) => format!("`{} {v}`", flag.long),
+            None => format!("`{}`", flag.long),
+        });
+        let env = flag.env.map(|e| format!("`{e}`")).unwrap_or_default();
+        let default = match (flag.default, flag.kind) {
+            (Default::None, Kind::Switch) => "off".to_string(),
+            (Default::None, _) => String::new(),
+            (Default::Value(v), _) => format!("`{v}`"),
+            (Default::Note(n), _) => n.to_string(),
+        };
+        for cell in [names.join(", "), env, default, flag.doc.to_string()] {
+            out.push_str("| ");
+            if !cell.is_empty() {
+                out.push_str(&cell);
+                out.push(' ');
+            }
+        }
+        out.push_str("|\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn help_is_unchanged() {
+        assert_eq!(help(), include_str!("testdata/help.txt"));
+    }
+
+    #[test]
+    fn help_names_each_variable_and_default() {
+        for flag in FLAGS {
+            let text = flag.help.split_whitespace().collect::<Vec<_>>().join(" ");
+            if let Some(env) = flag.env {
+                assert!(
+                    text.contains(&format!("(env {env}")),
+                    "{}: {text}",
+                    flag.long
+                );
+            }
+            let ok = match flag.default {
+                Default::None => !text.contains("default:"),
+                Default::Value(v) => text.contains(&format!("default: {v})")),
+                Default::Note(note) => text.contains(note),
+            };
+            assert!(ok, "{}: {text} vs {:?}", flag.long, flag.default);
+        }
+    }
+
+    #[test]
+    fn spellings_are_unique() {
+        let mut all: Vec<&str> = FLAGS.iter().flat_map(Flag::spellings).collect();
+        let n = all.len();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), n, "a spelling belongs to two flags");
+        for flag in FLAGS {
+            if let Some(other) = flag.excludes {
+                assert!(FLAGS.iter().any(|f| f.long == other), "{other}");
+            }
+        }
+    }
+
+    /// The README's table is [`readme_table`]. `UPDATE_README=1 cargo test
+    /// --lib config` writes it there.
+    #[test]
+    fn readme_table_is_the_flag_table() {
+        const BEGIN: &str = "<!-- flags: generated from src/config/flags.rs -->\n";
+        const END: &str = "<!-- end of flags -->\n";
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+        let readme = std::fs::read_to_string(path).unwrap();
+        let start = readme.find(BEGIN).expect("README lacks the flags marker") + BEGIN.len();
+        let end = start
+            + readme[start..]
+                .find(END)
+                .expect("README lacks the end marker");
+        let want = readme_table();
+        if readme[start..end] != want && std::env::var_os("UPDATE_README").is_some() {
+            let updated = format!("{}{want}{}", &readme[..start], &readme[end..]);
+            std::fs::write(path, updated).unwrap();
+            return;
+        }
+        assert_eq!(
+            readme[start..end],
+            want,
+            "README's flag table differs from FLAGS; UPDATE_README=1 cargo test --lib config rewrites it"
+        );
+    }
+}

@@ -1,0 +1,132 @@
+//! The miner collector: the upstream families (`miner_exporter_info` and
+//! four gauges, byte-compatible) and the exporter's own poll health, rendered
+//! from the poller's state.
+
+use super::client::Reason;
+use super::poller::{self, MinerState};
+use super::system::INFO_KEYS;
+use crate::collector::Collector;
+use crate::config::MinerConfig;
+use crate::exposition::{round_decimals, Exposition, MetricType};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// One upstream gauge, read from one number of the dashboard's JSON.
+pub struct Gauge {
+    pub metric: &'static str,
+    /// The JSON key ([`super::system::NUMBER_KEYS`] is derived from these).
+    pub key: &'static str,
+    pub help: &'static str,
+    /// Rounded to 3 decimals, as upstream did.
+    pub rounded: bool,
+}
+
+/// The upstream gauges, in the order they are written.
+pub const UPSTREAM_GAUGES: [Gauge; 4] = [
+    Gauge {
+        metric: "miner_cpu_temp",
+        key: "cpu_temp",
+        help: "CPU temperature",
+        rounded: false,
+    },
+    Gauge {
+        metric: "miner_cpu_usage",
+        key: "cpu_usage",
+        help: "CPU utilization",
+        rounded: true,
+    },
+    Gauge {
+        metric: "miner_mem_usage",
+        key: "memory_usage",
+        help: "Memory utilization",
+        rounded: true,
+    },
+    Gauge {
+        metric: "miner_sto_usage",
+        key: "storage_usage",
+        help: "Storage utilization",
+        rounded: true,
+    },
+];
+
+pub struct MinerCollector {
+    state: Arc<Mutex<MinerState>>,
+}
+
+impl MinerCollector {
+    /// Starts the poller thread; the first poll begins at once.
+    pub fn start(config: MinerConfig) -> std::io::Result<MinerCollector> {
+        Ok(MinerCollector {
+            state: poller::spawn(config)?,
+        })
+    }
+
+    /// How many polls have finished, good or bad.
+    pub fn polls_completed(&self) -> u64 {
+        self.lock().polls
+    }
+
+    fn lock(&self) -> MutexGuard<'_, MinerState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Collector for MinerCollector {
+    fn collect(&self, out: &mut Exposition) {
+        render(&self.lock(), out);
+    }
+}
+
+/// The `miner_*` families of one dashboard, as `/metrics` and `/probe`
+/// both write them.
+pub fn render(s: &MinerState, out: &mut Exposition) {
+    let snapshot = s.snapshot.as_ref();
+
+    let mut info = out.family(
+        "miner_exporter_info",
+        "Miner Information",
+        MetricType::Gauge,
+    );
+    if let Some(snapshot) = snapshot {
+        let labels: Vec<(&str, &str)> = INFO_KEYS
+            .iter()
+            .zip(&snapshot.info)
+            .map(|(k, v)| (*k, v.as_deref().unwrap_or("")))
+            .collect();
+        info.sample(&labels, 1.0);
+    }
+    for (i, gauge) in UPSTREAM_GAUGES.iter().enumerate() {
+        let value = snapshot.and_then(|s| s.numbers[i]);
+        let value = if gauge.rounded {
+            value.map(|v| round_decimals(v, 3))
+        } else {
+            value
+        };
+        out.single(gauge.metric, gauge.help, MetricType::Gauge, value);
+    }
+    out.single(
+        "miner_up",
+        "Whether the last poll of the miner dashboard gave good data (1) or not (0)",
+        MetricType::Gauge,
+        Some(if snapshot.is_some() { 1.0 } else { 0.0 }),
+    );
+    out.single(
+        "miner_last_success_timestamp_seconds",
+        "Unix time of the last good poll of the miner dashboard",
+        MetricType::Gauge,
+        s.last_success_unix,
+    );
+    out.single(
+        "miner_poll_duration_seconds",
+        "How long the last poll of the miner dashboard took",
+        MetricType::Gauge,
+        s.last_poll_seconds,
+    );
+    let mut errors = out.family(
+        "miner_poll_errors_total",
+        "Failed polls of the miner dashboard, by reason",
+        MetricType::Counter,
+    );
+    for (reason, count) in Reason::ALL.iter().zip(s.errors) {
+        errors.sample(&[("reason", reason.label())], count as f64);
+    }
+}

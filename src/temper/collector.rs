@@ -1,0 +1,132 @@
+//! The TEMPer collector: starts the scanner over a backend (hidapi, or the
+//! tests' simulated bus) and renders the shared snapshot; it never touches
+//! USB itself.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::poller::{self, lock, Ctx};
+use super::{calibrate, decode, natural_cmp, Backend, HidapiBackend, Timing, SYSFS_ROOT};
+use super::{DEVICES, HUMIDITY, READ_ERRORS, TEMPERATURE};
+use crate::collector::Collector;
+use crate::config::{Quantity, SensorOffset, TemperConfig};
+use crate::exposition::{Exposition, MetricType};
+
+pub struct TemperCollector {
+    ctx: Arc<Ctx>,
+    offsets: Vec<SensorOffset>,
+}
+
+impl TemperCollector {
+    /// The real thing: hidapi over `/dev/hidraw*`, background threads
+    /// started. (Whether it runs at all is the collector list's business:
+    /// `--no-temper` acts there, not here.)
+    pub fn start(config: &TemperConfig) -> TemperCollector {
+        Self::with_backend(
+            config,
+            Box::new(HidapiBackend::new(SYSFS_ROOT)),
+            Timing::default(),
+        )
+    }
+
+    /// The same collector over any backend (the tests use a simulated bus).
+    pub fn with_backend(
+        config: &TemperConfig,
+        backend: Box<dyn Backend>,
+        timing: Timing,
+    ) -> TemperCollector {
+        let ctx = Arc::new(Ctx::new(timing));
+        poller::spawn_scanner(Arc::clone(&ctx), backend, config.rescan_interval);
+        TemperCollector {
+            ctx,
+            offsets: config.offsets.clone(),
+        }
+    }
+
+    /// The TEMPer families alone, as one exposition body.
+    pub fn render(&self) -> String {
+        let mut out = Exposition::new();
+        self.collect(&mut out);
+        out.into_string()
+    }
+}
+
+impl Drop for TemperCollector {
+    /// Stops the threads (each at its next wake-up; none is waited for).
+    fn drop(&mut self) {
+        self.ctx.stop.stop();
+    }
+}
+
+struct Row {
+    phy: String,
+    version: String,
+    at: Instant,
+    values: Vec<decode::Value>,
+}
+
+impl Collector for TemperCollector {
+    fn collect(&self, out: &mut Exposition) {
+        let now = Instant::now();
+        let stale_after = self.ctx.timing.stale_after;
+        let (mut rows, open, mut errors) = {
+            let state = lock(&self.ctx.state);
+            let rows: Vec<Row> = state
+                .devices
+                .values()
+                .filter_map(|d| {
+                    let r = d.reading.as_ref()?;
+                    (now.saturating_duration_since(r.at) <= stale_after).then(|| Row {
+                        phy: d.phy.clone(),
+                        version: d.version.clone(),
+                        at: r.at,
+                        values: r.values.clone(),
+                    })
+                })
+                .collect();
+            let errors: Vec<(String, u64)> =
+                state.errors.iter().map(|(k, v)| (k.clone(), *v)).collect();
+            (rows, state.devices.len(), errors)
+        };
+        // Newest first within a phy, then one row per phy: a device plugged
+        // back in on a new node before its old poller noticed the unplug
+        // must not give duplicate series.
+        rows.sort_by(|a, b| natural_cmp(&a.phy, &b.phy).then_with(|| b.at.cmp(&a.at)));
+        rows.dedup_by(|later, first| later.phy == first.phy);
+        errors.sort_by(|a, b| natural_cmp(&a.0, &b.0));
+
+        for (family, help, quantity) in [
+            (TEMPERATURE, "Temperature reading", Quantity::Temperature),
+            (HUMIDITY, "Relative humidity reading", Quantity::Humidity),
+        ] {
+            let mut f = out.family(family, help, MetricType::Gauge);
+            for row in &rows {
+                for v in row.values.iter().filter(|v| v.quantity == quantity) {
+                    let value = calibrate(&self.offsets, &row.phy, v.name, quantity, v.value);
+                    f.sample(
+                        &[
+                            ("name", v.name),
+                            ("phy", &row.phy),
+                            ("version", &row.version),
+                        ],
+                        value,
+                    );
+                }
+            }
+        }
+        out.family(
+            DEVICES,
+            "Number of TEMPer USB devices open and identified now",
+            MetricType::Gauge,
+        )
+        .sample(&[], open as f64);
+        let mut f = out.family(
+            READ_ERRORS,
+            "Failed exchanges with a TEMPer device (I/O errors, timeouts, no version reply)",
+            MetricType::Counter,
+        );
+        for (phy, count) in &errors {
+            f.sample(&[("phy", phy)], *count as f64);
+        }
+    }
+}
