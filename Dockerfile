@@ -1,43 +1,42 @@
-# syntax=docker/dockerfile:1
-# linxdot-exporter in an empty image: one static (musl) binary, nothing else.
+# linxdot-exporter in an empty image: the static (musl) binary, nothing else.
+# No base image to pull, nothing downloaded or compiled at build time: the
+# binary is built beforehand by scripts/build-static.sh and staged in
+# dist/image/<TARGETARCH>/ (amd64, arm64, arm) by scripts/build-image.sh,
+# which builds and tags the images with docker (buildx) or podman:
 #
-#   docker build -t linxdot-exporter .
+#   scripts/build-image.sh            # -> linxdot-exporter:VERSION, :latest
 #   docker run -d --name linxdot-exporter -p 8061:8061 \
-#       -e MINER_HOST=192.168.1.20 -e MINER_USERNAME=admin -e MINER_PASSWORD=... \
+#       -e MINER_HOST=192.168.1.20 -e MINER_USERNAME=admin \
+#       -e MINER_PASSWORD_FILE=/run/secrets/miner_password \
+#       -v "$PWD/miner_password:/run/secrets/miner_password:ro" \
 #       linxdot-exporter
 #
-# Builds natively for the platform being built for (docker buildx build
-# --platform linux/arm64,linux/amd64 works, the foreign one under emulation).
-# Not built by this project's CI, which has no Docker engine.
-
-FROM rust:1-alpine AS build
-RUN apk add --no-cache musl-dev
-WORKDIR /src
-COPY . .
-# Alpine's Rust targets musl and links statically by default.
-RUN --mount=type=cache,target=/usr/local/cargo/registry \
-    --mount=type=cache,target=/src/target \
-    cargo build --release --locked --bin linxdot-exporter \
-    && cp target/release/linxdot-exporter /linxdot-exporter \
-    && /linxdot-exporter --version
-
+# Every flag works after the image name (docker run IMAGE -o HOST -u USER
+# --password-file FILE ...), every variable of `--help` with -e. The README's
+# "Docker" section has the details (password file, TEMPer sticks).
 FROM scratch
-COPY --from=build /linxdot-exporter /linxdot-exporter
-# The upstream exporter's variables (see `linxdot-exporter --help` for all):
-#   MINER_HOST       dashboard address, HOST or HOST:PORT
-#   MINER_USERNAME   dashboard user
-#   MINER_PASSWORD   dashboard password (or MINER_PASSWORD_FILE, e.g. a secret)
-#   EXPORTER_DEBUG   debug log when set to anything but 0/false/no/off
-# EXPORTER_PORT, EXPORTER_REFRESH, PLAIN_CREDENTIALS, EXPORTER_NO_TEMPER,
-# TEMPER_OFFSETS and LOG_FILE work too. USB sensors need the device passed
-# in (--device /dev/hidrawN); with none, only the dashboard is read.
-ENV MINER_HOST="" \
-    MINER_USERNAME="" \
-    MINER_PASSWORD="" \
-    EXPORTER_DEBUG="" \
-    EXPORTER_PORT="8061"
+
+# Set by the engine from --platform (docker buildx, podman build).
+ARG TARGETARCH
+# Passed by scripts/build-image.sh (Cargo.toml's version).
+ARG VERSION=unknown
+
+LABEL org.opencontainers.image.title="linxdot-exporter" \
+      org.opencontainers.image.description="Prometheus exporter for Linxdot LoRaWAN miners and PCsensor TEMPer USB sensors" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="MIT"
+
+COPY dist/image/${TARGETARCH}/linxdot-exporter /linxdot-exporter
+
+# The exporter listens on 8061 (-t / EXPORTER_PORT) on all addresses.
 EXPOSE 8061
-# nobody: the exporter needs no privileges (a passed-in /dev/hidrawN must
-# then be readable by it, e.g. --group-add with the device's group).
+# nobody: the exporter needs no privileges. A TEMPer stick passed in with
+# --device /dev/hidrawN must be readable and writable by it: add the
+# device's group with --group-add (see the README).
 USER 65534:65534
+# The exporter keeps no state to save and, as PID 1 of the container, has no
+# handler for SIGTERM, which the kernel then ignores: `docker stop` would wait
+# its grace period (10 s) for nothing. SIGKILL ends it at once, as SIGTERM
+# does outside a container.
+STOPSIGNAL SIGKILL
 ENTRYPOINT ["/linxdot-exporter"]

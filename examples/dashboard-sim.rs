@@ -21,6 +21,7 @@ fn main() {
         let modes: Vec<&str> = Fault::ALL.iter().map(|(n, _)| *n).collect();
         println!(
             "usage: dashboard-sim [--listen ADDR] [--username U] [--password P] [--plain] [--fault MODE]\n\
+             \x20                    [--system-json FILE]\n\
              fault modes: {}",
             modes.join(", ")
         );
@@ -34,6 +35,23 @@ fn main() {
     let Some(fault) = Fault::from_name(&fault_name) else {
         eprintln!("dashboard-sim: unknown fault mode '{fault_name}' (see --help)");
         std::process::exit(2);
+    };
+    // `--system-json FILE`: serve FILE as `/info/system` instead of the built-in
+    // document (scripts/stack_test.py gives each simulated miner its own animal
+    // name and readings this way).
+    let system_json = match args.opt_value_from_str::<_, String>("--system-json") {
+        Ok(None) => None,
+        Ok(Some(path)) => match std::fs::read_to_string(&path) {
+            Ok(json) => Some(json),
+            Err(e) => {
+                eprintln!("dashboard-sim: cannot read {path}: {e}");
+                std::process::exit(2);
+            }
+        },
+        Err(e) => {
+            eprintln!("dashboard-sim: --system-json: {e}");
+            std::process::exit(2);
+        }
     };
     let rest = args.finish();
     if !rest.is_empty() {
@@ -49,6 +67,9 @@ fn main() {
     };
     sim.state().plain_credentials = plain;
     sim.set_fault(fault);
+    if let Some(json) = system_json {
+        sim.set_system_json(&json);
+    }
     println!("listening on {}", sim.addr());
     loop {
         std::thread::park();

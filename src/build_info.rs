@@ -3,6 +3,7 @@
 use crate::collector::Collector;
 use crate::config::VERSION;
 use crate::exposition::{Exposition, MetricType};
+use crate::landing::Page;
 
 pub struct BuildInfoCollector;
 
@@ -14,5 +15,9 @@ impl Collector for BuildInfoCollector {
             MetricType::Gauge,
         )
         .sample(&[("version", VERSION)], 1.0);
+    }
+
+    fn status(&self, page: &mut Page) {
+        page.section("Exporter").row("Version", VERSION);
     }
 }

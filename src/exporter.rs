@@ -87,18 +87,14 @@ pub fn build_registry(config: &Config, temper: TemperSource) -> std::io::Result<
     for entry in COLLECTORS {
         match (entry.wanted)(config) {
             Ok(()) => registry.register((entry.start)(config, &mut backends)?),
-            Err(why) => crate::info!("{}: {why}", entry.name),
+            Err(why) => {
+                crate::info!("{}: {why}", entry.name);
+                registry.note_off(entry.name, &why);
+            }
         }
     }
     Ok(registry)
 }
-
-const LANDING_PAGE: &str = concat!(
-    "<!DOCTYPE html>\n<html>\n<head><meta charset=\"utf-8\"><title>Linxdot Exporter</title></head>\n",
-    "<body>\n<h1>Linxdot Exporter</h1>\n<p>Version ",
-    env!("CARGO_PKG_VERSION"),
-    "</p>\n<p><a href=\"/metrics\">Metrics</a></p>\n</body>\n</html>\n"
-);
 
 /// What the routes answer from.
 pub struct App {
@@ -125,8 +121,8 @@ pub const ROUTES: &[Route] = &[
     ("/metrics", |app, _| {
         Response::new(200, CONTENT_TYPE, app.registry.render())
     }),
-    ("/", |_, _| {
-        Response::new(200, "text/html; charset=utf-8", LANDING_PAGE)
+    ("/", |app, _| {
+        Response::new(200, "text/html; charset=utf-8", app.registry.status_page())
     }),
     ("/probe", |app, request| app.prober.handle(request)),
 ];

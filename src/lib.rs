@@ -14,6 +14,7 @@ pub mod config;
 pub mod exporter;
 pub mod exposition;
 pub mod http;
+pub mod landing;
 pub mod miner;
 pub mod probe;
 pub mod process;

@@ -3,7 +3,9 @@
 
 use crate::collector::Collector;
 use crate::exposition::{Exposition, MetricType};
+use crate::landing::{duration_text, Page};
 use std::fs;
+use std::time::Duration;
 
 pub struct ProcessCollector {
     ticks_per_second: f64,
@@ -154,6 +156,21 @@ impl Collector for ProcessCollector {
         ];
         for (name, help, kind, value) in families {
             out.single(name, help, kind, value);
+        }
+    }
+
+    fn status(&self, page: &mut Page) {
+        let stats = self.read();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        let section = page.section("Exporter");
+        if let Some(start) = stats.start_time {
+            let up = Duration::from_secs_f64((now - start).max(0.0));
+            section.row("Uptime", &duration_text(up));
+        }
+        if let Some(rss) = stats.resident_bytes {
+            section.row("Memory (resident)", &format!("{:.1} MiB", rss / 1048576.0));
         }
     }
 }

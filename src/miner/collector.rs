@@ -4,10 +4,11 @@
 
 use super::client::Reason;
 use super::poller::{self, MinerState};
-use super::system::INFO_KEYS;
+use super::system::{SystemInfo, INFO_KEYS};
 use crate::collector::Collector;
 use crate::config::MinerConfig;
 use crate::exposition::{round_decimals, Exposition, MetricType};
+use crate::landing::{duration_text, reading_text, Mark, Page};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// One upstream gauge, read from one number of the dashboard's JSON.
@@ -18,6 +19,9 @@ pub struct Gauge {
     pub help: &'static str,
     /// Rounded to 3 decimals, as upstream did.
     pub rounded: bool,
+    /// What the landing page calls it, and its unit.
+    pub label: &'static str,
+    pub unit: &'static str,
 }
 
 /// The upstream gauges, in the order they are written.
@@ -27,24 +31,32 @@ pub const UPSTREAM_GAUGES: [Gauge; 4] = [
         key: "cpu_temp",
         help: "CPU temperature",
         rounded: false,
+        label: "CPU temperature",
+        unit: "°C",
     },
     Gauge {
         metric: "miner_cpu_usage",
         key: "cpu_usage",
         help: "CPU utilization",
         rounded: true,
+        label: "CPU usage",
+        unit: "%",
     },
     Gauge {
         metric: "miner_mem_usage",
         key: "memory_usage",
         help: "Memory utilization",
         rounded: true,
+        label: "Memory used",
+        unit: "%",
     },
     Gauge {
         metric: "miner_sto_usage",
         key: "storage_usage",
         help: "Storage utilization",
         rounded: true,
+        label: "Storage used",
+        unit: "%",
     },
 ];
 
@@ -73,6 +85,51 @@ impl MinerCollector {
 impl Collector for MinerCollector {
     fn collect(&self, out: &mut Exposition) {
         render(&self.lock(), out);
+    }
+
+    fn status(&self, page: &mut Page) {
+        let s = self.lock();
+        let identity = |key: &str| {
+            let i = INFO_KEYS.iter().position(|k| *k == key)?;
+            s.snapshot
+                .as_ref()
+                .and_then(|snap: &SystemInfo| snap.info[i].clone())
+        };
+        if let Some(name) = identity("animal_name") {
+            page.set_name(&name);
+        }
+        let section = page.section("Miner");
+        for (key, label) in [
+            ("animal_name", "Name"),
+            ("model_name", "Model"),
+            ("region", "Region"),
+            ("firmware", "Firmware"),
+        ] {
+            section.row(label, identity(key).as_deref().unwrap_or("–"));
+        }
+        for (i, gauge) in UPSTREAM_GAUGES.iter().enumerate() {
+            let value = s.snapshot.as_ref().and_then(|snap| snap.numbers[i]);
+            section.row(gauge.label, &reading_text(value, gauge.unit));
+        }
+        let ago = |at: Option<std::time::Instant>| at.map(|at| duration_text(at.elapsed()));
+        match (&s.last_error, ago(s.last_poll_at)) {
+            (_, None) => section.row("Dashboard poll", "not done yet"),
+            (None, Some(ago)) => {
+                section.marked("Dashboard poll", &format!("good, {ago} ago"), Mark::Good)
+            }
+            (Some(e), Some(ago)) => section.marked(
+                "Dashboard poll",
+                &format!("failed {ago} ago ({}): {e}", e.reason().label()),
+                Mark::Bad,
+            ),
+        };
+        if let Some(snap) = s.snapshot.as_ref().filter(|snap| !snap.problems.is_empty()) {
+            section.marked("Incomplete answer", &snap.problems.join("; "), Mark::Bad);
+        }
+        if s.last_error.is_some() {
+            let last = ago(s.last_success_at).map_or("never".to_string(), |a| format!("{a} ago"));
+            section.row("Last good poll", &last);
+        }
     }
 }
 

@@ -17,6 +17,11 @@ pub struct MinerState {
     pub(super) snapshot: Option<SystemInfo>,
     pub(super) last_success_unix: Option<f64>,
     pub(super) last_poll_seconds: Option<f64>,
+    /// When the last poll ended, and the last good one.
+    pub(super) last_poll_at: Option<Instant>,
+    pub(super) last_success_at: Option<Instant>,
+    /// Why the last poll failed; `None` after a good one.
+    pub(super) last_error: Option<PollError>,
     /// Failed polls, by [`Reason`] (indexed by its discriminant).
     pub(super) errors: [u64; Reason::ALL.len()],
     pub(super) polls: u64,
@@ -26,15 +31,19 @@ impl MinerState {
     /// Takes in one finished poll that took `seconds`.
     pub fn record(&mut self, result: Result<SystemInfo, PollError>, seconds: f64) {
         self.last_poll_seconds = Some(seconds);
+        self.last_poll_at = Some(Instant::now());
         self.polls += 1;
         match result {
             Ok(info) => {
                 self.snapshot = Some(info);
                 self.last_success_unix = Some(unix_now());
+                self.last_success_at = self.last_poll_at;
+                self.last_error = None;
             }
             Err(e) => {
                 self.snapshot = None;
                 self.errors[e.reason() as usize] += 1;
+                self.last_error = Some(e);
             }
         }
     }

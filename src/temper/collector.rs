@@ -11,6 +11,7 @@ use super::{DEVICES, HUMIDITY, READ_ERRORS, TEMPERATURE};
 use crate::collector::Collector;
 use crate::config::{Quantity, SensorOffset, TemperConfig};
 use crate::exposition::{Exposition, MetricType};
+use crate::landing::{reading_text, Page};
 
 pub struct TemperCollector {
     ctx: Arc<Ctx>,
@@ -61,12 +62,23 @@ impl Drop for TemperCollector {
 struct Row {
     phy: String,
     version: String,
+    product: &'static str,
     at: Instant,
     values: Vec<decode::Value>,
 }
 
-impl Collector for TemperCollector {
-    fn collect(&self, out: &mut Exposition) {
+/// What one scrape or page view renders, copied out of the shared state.
+struct Snapshot {
+    /// One row per phy with a fresh reading, in phy order.
+    rows: Vec<Row>,
+    /// Devices open and identified now.
+    open: usize,
+    /// Failed exchanges by phy, in phy order.
+    errors: Vec<(String, u64)>,
+}
+
+impl TemperCollector {
+    fn snapshot(&self) -> Snapshot {
         let now = Instant::now();
         let stale_after = self.ctx.timing.stale_after;
         let (mut rows, open, mut errors) = {
@@ -79,6 +91,7 @@ impl Collector for TemperCollector {
                     (now.saturating_duration_since(r.at) <= stale_after).then(|| Row {
                         phy: d.phy.clone(),
                         version: d.version.clone(),
+                        product: d.product,
                         at: r.at,
                         values: r.values.clone(),
                     })
@@ -94,7 +107,13 @@ impl Collector for TemperCollector {
         rows.sort_by(|a, b| natural_cmp(&a.phy, &b.phy).then_with(|| b.at.cmp(&a.at)));
         rows.dedup_by(|later, first| later.phy == first.phy);
         errors.sort_by(|a, b| natural_cmp(&a.0, &b.0));
+        Snapshot { rows, open, errors }
+    }
+}
 
+impl Collector for TemperCollector {
+    fn collect(&self, out: &mut Exposition) {
+        let Snapshot { rows, open, errors } = self.snapshot();
         for (family, help, quantity) in [
             (TEMPERATURE, "Temperature reading", Quantity::Temperature),
             (HUMIDITY, "Relative humidity reading", Quantity::Humidity),
@@ -127,6 +146,44 @@ impl Collector for TemperCollector {
         );
         for (phy, count) in &errors {
             f.sample(&[("phy", phy)], *count as f64);
+        }
+    }
+
+    /// One line per sensor: model and name, phy, temperature, humidity.
+    fn status(&self, page: &mut Page) {
+        let Snapshot { rows, open, .. } = self.snapshot();
+        let section = page.section("TEMPer sensors");
+        if rows.is_empty() {
+            section.text("No TEMPer sensor is giving readings.");
+        }
+        for row in &rows {
+            let mut names: Vec<&str> = row.values.iter().map(|v| v.name).collect();
+            names.dedup();
+            for name in names {
+                let readings: Vec<String> =
+                    [(Quantity::Temperature, "°C"), (Quantity::Humidity, "%RH")]
+                        .into_iter()
+                        .filter_map(|(quantity, unit)| {
+                            let v = row
+                                .values
+                                .iter()
+                                .find(|v| v.name == name && v.quantity == quantity)?;
+                            let value = calibrate(&self.offsets, &row.phy, name, quantity, v.value);
+                            Some(reading_text(Some(value), unit))
+                        })
+                        .collect();
+                let label = match name {
+                    "" => row.product.to_string(),
+                    name => format!("{} {name}", row.product),
+                };
+                section.detailed(&label, &row.phy, &readings.join(" · "));
+            }
+        }
+        if open > rows.len() {
+            section.text(&format!(
+                "{} open device(s) without a fresh reading.",
+                open - rows.len()
+            ));
         }
     }
 }

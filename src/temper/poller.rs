@@ -22,6 +22,8 @@ const THREAD_STACK: usize = 256 * 1024;
 pub(crate) struct Device {
     pub phy: String,
     pub version: String,
+    /// What the model is sold as.
+    pub product: &'static str,
     /// The last reading, `None` when the last attempt failed.
     pub reading: Option<Reading>,
 }
@@ -313,6 +315,7 @@ fn run_device(ctx: &Ctx, mut transport: Box<dyn Transport>, c: &Candidate) {
             Device {
                 phy: phy.clone(),
                 version,
+                product: model.product,
                 reading: None,
             },
         );

@@ -1,0 +1,436 @@
+#!/usr/bin/env bash
+# The container image checks, for CI and by hand: installs podman (and what it
+# needs), builds both images with scripts/build-image.sh, runs the amd64 one
+# against the dashboard simulator on loopback (host networking) and checks the
+# scrape, the user, the labels and the size; takes the arm64 binary out of its
+# image and runs it under qemu-aarch64-static against the simulator too.
+#
+# usage: scripts/ci-container.sh
+# Podman runs with a containers.conf and a storage of its own in a temporary
+# directory (CONTAINERS_CONF, CONTAINERS_STORAGE_CONF): it does not touch the
+# machine's images, and everything it starts or builds is removed at the end.
+# Environment: CARGO_TARGET_DIR (default target/). The static builds go to
+# its subdirectory packaging/, as in ci-packaging.sh and ci-deb.sh: a binary
+# they built earlier in the same CI run (packaging/TARGET/release/
+# linxdot-exporter, newer than the sources) is reused; otherwise
+# build-static.sh builds it, a few minutes per architecture.
+# Prints "ok NAME" / "not ok NAME" per check and last "N passed, M failed";
+# exits 1 when a check failed.
+set -uo pipefail
+
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$repo" || exit 1
+host_target_dir="${CARGO_TARGET_DIR:-$repo/target}"
+static_target_dir="$host_target_dir/packaging"
+name=linxdot-exporter
+max_size=1000000 # bytes: "well under 1 MB"
+version="$(awk '/^\[/ { s = $0; next } s == "[package]" && $1 == "version" { gsub(/"/, "", $3); print $3; exit }' Cargo.toml)"
+
+passed=0
+failed=0
+ok() { echo "ok $*"; passed=$((passed + 1)); }
+notok() { echo "not ok $*"; failed=$((failed + 1)); }
+start=$SECONDS
+phase() { echo "== $* (at $((SECONDS - start))s)"; }
+finish() {
+    echo "== done in $((SECONDS - start))s"
+    echo "$passed passed, $failed failed"
+    exit $((failed > 0))
+}
+
+work="$(mktemp -d)"
+chmod 0755 "$work"
+pids=()
+containers=()
+images=()
+# shellcheck disable=SC2317 # run by the trap
+cleanup() {
+    local pid c i
+    [ -z "${sim_build:-}" ] || { kill "$sim_build" 2> /dev/null; wait "$sim_build" 2> /dev/null; }
+    for c in "${containers[@]}"; do podman rm -f -t 0 "$c" > /dev/null 2>&1; done
+    for i in "${images[@]}"; do podman rmi -f "$i" > /dev/null 2>&1; done
+    for pid in "${pids[@]}"; do kill "$pid" 2> /dev/null; done
+    for pid in "${pids[@]}"; do wait "$pid" 2> /dev/null; done
+    # The storage's layers are overlay mounts only while a container uses
+    # them; whatever is left mounted under $work goes before the files.
+    if command -v findmnt > /dev/null; then
+        findmnt -rn -o TARGET | grep "^$work/" | sort -r | while read -r m; do umount "$m" 2> /dev/null; done
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Rootful podman (host networking, device nodes, chown to 65534) and an
+# amd64 host: the amd64 image runs natively, the arm64 one's binary under qemu.
+if [ "$(id -u)" != 0 ] || [ "$(uname -m)" != x86_64 ]; then
+    notok "run as root on an x86_64 machine (here: uid $(id -u), $(uname -m))"
+    finish
+fi
+
+# --- tools --------------------------------------------------------------------
+phase "installing tools"
+# podman (with runc: crun fails on hybrid cgroups, where podman runs inside a
+# container), qemu for the arm64 binary, curl for the scrapes.
+debs=(podman runc qemu-user-static curl file python3-yaml)
+missing=()
+for p in "${debs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2> /dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing ${missing[*]}"
+    # A fresh machine has no package lists: update first.
+    apt-cache show "${missing[@]}" > /dev/null 2>&1 || apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}" > "$work/apt.log" 2>&1 || cat "$work/apt.log"
+fi
+for tool in podman runc qemu-aarch64-static curl file; do
+    command -v "$tool" > /dev/null || notok "tools: $tool is missing"
+done
+[ "$failed" = 0 ] || finish
+
+cat > "$work/containers.conf" << 'EOF'
+[containers]
+default_ulimits = []
+
+[engine]
+cgroup_manager = "cgroupfs"
+runtime = "runc"
+EOF
+cat > "$work/storage.conf" << EOF
+[storage]
+driver = "overlay"
+graphroot = "$work/storage"
+runroot = "$work/run"
+EOF
+export CONTAINERS_CONF="$work/containers.conf" CONTAINERS_STORAGE_CONF="$work/storage.conf"
+if podman info > "$work/podman-info.log" 2>&1; then
+    ok "podman $(podman version --format '{{.Client.Version}}') works ($(podman info --format '{{.Host.OCIRuntime.Name}}, {{.Store.GraphDriverName}}, cgroups {{.Host.CgroupsVersion}}'))"
+else
+    notok "podman info: $(tail -n 5 "$work/podman-info.log")"
+    finish
+fi
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+# wait_for SECONDS COMMAND...: retries COMMAND every 0.2 s.
+wait_for() {
+    local deadline=$((SECONDS + $1))
+    shift
+    until "$@"; do
+        [ "$SECONDS" -lt "$deadline" ] || return 1
+        sleep 0.2
+    done
+}
+
+# --- images (and the simulator, at the same time) --------------------------------
+phase "building the images with scripts/build-image.sh"
+cargo build --release --locked --example dashboard-sim > "$work/sim-build.log" 2>&1 &
+sim_build=$!
+build_start=$SECONDS
+if CARGO_TARGET_DIR="$static_target_dir" scripts/build-image.sh --engine podman > "$work/images.txt" 2> "$work/build-image.log"; then
+    ok "build-image.sh ($((SECONDS - build_start))s)"
+else
+    notok "build-image.sh"
+    tail -n 30 "$work/build-image.log"
+fi
+images=("$name:$version-amd64" "$name:$version-arm64" "$name:$version" "$name:latest")
+sed 's/^/  /' "$work/images.txt"
+grep -E '^build-image: (amd64|arm64): (using|building|staged)' "$work/build-image.log" | sed 's/^/  /'
+# FROM scratch and nothing else: no base image, nothing to pull.
+if [ "$(grep -Ei '^[[:space:]]*FROM[[:space:]]' Dockerfile)" = "FROM scratch" ] &&
+    ! grep -Eqi 'trying to pull|pulling' "$work/build-image.log"; then
+    ok "the Dockerfile's only FROM is scratch and the build pulled nothing"
+else
+    notok "the Dockerfile has another FROM or the build pulled: $(grep -Ei '^[[:space:]]*FROM|pull' Dockerfile "$work/build-image.log" | head -n 3)"
+fi
+
+inspect() { podman image inspect --format "$2" "$1" 2> /dev/null; }
+for arch in amd64 arm64; do
+    image="$name:$version-$arch"
+    if ! podman image exists "$image"; then
+        notok "$image was not built"
+        continue
+    fi
+    got="$(inspect "$image" '{{.Os}}/{{.Architecture}} user={{.Config.User}} entrypoint={{json .Config.Entrypoint}} cmd={{json .Config.Cmd}} ports={{json .Config.ExposedPorts}} layers={{len .RootFS.Layers}}')"
+    want="linux/$arch user=65534:65534 entrypoint=[\"/linxdot-exporter\"] cmd=null ports={\"8061/tcp\":{}} layers=1"
+    if [ "$got" = "$want" ]; then
+        ok "$image: $got"
+    else
+        notok "$image: '$got', not '$want'"
+    fi
+    # shellcheck disable=SC2016 # a Go template, not shell
+    labels="$(inspect "$image" '{{range $k, $v := .Config.Labels}}{{$k}}={{$v}}{{"\n"}}{{end}}' | grep '^org\.opencontainers')"
+    want_labels="org.opencontainers.image.description=Prometheus exporter for Linxdot LoRaWAN miners and PCsensor TEMPer USB sensors
+org.opencontainers.image.licenses=MIT
+org.opencontainers.image.title=linxdot-exporter
+org.opencontainers.image.version=$version"
+    if [ "$labels" = "$want_labels" ]; then
+        ok "$image: OCI labels title, description, version $version, licenses MIT (no source)"
+    else
+        notok "$image: OCI labels are '$labels'"
+    fi
+    size="$(inspect "$image" '{{.Size}}')"
+    if [ -n "$size" ] && [ "$size" -lt "$max_size" ]; then
+        ok "$image: size $size bytes < $max_size"
+    else
+        notok "$image: size '$size' bytes, not < $max_size"
+    fi
+    # Its only file is the staged binary: list the files, take it out and compare.
+    c="lxe-ci-create-$arch-$$"
+    containers+=("$c")
+    if podman create --arch "$arch" --name "$c" "$image" > /dev/null 2> "$work/create.log" &&
+        podman cp "$c:/linxdot-exporter" "$work/bin-$arch" 2>> "$work/create.log"; then
+        podman export "$c" | tar -t | grep -v '/$' | sort > "$work/files-$arch"
+        if cmp -s "$work/bin-$arch" "dist/image/$arch/linxdot-exporter"; then
+            ok "$image: /linxdot-exporter is the staged dist/image/$arch/linxdot-exporter"
+        else
+            notok "$image: /linxdot-exporter differs from dist/image/$arch/linxdot-exporter"
+        fi
+        if [ "$(cat "$work/files-$arch")" = linxdot-exporter ]; then
+            ok "$image: the only file in the image is /linxdot-exporter"
+        else
+            notok "$image: files in the image: $(tr '\n' ' ' < "$work/files-$arch")"
+        fi
+    else
+        notok "$image: podman create/cp: $(cat "$work/create.log")"
+    fi
+    podman rm -f "$c" > /dev/null 2>&1
+done
+for tag in "$name:$version" "$name:latest"; do
+    if [ "$(inspect "$tag" '{{.Id}}')" = "$(inspect "$name:$version-amd64" '{{.Id}}')" ] &&
+        [ -n "$(inspect "$tag" '{{.Id}}')" ]; then
+        ok "$tag is the amd64 image (this host's architecture)"
+    else
+        notok "$tag is not the amd64 image"
+    fi
+done
+
+# --- the amd64 image against the dashboard simulator ---------------------------
+phase "running the image against the dashboard simulator (host network, loopback)"
+sim_build_status=0
+wait "$sim_build" || sim_build_status=$?
+sim_build=
+if [ "$sim_build_status" = 0 ]; then
+    ok "cargo build --release --example dashboard-sim"
+else
+    notok "cargo build --release --example dashboard-sim: $(tail -n 20 "$work/sim-build.log")"
+    finish
+fi
+sim="$host_target_dir/release/examples/dashboard-sim"
+sim_port=$(free_port)
+"$sim" --listen "127.0.0.1:$sim_port" --username admin --password 'sim secret' > "$work/sim.out" 2> "$work/sim.err" &
+pids+=($!)
+if wait_for 30 grep -q "^listening on 127.0.0.1:$sim_port" "$work/sim.out"; then
+    ok "dashboard simulator listening on 127.0.0.1:$sim_port"
+else
+    notok "dashboard simulator: $(cat "$work/sim.out" "$work/sim.err")"
+    finish
+fi
+
+# The values of the simulator's /info/system, as the exporter writes them.
+expected_lines='miner_cpu_temp 35.555
+miner_cpu_usage 7.169
+miner_mem_usage 17.504
+miner_sto_usage 39.822
+miner_up 1.0'
+# shellcheck disable=SC2317 # called through wait_for
+scrape() { curl -fsS --max-time 5 "http://127.0.0.1:$1/metrics" -o "$2" 2> /dev/null; }
+# shellcheck disable=SC2317 # called through wait_for
+miner_up() { scrape "$1" "$2" && grep -Eq '^miner_up 1(\.0*)?$' "$2"; }
+# check_scrape WHAT PORT: waits for miner_up 1 and checks the simulator's values.
+check_scrape() {
+    local what="$1" port="$2" out="$work/metrics-$2"
+    if ! wait_for 60 miner_up "$port" "$out"; then
+        notok "$what: no 'miner_up 1' within 60 s"
+        head -n 40 "$out" 2> /dev/null | sed 's/^/    /'
+        return 1
+    fi
+    local got
+    got="$(grep -E '^miner_(cpu_temp|cpu_usage|mem_usage|sto_usage|up) ' "$out" | sort)"
+    if [ "$got" = "$expected_lines" ]; then
+        ok "$what: miner_up 1 and the simulator's values ($(echo "$got" | head -n 1), ...)"
+    else
+        notok "$what: scrape has '$got', not '$expected_lines'"
+    fi
+    if grep -q '^miner_exporter_info{.*sn="LD1NTV000000001"' "$out"; then
+        ok "$what: miner_exporter_info has the simulator's serial number"
+    else
+        notok "$what: no miner_exporter_info with sn=\"LD1NTV000000001\""
+    fi
+}
+
+# 1. Flags after the image name, the password in a mounted file (owned by
+#    the container's user, mode 0400: no other user can read it).
+printf 'sim secret\n' > "$work/miner_password"
+chown 65534:65534 "$work/miner_password"
+chmod 0400 "$work/miner_password"
+port=$(free_port)
+c="lxe-ci-flags-$$"
+containers+=("$c")
+if podman run -d --name "$c" --network host \
+    -v "$work/miner_password:/run/secrets/miner_password:ro" \
+    "$name:latest" -o "127.0.0.1:$sim_port" -u admin --password-file /run/secrets/miner_password \
+    -r 1 -t "$port" --bind-address 127.0.0.1 > /dev/null 2> "$work/run.log"; then
+    ok "podman run IMAGE -o ... -u ... --password-file (mounted file) -t $port"
+    check_scrape "flags + password file" "$port"
+    pid="$(podman inspect --format '{{.State.Pid}}' "$c")"
+    ids="$(awk '$1 == "Uid:" || $1 == "Gid:" { printf "%s %s %s %s %s ", $1, $2, $3, $4, $5 }' "/proc/$pid/status" 2> /dev/null)"
+    if [ "$ids" = "Uid: 65534 65534 65534 65534 Gid: 65534 65534 65534 65534 " ]; then
+        ok "the exporter runs as 65534:65534, not root (/proc/$pid/status)"
+    else
+        notok "the exporter's ids are '$ids', not 65534"
+    fi
+    if podman logs "$c" 2>&1 | grep -q 'sim secret'; then
+        notok "the password appears in the container's log"
+    else
+        ok "the password is not in the container's log"
+    fi
+    if podman logs "$c" 2>&1 | grep -qi 'can be read by other users'; then
+        notok "the exporter warns about the password file's mode: $(podman logs "$c" 2>&1 | grep -i 'other users')"
+    fi
+    # The exporter, PID 1 in the container, has no SIGTERM handler (the
+    # kernel ignores SIGTERM for PID 1 then): the image's STOPSIGNAL is
+    # SIGKILL, so a stop ends it at once instead of after the grace period.
+    if podman stop -t 10 "$c" > /dev/null 2> "$work/stop.log" &&
+        [ "$(podman inspect --format '{{.State.Status}}' "$c")" = exited ] &&
+        ! grep -q 'resorting to SIGKILL' "$work/stop.log"; then
+        ok "podman stop ends the container with the image's stop signal ($(inspect "$name:latest" '{{.Config.StopSignal}}'))"
+    else
+        notok "podman stop: $(cat "$work/stop.log"), state $(podman inspect --format '{{.State.Status}}' "$c")"
+    fi
+else
+    notok "podman run (flags): $(cat "$work/run.log")"
+fi
+
+# 2. The upstream environment variables.
+port=$(free_port)
+c="lxe-ci-env-$$"
+containers+=("$c")
+if podman run -d --name "$c" --network host \
+    -e MINER_HOST="127.0.0.1:$sim_port" -e MINER_USERNAME=admin -e MINER_PASSWORD='sim secret' \
+    -e EXPORTER_REFRESH=1 -e EXPORTER_PORT="$port" -e EXPORTER_NO_TEMPER=1 \
+    "$name:latest" --bind-address 127.0.0.1 > /dev/null 2> "$work/run.log"; then
+    ok "podman run -e MINER_HOST -e MINER_USERNAME -e MINER_PASSWORD -e EXPORTER_PORT=$port IMAGE"
+    check_scrape "environment variables" "$port"
+    if [ -s "$work/metrics-$port" ] && ! grep -q '^temper_devices ' "$work/metrics-$port"; then
+        ok "EXPORTER_NO_TEMPER=1 is honoured (no temper_devices)"
+    else
+        notok "EXPORTER_NO_TEMPER=1: the scrape has temper_devices"
+    fi
+else
+    notok "podman run (env): $(cat "$work/run.log")"
+fi
+podman rm -f -t 0 "$c" > /dev/null 2>&1
+
+# 3. --list-sensors with no device passed in: a clear answer, status 1.
+out="$(podman run --rm "$name:latest" --list-sensors 2>&1)"
+status=$?
+if [ "$status" = 1 ] && [[ "$out" == "No TEMPer device could be read."* ]]; then
+    ok "--list-sensors without a device: status 1, '${out:0:40}...'"
+else
+    notok "--list-sensors without a device: status $status, '$out'"
+fi
+
+# 4. A TEMPer stick passed in: the documented --device + --group-add recipe.
+#    No hidraw device here, so a stand-in: a sysfs tree that shows one
+#    TEMPer2 at /dev/hidraw7 (mounted over /sys/class and at /fake, as
+#    hidapi and the exporter read it), and for the node a character device
+#    owned by group 4242, mode 0660, like a udev rule makes it. It is
+#    /dev/null's (1,3): opening it tests the permissions; hidapi's first
+#    ioctl then fails (not a hidraw node), which is where a real stick
+#    would answer.
+fake="$work/fake"
+fake_node() { # DIR UEVENT SUBSYSTEM
+    mkdir -p "$fake/$1" && printf '%b' "$2" > "$fake/$1/uevent" && ln -s "/fake/$3" "$fake/$1/subsystem"
+}
+usb=devices/usb1/1-1
+hid="$usb/1-1:1.1/0003:0C45:7401.0001"
+mkdir -p "$fake/bus/usb" "$fake/bus/hid" "$fake/class/hidraw"
+fake_node "$usb" 'DEVTYPE=usb_device\n' bus/usb
+fake_node "$usb/1-1:1.1" 'DEVTYPE=usb_interface\n' bus/usb
+echo 01 > "$fake/$usb/1-1:1.1/bInterfaceNumber"
+fake_node "$hid" 'HID_ID=0003:00000C45:00007401\nHID_NAME=RDing TEMPer2_V3.3\nHID_PHYS=usb-ci.0-1/input1\nHID_UNIQ=\n' bus/hid
+fake_node "$hid/hidraw/hidraw7" 'MAJOR=1\nMINOR=3\nDEVNAME=hidraw7\n' class/hidraw
+ln -s "/fake/$hid" "$fake/$hid/hidraw/hidraw7/device"
+ln -s "/fake/$hid/hidraw/hidraw7" "$fake/class/hidraw/hidraw7"
+mknod "$work/hidraw7" c 1 3 && chgrp 4242 "$work/hidraw7" && chmod 0660 "$work/hidraw7"
+sysfs=(-v "$fake:/fake:ro" -v "$fake/class:/sys/class:ro")
+dev="/dev/hidraw7: TEMPer 0c45:7401 at usb-ci.0-1/input1: cannot open"
+# list_sensors WHAT EXPECTED PODMAN-RUN-OPTIONS...: status 1 and the line for
+# /dev/hidraw7 starts with EXPECTED.
+list_sensors() {
+    local what="$1" want="$2" out status
+    shift 2
+    out="$(podman run --rm "${sysfs[@]}" "$@" "$name:latest" --list-sensors 2>&1)"
+    status=$?
+    if [ "$status" = 1 ] && [[ "$(head -n 1 <<< "$out")" == "$want"* ]]; then
+        ok "--list-sensors, $what:$(head -n 1 <<< "$out" | cut -d: -f4-)"
+    else
+        notok "--list-sensors, $what: status $status, '$out', not '$want...'"
+    fi
+}
+list_sensors "a sensor without --device" "$dev: No such file or directory"
+list_sensors "--device without --group-add" "$dev: Permission denied" \
+    --device "$work/hidraw7:/dev/hidraw7"
+list_sensors "--device with --group-add 4242 (opened; the stand-in is no hidraw node)" \
+    "$dev: hidapi error: ioctl(GRDESCSIZE)" --device "$work/hidraw7:/dev/hidraw7" --group-add 4242
+
+# 5. docker-compose.yml: this image, built from this Dockerfile, and only
+#    variables the exporter knows (as its --help in the image lists them).
+help="$(podman run --rm "$name:latest" --help 2>&1)"
+# PyYAML: python3's, or Debian's python3-yaml for /usr/bin/python3.
+py=python3
+python3 -c 'import yaml' 2> /dev/null || py=/usr/bin/python3
+if compose="$("$py" - << 'EOF' 2>&1
+import yaml
+doc = yaml.safe_load(open("docker-compose.yml"))
+svc = doc["services"]["linxdot-exporter"]
+build = svc["build"]
+assert svc["image"] == "linxdot-exporter:latest", svc["image"]
+assert build["context"] == "." and build.get("dockerfile", "Dockerfile") == "Dockerfile", build
+assert svc["secrets"] == ["miner_password"], svc["secrets"]
+assert svc["environment"]["MINER_PASSWORD_FILE"] == "/run/secrets/miner_password"
+assert "MINER_PASSWORD" not in svc["environment"], "a password in the compose file"
+assert doc["secrets"]["miner_password"]["file"] == "./miner_password"
+print(" ".join(sorted(svc["environment"])))
+EOF
+)"; then
+    unknown=()
+    for var in $compose; do grep -q "env $var\b" <<< "$help" || unknown+=("$var"); done
+    if [ ${#unknown[@]} -eq 0 ]; then
+        ok "docker-compose.yml: image $name:latest from ./Dockerfile, password as a secret file, variables $compose"
+    else
+        notok "docker-compose.yml sets variables that --help does not list: ${unknown[*]}"
+    fi
+else
+    notok "docker-compose.yml: $compose"
+fi
+
+# --- the arm64 binary, taken out of its image, under qemu ----------------------
+phase "the arm64 image's binary under qemu-aarch64-static"
+bin="$work/bin-arm64"
+if [ -f "$bin" ]; then
+    info="$(file -b "$bin")"
+    if [[ "$info" =~ ^ELF\ 64-bit\ LSB\ .*ARM\ aarch64.*statically\ linked ]]; then
+        ok "the arm64 image's binary is a static aarch64 ELF"
+    else
+        notok "the arm64 image's binary: $info"
+    fi
+    got="$(timeout 20 qemu-aarch64-static "$bin" --version 2>&1)"
+    if [ "$got" = "linxdot-exporter $version" ]; then
+        ok "qemu-aarch64-static (arm64 image's binary) --version: $got"
+    else
+        notok "qemu-aarch64-static --version printed '$got'"
+    fi
+    port=$(free_port)
+    MINER_PASSWORD='sim secret' qemu-aarch64-static "$bin" -o "127.0.0.1:$sim_port" -u admin -r 1 \
+        -t "$port" --bind-address 127.0.0.1 --no-temper > "$work/qemu.log" 2>&1 &
+    pids+=($!)
+    check_scrape "arm64 image's binary under qemu" "$port"
+else
+    notok "no binary taken out of the arm64 image"
+fi
+
+finish
