@@ -85,6 +85,7 @@ sed -e "s/replacement: 192.0.2.1:8061/replacement: $exporter/" \
     -e "s/192.0.2.1:8061/$exporter/" \
     -e 's/scrape_interval: 60s/scrape_interval: 1s/' \
     -e 's/scrape_timeout: 10s/scrape_timeout: 1s/' \
+    -e 's/evaluation_interval: 60s/evaluation_interval: 1s/' \
     monitoring/prometheus/probe-job.yml > "$work/probe-job.yml"
 if [ -d monitoring/prometheus/rules ]; then cp -r monitoring/prometheus/rules "$work/"; fi
 
@@ -130,6 +131,13 @@ if out="$(query_until 'count by (instance) (miner_exporter_info{job="linxdot"})'
     ok "each probed miner has its own miner_exporter_info"
 else
     notok "miner_exporter_info per miner: $out"
+fi
+if [ -d monitoring/prometheus/rules ]; then
+    if out="$(query_until 'count by (instance) (instance:miner_exporter_info:last{job="linxdot"})' 3)"; then
+        ok "the kit's recording rules see each probed miner"
+    else
+        notok "instance:miner_exporter_info:last per probed miner: $out"
+    fi
 fi
 if out="$(query_until 'up{job="linxdot-prober"} == 1' 1)"; then
     ok "the probing exporter's own /metrics is scraped"
