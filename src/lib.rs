@@ -16,5 +16,6 @@ pub mod exposition;
 pub mod http;
 pub mod landing;
 pub mod miner;
+pub mod probe;
 pub mod process;
 pub mod temper;

@@ -2,7 +2,7 @@
 //! keep-alive, pipelining, and that idle clients cannot starve a scrape.
 
 use linxdot_exporter::collector::Registry;
-use linxdot_exporter::exporter::{handle, BuildInfoCollector};
+use linxdot_exporter::exporter::{handle, App, BuildInfoCollector};
 use linxdot_exporter::http::{self, Request, ServerConfig, ServerHandle};
 use linxdot_sim::exporter::Exporter;
 use linxdot_sim::http::{get, http_request, http_request_bytes, parse_answer};
@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 fn server(config: ServerConfig) -> ServerHandle {
     let mut registry = Registry::new();
     registry.register(Box::new(BuildInfoCollector));
-    let registry = Arc::new(registry);
+    let app = Arc::new(App::new(registry));
     let listener = http::bind(Some("127.0.0.1".parse().unwrap()), 0, None).unwrap();
-    http::serve(listener, move |r: &Request| handle(&registry, r), config).unwrap()
+    http::serve(listener, move |r: &Request| handle(&app, r), config).unwrap()
 }
 
 fn build_info_body() -> String {

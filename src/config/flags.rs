@@ -291,6 +291,32 @@ pub const FLAGS: &[Flag] = &[
         ..FLAG
     },
     Flag {
+        long: "--probe-allow",
+        aliases: &["--probe_allow"],
+        kind: Kind::Repeated("PATTERN"),
+        env: Some("PROBE_ALLOW"),
+        default: Default::Note("none, /probe is off"),
+        help: "Let /probe?target= poll the dashboards matching PATTERN:\n\
+               an address, CIDR, host name or *.glob, optionally with\n\
+               :PORT; repeatable (env PROBE_ALLOW, space-separated;\n\
+               default: none, /probe is off)",
+        doc: "targets `/probe?target=` may poll: address, CIDR, host name or `*.glob`, optionally `:PORT`; repeatable (the variable: space-separated)",
+        ..FLAG
+    },
+    Flag {
+        long: "--probe-credentials",
+        aliases: &["--probe_credentials"],
+        kind: Kind::Value("PATH"),
+        env: Some("PROBE_CREDENTIALS"),
+        default: Default::Note("-u and -p"),
+        help: "File of PATTERN USERNAME PASSWORD_FILE [md5|plain] lines\n\
+               (or JSON) giving /probe targets their own credentials;\n\
+               re-read on SIGHUP (env PROBE_CREDENTIALS;\n\
+               default: -u and -p)",
+        doc: "per-target credentials for `/probe` (see [Many miners from one box](#many-miners-from-one-box)); re-read on SIGHUP",
+        ..FLAG
+    },
+    Flag {
         long: "--list-sensors",
         aliases: &["--list_sensors"],
         help: "Print each recognised TEMPer device with a fresh reading\nand exit",

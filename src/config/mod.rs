@@ -125,6 +125,8 @@ pub struct Config {
     pub bind_v6only: Option<bool>,
     pub thread_count: usize,
     pub temper: TemperConfig,
+    /// `/probe`: its allow-list, credentials and limits.
+    pub probe: crate::probe::ProbeConfig,
     /// Things to log once logging has started.
     pub warnings: Vec<String>,
 }

@@ -70,9 +70,9 @@ pub struct MinerCollector {
 impl MinerCollector {
     /// Starts the poller thread; the first poll begins at once.
     pub fn start(config: MinerConfig) -> std::io::Result<MinerCollector> {
-        let section = Arc::new(Section::new(render(&MinerState::default())));
+        let section = Arc::new(Section::new(render_text(&MinerState::default())));
         let published = Arc::clone(&section);
-        let on_poll = Box::new(move |s: &MinerState| published.publish(render(s)));
+        let on_poll = Box::new(move |s: &MinerState| published.publish(render_text(s)));
         Ok(MinerCollector {
             state: poller::spawn(config, on_poll)?,
             section,
@@ -140,61 +140,64 @@ impl Collector for MinerCollector {
     }
 }
 
-/// The miner families for a state.
-fn render(s: &MinerState) -> String {
+/// The miner families for a state, as the text a [`Section`] publishes.
+fn render_text(s: &MinerState) -> String {
     let mut text = Exposition::new();
-    {
-        let out = &mut text;
-        let snapshot = s.snapshot.as_ref();
-
-        let mut info = out.family(
-            "miner_exporter_info",
-            "Miner Information",
-            MetricType::Gauge,
-        );
-        if let Some(snapshot) = snapshot {
-            let labels: Vec<(&str, &str)> = INFO_KEYS
-                .iter()
-                .zip(&snapshot.info)
-                .map(|(k, v)| (*k, v.as_deref().unwrap_or("")))
-                .collect();
-            info.sample(&labels, 1.0);
-        }
-        for (i, gauge) in UPSTREAM_GAUGES.iter().enumerate() {
-            let value = snapshot.and_then(|s| s.numbers[i]);
-            let value = if gauge.rounded {
-                value.map(|v| round_decimals(v, 3))
-            } else {
-                value
-            };
-            out.single(gauge.metric, gauge.help, MetricType::Gauge, value);
-        }
-        out.single(
-            "miner_up",
-            "Whether the last poll of the miner dashboard gave good data (1) or not (0)",
-            MetricType::Gauge,
-            Some(if snapshot.is_some() { 1.0 } else { 0.0 }),
-        );
-        out.single(
-            "miner_last_success_timestamp_seconds",
-            "Unix time of the last good poll of the miner dashboard",
-            MetricType::Gauge,
-            s.last_success_unix,
-        );
-        out.single(
-            "miner_poll_duration_seconds",
-            "How long the last poll of the miner dashboard took",
-            MetricType::Gauge,
-            s.last_poll_seconds,
-        );
-        let mut errors = out.family(
-            "miner_poll_errors_total",
-            "Failed polls of the miner dashboard, by reason",
-            MetricType::Counter,
-        );
-        for (reason, count) in Reason::ALL.iter().zip(s.errors) {
-            errors.sample(&[("reason", reason.label())], count as f64);
-        }
-    }
+    render(s, &mut text);
     text.into_string()
+}
+
+/// The `miner_*` families of one dashboard, as `/metrics` and `/probe`
+/// both write them.
+pub fn render(s: &MinerState, out: &mut Exposition) {
+    let snapshot = s.snapshot.as_ref();
+
+    let mut info = out.family(
+        "miner_exporter_info",
+        "Miner Information",
+        MetricType::Gauge,
+    );
+    if let Some(snapshot) = snapshot {
+        let labels: Vec<(&str, &str)> = INFO_KEYS
+            .iter()
+            .zip(&snapshot.info)
+            .map(|(k, v)| (*k, v.as_deref().unwrap_or("")))
+            .collect();
+        info.sample(&labels, 1.0);
+    }
+    for (i, gauge) in UPSTREAM_GAUGES.iter().enumerate() {
+        let value = snapshot.and_then(|s| s.numbers[i]);
+        let value = if gauge.rounded {
+            value.map(|v| round_decimals(v, 3))
+        } else {
+            value
+        };
+        out.single(gauge.metric, gauge.help, MetricType::Gauge, value);
+    }
+    out.single(
+        "miner_up",
+        "Whether the last poll of the miner dashboard gave good data (1) or not (0)",
+        MetricType::Gauge,
+        Some(if snapshot.is_some() { 1.0 } else { 0.0 }),
+    );
+    out.single(
+        "miner_last_success_timestamp_seconds",
+        "Unix time of the last good poll of the miner dashboard",
+        MetricType::Gauge,
+        s.last_success_unix,
+    );
+    out.single(
+        "miner_poll_duration_seconds",
+        "How long the last poll of the miner dashboard took",
+        MetricType::Gauge,
+        s.last_poll_seconds,
+    );
+    let mut errors = out.family(
+        "miner_poll_errors_total",
+        "Failed polls of the miner dashboard, by reason",
+        MetricType::Counter,
+    );
+    for (reason, count) in Reason::ALL.iter().zip(s.errors) {
+        errors.sample(&[("reason", reason.label())], count as f64);
+    }
 }
