@@ -7,6 +7,7 @@
 //! programming error: it is caught in debug builds and by the tests that check
 //! whole scrapes.
 
+use crate::decimal::Digits;
 use std::fmt::Write as _;
 
 /// The content type of the body this module writes.
@@ -214,21 +215,10 @@ fn write_finite(out: &mut String, value: f64) {
     // Whole numbers below 10^6 (counts, descriptors): what the general
     // path below writes for them, without formatting a float.
     if value.fract() == 0.0 && value.abs() < 1e6 && !(value == 0.0 && value.is_sign_negative()) {
-        let mut digits = [0u8; 8];
-        let mut n = value.abs() as u32;
-        let mut at = digits.len();
-        loop {
-            at -= 1;
-            digits[at] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
         if value < 0.0 {
             out.push('-');
         }
-        out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or("0"));
+        out.push_str(Digits::new(value.abs() as u64).as_str());
         out.push_str(".0");
         return;
     }

@@ -11,6 +11,7 @@ pub mod log;
 pub mod build_info;
 pub mod collector;
 pub mod config;
+pub mod decimal;
 pub mod exporter;
 pub mod exposition;
 pub mod http;

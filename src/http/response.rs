@@ -1,5 +1,6 @@
 //! An HTTP/1.1 response and its bytes on the wire.
 
+use crate::decimal::Digits;
 use std::io::{self, Write};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +45,7 @@ impl Response {
         let body = if head_only { 0 } else { self.body.len() };
         let mut out = Vec::with_capacity(160 + self.content_type.len() + extra + body);
         out.extend_from_slice(b"HTTP/1.1 ");
-        push_decimal(&mut out, self.status.into());
+        out.extend_from_slice(Digits::new(self.status.into()).as_bytes());
         out.push(b' ');
         out.extend_from_slice(reason_phrase(self.status).as_bytes());
         out.extend_from_slice(
@@ -57,7 +58,7 @@ impl Response {
         );
         out.extend_from_slice(self.content_type.as_bytes());
         out.extend_from_slice(b"\r\nContent-Length: ");
-        push_decimal(&mut out, self.body.len());
+        out.extend_from_slice(Digits::new(self.body.len() as u64).as_bytes());
         out.extend_from_slice(b"\r\n");
         for (name, value) in &self.headers {
             out.extend_from_slice(name.as_bytes());
@@ -85,21 +86,6 @@ impl Response {
         out.write_all(&self.to_bytes(head_only, keep_alive))?;
         out.flush()
     }
-}
-
-/// `n` in decimal digits.
-fn push_decimal(out: &mut Vec<u8>, mut n: usize) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
 }
 
 pub fn reason_phrase(status: u16) -> &'static str {
