@@ -34,9 +34,6 @@ EXPOSE 8061
 # --device /dev/hidrawN must be readable and writable by it: add the
 # device's group with --group-add (see the README).
 USER 65534:65534
-# The exporter keeps no state to save and, as PID 1 of the container, has no
-# handler for SIGTERM, which the kernel then ignores: `docker stop` would wait
-# its grace period (10 s) for nothing. SIGKILL ends it at once, as SIGTERM
-# does outside a container.
-STOPSIGNAL SIGKILL
+# `docker stop` sends SIGTERM: the exporter takes it (and SIGINT) itself,
+# logs "stopping on SIGTERM" and exits 0, even as PID 1 of the container.
 ENTRYPOINT ["/linxdot-exporter"]

@@ -118,6 +118,10 @@ fi
 # ("self-contained"); those ship with rustup's target component, which we do
 # not have. zig brings musl's C runtime itself, so turn self-contained off.
 rustflags="-C link-self-contained=no"
+# panic = "abort" and a std without backtraces: nothing ever unwinds or walks
+# the stack, so the unwind tables (.eh_frame and its index, ~80 KiB of a
+# ~540 KiB aarch64 binary) are dead weight. A panic still prints its message.
+rustflags="$rustflags -C force-unwind-tables=no"
 # Paths of the checkout and of cargo's registry end up in panic messages:
 # map them to fixed names so that the binary does not depend on where it was
 # built (reproducible packages) and does not show the builder's home.

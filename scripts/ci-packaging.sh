@@ -2,7 +2,7 @@
 # The packaging checks, for CI and by hand: installs what it needs, builds the
 # static aarch64 binary, runs it under qemu against the dashboard simulator
 # and checks the scrape, builds the .ipk twice and compares, and runs the
-# package, init-script, feed and deploy tests and shellcheck.
+# package, init-script, syslog, feed and deploy tests and shellcheck.
 #
 # usage: scripts/ci-packaging.sh
 # Environment: CARGO_TARGET_DIR (default target/; the static build goes to
@@ -204,12 +204,20 @@ if [ -f "$binary" ]; then
     run_tests tests/packaging/test-ipk.sh "$binary"
     [ -n "$ipk" ] && run_tests tests/packaging/test-deploy.sh "$ipk" "$binary"
 fi
-phase "init script, feed Makefile"
+phase "init script, feed Makefile, syslog priorities"
 run_tests tests/packaging/test-init.sh
+sim="$host_target_dir/release/examples/dashboard-sim"
+if [ -f "$binary" ] && [ -x "$sim" ] && [ "$(id -u)" = 0 ]; then
+    # The aarch64 binary (musl's syslog) under qemu, as the init script runs it.
+    run_tests tests/packaging/test-syslog.sh "$sim" qemu-aarch64-static "$binary"
+else
+    echo "syslog priorities: skipped (needs the static binary, the simulator and root for unshare --mount)"
+fi
 run_tests tests/packaging/test-feed.sh
 
 phase "shellcheck"
-shell_scripts=(scripts/*.sh tests/packaging/*.sh tests/packaging/stubs/*
+mapfile -t stubs < <(find tests/packaging/stubs -type f | sort)
+shell_scripts=(scripts/*.sh tests/packaging/*.sh "${stubs[@]}"
     openwrt/linxdot-exporter/files/linxdot-exporter.init)
 for f in "${shell_scripts[@]}"; do
     check "shellcheck $f" shellcheck -x "$f"

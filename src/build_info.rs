@@ -8,13 +8,19 @@ use crate::landing::Page;
 pub struct BuildInfoCollector;
 
 impl Collector for BuildInfoCollector {
+    /// Rendered once: it never changes.
     fn collect(&self, out: &mut Exposition) {
-        out.family(
-            "linxdot_exporter_build_info",
-            "A metric with a constant '1' value labeled by the version of linxdot-exporter",
-            MetricType::Gauge,
-        )
-        .sample(&[("version", VERSION)], 1.0);
+        static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        out.append_rendered(TEXT.get_or_init(|| {
+            let mut text = Exposition::new();
+            text.family(
+                "linxdot_exporter_build_info",
+                "A metric with a constant '1' value labeled by the version of linxdot-exporter",
+                MetricType::Gauge,
+            )
+            .sample(&[("version", VERSION)], 1.0);
+            text.into_string()
+        }));
     }
 
     fn status(&self, page: &mut Page) {

@@ -6,6 +6,8 @@
 
 use crate::exposition::Exposition;
 use crate::landing::Page;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 pub trait Collector: Send + Sync {
     /// Writes this collector's families. Each family name belongs to exactly
@@ -24,6 +26,8 @@ pub struct Registry {
     collectors: Vec<Box<dyn Collector>>,
     /// Collectors the configuration left out, and why.
     off: Vec<(&'static str, String)>,
+    /// The length of the last body, so the next one is allocated once.
+    last_length: AtomicUsize,
 }
 
 impl Registry {
@@ -58,9 +62,58 @@ impl Registry {
     /// One whole scrape body.
     pub fn render(&self) -> String {
         let mut out = Exposition::new();
+        out.reserve(self.last_length.load(Ordering::Relaxed) + 256);
         for collector in &self.collectors {
             collector.collect(&mut out);
         }
-        out.into_string()
+        let body = out.into_string();
+        self.last_length.store(body.len(), Ordering::Relaxed);
+        body
+    }
+}
+
+/// Families rendered by the thread that owns their data, each time the data
+/// changes, and published for scrapes to copy: a scrape neither renders
+/// them nor waits for their owner (only for the pointer swap).
+pub struct Section {
+    text: Mutex<Arc<str>>,
+}
+
+impl Section {
+    /// A section that holds `text` until the first [`publish`](Section::publish).
+    pub fn new(text: String) -> Self {
+        Section {
+            text: Mutex::new(Arc::from(text)),
+        }
+    }
+
+    /// Replaces the text scrapes copy.
+    pub fn publish(&self, text: String) {
+        let text: Arc<str> = Arc::from(text);
+        // The old text is freed outside the lock.
+        let _old = std::mem::replace(&mut *self.lock(), text);
+    }
+
+    /// The text published last.
+    pub fn current(&self) -> Arc<str> {
+        Arc::clone(&self.lock())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Arc<str>> {
+        self.text.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_section_hands_out_what_was_published_last() {
+        let section = Section::new("a 1\n".into());
+        let before = section.current();
+        section.publish("a 2\n".into());
+        assert_eq!(&*before, "a 1\n", "a copy taken before stays whole");
+        assert_eq!(&*section.current(), "a 2\n");
     }
 }

@@ -7,6 +7,7 @@ use crate::config::{Config, VERSION};
 use crate::exposition::CONTENT_TYPE;
 use crate::http::{self, Request, Response, ServerConfig, ServerHandle};
 use crate::miner::MinerCollector;
+use crate::probe::Prober;
 use crate::process::ProcessCollector;
 use crate::temper::TemperCollector;
 use std::sync::Arc;
@@ -95,43 +96,62 @@ pub fn build_registry(config: &Config, temper: TemperSource) -> std::io::Result<
     Ok(registry)
 }
 
+/// What the routes answer from.
+pub struct App {
+    pub registry: Registry,
+    /// `/probe`; off (404) without `--probe-allow`.
+    pub prober: Prober,
+}
+
+impl App {
+    /// The routes over `registry`, with `/probe` off.
+    pub fn new(registry: Registry) -> App {
+        App {
+            registry,
+            prober: Prober::off(),
+        }
+    }
+}
+
 /// A path and what answers it.
-pub type Route = (&'static str, fn(&Registry) -> Response);
+pub type Route = (&'static str, fn(&App, &Request) -> Response);
 
 /// Every path the exporter answers, `GET` and `HEAD` only.
 pub const ROUTES: &[Route] = &[
-    ("/metrics", |registry| {
-        Response::new(200, CONTENT_TYPE, registry.render())
+    ("/metrics", |app, _| {
+        Response::new(200, CONTENT_TYPE, app.registry.render())
     }),
-    ("/", |registry| {
-        Response::new(200, "text/html; charset=utf-8", registry.status_page())
+    ("/", |app, _| {
+        Response::new(200, "text/html; charset=utf-8", app.registry.status_page())
     }),
+    ("/probe", |app, request| app.prober.handle(request)),
 ];
 
 /// Answers one request from [`ROUTES`].
-pub fn handle(registry: &Registry, request: &Request) -> Response {
+pub fn handle(app: &App, request: &Request) -> Response {
     let Some((_, answer)) = ROUTES.iter().find(|(path, _)| *path == request.path) else {
         return Response::text(404, "not found; metrics are at /metrics");
     };
     if request.method != "GET" && request.method != "HEAD" {
         return Response::text(405, "method not allowed").with_header("Allow", "GET, HEAD");
     }
-    answer(registry)
+    answer(app, request)
 }
 
 /// Binds, starts everything and returns the running server.
 pub fn start(config: &Config, temper: TemperSource) -> std::io::Result<ServerHandle> {
     let listener = http::bind(config.bind_address, config.port, config.bind_v6only)?;
-    let registry = Arc::new(build_registry(config, temper)?);
+    let prober = Prober::new(config.probe.clone()).map_err(std::io::Error::other)?;
+    prober.announce();
+    let app = Arc::new(App {
+        registry: build_registry(config, temper)?,
+        prober,
+    });
     let server_config = ServerConfig {
         threads: config.thread_count,
         ..ServerConfig::default()
     };
-    let handle = http::serve(
-        listener,
-        move |r: &Request| handle(&registry, r),
-        server_config,
-    )?;
+    let handle = http::serve(listener, move |r: &Request| handle(&app, r), server_config)?;
     crate::info!(
         "linxdot-exporter {VERSION} listening on {} ({} worker threads)",
         handle.local_addr(),

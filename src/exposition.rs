@@ -7,6 +7,7 @@
 //! programming error: it is caught in debug builds and by the tests that check
 //! whole scrapes.
 
+use crate::decimal::Digits;
 use std::fmt::Write as _;
 
 /// The content type of the body this module writes.
@@ -72,7 +73,29 @@ impl Exposition {
         }
     }
 
-    /// The names of the families written so far, in order.
+    /// Appends families rendered earlier (a [`Section`]'s text), as they are.
+    ///
+    /// [`Section`]: crate::collector::Section
+    pub fn append_rendered(&mut self, text: &str) {
+        self.body.push_str(text);
+    }
+
+    /// Appends one sample without labels, for a family whose HELP and TYPE
+    /// lines came in [`append_rendered`](Exposition::append_rendered) text.
+    pub fn append_sample(&mut self, name: &str, value: f64) {
+        self.body.push_str(name);
+        self.body.push(' ');
+        write_value(&mut self.body, value);
+        self.body.push('\n');
+    }
+
+    /// Reserves room for `additional` more bytes of body.
+    pub fn reserve(&mut self, additional: usize) {
+        self.body.reserve(additional);
+    }
+
+    /// The names of the families written so far, in order (not those of
+    /// [`append_rendered`](Exposition::append_rendered) text).
     pub fn family_names(&self) -> &[&'static str] {
         &self.families
     }
@@ -189,6 +212,20 @@ impl std::fmt::Write for SciBuf {
 }
 
 fn write_finite(out: &mut String, value: f64) {
+    // Whole numbers below 10^6 (counts, descriptors): what the general
+    // path below writes for them, without formatting a float.
+    if value.fract() == 0.0 && value.abs() < 1e6 && !(value == 0.0 && value.is_sign_negative()) {
+        if value < 0.0 {
+            out.push('-');
+        }
+        out.push_str(Digits::new(value.abs() as u64).as_str());
+        out.push_str(".0");
+        return;
+    }
+    write_general(out, value);
+}
+
+fn write_general(out: &mut String, value: f64) {
     // `{:e}` gives the shortest round-trip digits: "-1.2345e3", "5e-7".
     let mut sci = SciBuf {
         bytes: [0; 32],
@@ -282,6 +319,22 @@ pub fn round_decimals(value: f64, places: usize) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn whole_numbers_take_a_short_cut_to_the_same_text() {
+        let mut values: Vec<f64> = vec![
+            0.0, 1.0, 7.0, 10.0, 99.0, 1000.0, 65536.0, 123456.0, 999999.0,
+        ];
+        values.extend(values.clone().iter().map(|v| -v));
+        for v in values {
+            let (mut fast, mut general) = (String::new(), String::new());
+            write_finite(&mut fast, v);
+            write_general(&mut general, v);
+            assert_eq!(fast, general, "{v}");
+        }
+        assert_eq!(format_value(-0.0), "-0.0");
+        assert_eq!(format_value(1e6), "1e+06");
+    }
+
     use super::*;
 
     fn escaped(text: &str, what: Escape) -> String {

@@ -11,11 +11,13 @@ pub mod log;
 pub mod build_info;
 pub mod collector;
 pub mod config;
+pub mod decimal;
 pub mod exporter;
 pub mod exposition;
 pub mod http;
 pub mod landing;
 pub mod miner;
+pub mod probe;
 pub mod process;
 pub mod temper;
 

@@ -26,7 +26,7 @@ fn main() -> ExitCode {
         }
         Action::Run(config) => config,
     };
-    if let Err(e) = log::init(config.log_file.as_deref(), config.debug) {
+    if let Err(e) = log::init_to(config.log_file.as_deref(), config.log_target, config.debug) {
         let path = config
             .log_file
             .as_deref()
@@ -38,13 +38,49 @@ fn main() -> ExitCode {
     for warning in &config.warnings {
         linxdot_exporter::warn!("{warning}");
     }
+    // Before any thread starts, so that every thread inherits the mask.
+    let stop_signals = block_stop_signals();
     match exporter::start(&config, exporter::TemperSource::Usb) {
-        Ok(_server) => loop {
-            std::thread::park();
-        },
+        Ok(_server) => {
+            let signal = wait_for(&stop_signals);
+            linxdot_exporter::info!("stopping on {signal}");
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             linxdot_exporter::error!("cannot listen on port {}: {e}", config.port);
             ExitCode::from(1)
+        }
+    }
+}
+
+/// Blocks SIGTERM and SIGINT in this thread (and so in every thread started
+/// after it): they are taken by [`wait_for`] instead. As PID 1 in a container
+/// a process without a handler never sees SIGTERM at all, so `docker stop`
+/// would wait out its grace period; this way every engine's stop works.
+fn block_stop_signals() -> libc::sigset_t {
+    // SAFETY: sigemptyset/sigaddset initialise the set they are given;
+    // pthread_sigmask only changes this thread's mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        set
+    }
+}
+
+/// Sleeps until one of `set`'s signals arrives (no wake-up before), and
+/// names it.
+fn wait_for(set: &libc::sigset_t) -> &'static str {
+    loop {
+        let mut signal: libc::c_int = 0;
+        // SAFETY: `set` is initialised and blocked; sigwait writes `signal`.
+        if unsafe { libc::sigwait(set, &mut signal) } == 0 {
+            return match signal {
+                libc::SIGINT => "SIGINT",
+                _ => "SIGTERM",
+            };
         }
     }
 }

@@ -1,10 +1,22 @@
 //! The standard `process_*` metrics, read from `/proc/self` at scrape time,
 //! with the names and HELP texts of the Prometheus client libraries.
+//!
+//! A scrape reads them with three system calls: `/proc/self/stat` stays
+//! open and is read again from offset 0 (the kernel regenerates it); the
+//! number of open descriptors is the size `fstat` gives the open
+//! `/proc/self/fd` directory (Linux 6.2 and later; older kernels say 0, and
+//! the directory is listed instead, which costs a lookup per descriptor);
+//! the descriptor limit comes from `getrlimit`, not from parsing
+//! `/proc/self/limits`. The two descriptors kept open are counted in
+//! `process_open_fds`, like the one a fresh listing would open.
 
 use crate::collector::Collector;
 use crate::exposition::{Exposition, MetricType};
 use crate::landing::{duration_text, Page};
-use std::fs;
+use std::fs::{self, File};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::FileExt;
+use std::sync::Mutex;
 use std::time::Duration;
 
 pub struct ProcessCollector {
@@ -12,6 +24,12 @@ pub struct ProcessCollector {
     page_size: f64,
     /// Boot time, Unix seconds (`btime` of /proc/stat); read once.
     boot_time: Option<f64>,
+    /// `/proc/self/stat`, read with `pread` at offset 0.
+    stat: Option<File>,
+    /// `/proc/self/fd`: its size, or on older kernels its listing.
+    fd_dir: Option<File>,
+    /// One listing at a time: a directory has one read position.
+    listing: Mutex<()>,
 }
 
 /// What one reading of `/proc/self` found.
@@ -40,15 +58,22 @@ impl ProcessCollector {
             boot_time: fs::read_to_string("/proc/stat")
                 .ok()
                 .and_then(|s| parse_boot_time(&s)),
+            stat: File::open("/proc/self/stat").ok(),
+            fd_dir: File::open("/proc/self/fd").ok(),
+            listing: Mutex::new(()),
         }
     }
 
     pub fn read(&self) -> ProcessStats {
         let mut stats = ProcessStats::default();
-        if let Some(stat) = fs::read_to_string("/proc/self/stat")
-            .ok()
-            .and_then(|s| parse_stat(&s))
-        {
+        let mut buffer = [0u8; 1024];
+        let stat = self
+            .stat
+            .as_ref()
+            .and_then(|f| f.read_at(&mut buffer, 0).ok())
+            .and_then(|n| std::str::from_utf8(&buffer[..n]).ok())
+            .and_then(parse_stat);
+        if let Some(stat) = stat {
             stats.cpu_seconds = Some((stat.utime + stat.stime) as f64 / self.ticks_per_second);
             stats.virtual_bytes = Some(stat.vsize as f64);
             stats.resident_bytes = Some(stat.rss_pages as f64 * self.page_size);
@@ -56,12 +81,94 @@ impl ProcessCollector {
                 .boot_time
                 .map(|boot| boot + stat.start_ticks as f64 / self.ticks_per_second);
         }
-        stats.open_fds = fs::read_dir("/proc/self/fd").ok().map(|d| d.count() as f64);
-        stats.max_fds = fs::read_to_string("/proc/self/limits")
-            .ok()
-            .and_then(|s| parse_max_fds(&s));
+        stats.open_fds = self.count_open_fds();
+        stats.max_fds = max_fds();
         stats
     }
+
+    /// The open descriptors, the directory's own included.
+    fn count_open_fds(&self) -> Option<f64> {
+        let dir = self.fd_dir.as_ref()?;
+        // The directory itself is open: a size of 0 means an older kernel.
+        match dir.metadata() {
+            Ok(m) if m.len() > 0 => Some(m.len() as f64),
+            _ => {
+                let _one_at_a_time = self.listing.lock().unwrap_or_else(|e| e.into_inner());
+                list_entries(dir).map(|n| n as f64)
+            }
+        }
+    }
+}
+
+/// The entries of an open directory, `.` and `..` left out, listed from
+/// its start.
+fn list_entries(dir: &File) -> Option<usize> {
+    let fd = dir.as_raw_fd();
+    // SAFETY: lseek on an open descriptor.
+    if unsafe { libc::lseek(fd, 0, libc::SEEK_SET) } != 0 {
+        return None;
+    }
+    // u64 for the alignment of linux_dirent64.
+    let mut buffer = [0u64; 512];
+    let mut count = 0usize;
+    loop {
+        // SAFETY: getdents64 writes at most the buffer's length into it.
+        let n = unsafe {
+            libc::syscall(
+                libc::SYS_getdents64,
+                fd,
+                buffer.as_mut_ptr(),
+                std::mem::size_of_val(&buffer),
+            )
+        };
+        if n < 0 {
+            return None;
+        }
+        if n == 0 {
+            return Some(count);
+        }
+        // SAFETY: the first n bytes were written by the kernel.
+        let bytes = unsafe { std::slice::from_raw_parts(buffer.as_ptr().cast::<u8>(), n as usize) };
+        count += count_dirents(bytes);
+    }
+}
+
+/// Counts the entries of a `getdents64` buffer, `.` and `..` left out.
+/// linux_dirent64: d_ino (8 bytes), d_off (8), d_reclen (2), d_type (1),
+/// then the NUL-terminated name.
+fn count_dirents(mut bytes: &[u8]) -> usize {
+    let mut count = 0;
+    while bytes.len() >= 19 {
+        let length = usize::from(u16::from_ne_bytes([bytes[16], bytes[17]]));
+        if length < 19 || length > bytes.len() {
+            break;
+        }
+        let name = &bytes[19..length];
+        let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
+        if name != b"." && name != b".." {
+            count += 1;
+        }
+        bytes = &bytes[length..];
+    }
+    count
+}
+
+/// The soft limit on open descriptors (what `Max open files` of
+/// `/proc/self/limits` shows).
+fn max_fds() -> Option<f64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit fills the struct it is given.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return None;
+    }
+    Some(if limit.rlim_cur == libc::RLIM_INFINITY {
+        f64::INFINITY
+    } else {
+        limit.rlim_cur as f64
+    })
 }
 
 impl Default for ProcessCollector {
@@ -83,15 +190,27 @@ pub struct Stat {
 /// fields are counted from the last `)`.
 pub fn parse_stat(text: &str) -> Option<Stat> {
     let rest = &text[text.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // fields[0] is field 3 (state) of proc(5).
-    let field = |n: usize| fields.get(n - 3)?.parse::<u64>().ok();
+    // Field 3 (state) of proc(5) comes first; fields are read in order.
+    let mut fields = rest.split_ascii_whitespace();
+    let mut skip_to = {
+        let mut at = 3;
+        move |n: usize| {
+            let field = fields.nth(n - at)?.parse::<u64>().ok();
+            at = n + 1;
+            field
+        }
+    };
+    let utime = skip_to(14)?;
+    let stime = skip_to(15)?;
+    let start_ticks = skip_to(22)?;
+    let vsize = skip_to(23)?;
+    let rss_pages = skip_to(24)?;
     Some(Stat {
-        utime: field(14)?,
-        stime: field(15)?,
-        start_ticks: field(22)?,
-        vsize: field(23)?,
-        rss_pages: field(24)?,
+        utime,
+        stime,
+        start_ticks,
+        vsize,
+        rss_pages,
     })
 }
 
@@ -113,50 +232,81 @@ pub fn parse_max_fds(limits: &str) -> Option<f64> {
     }
 }
 
+/// The families, in the order they are written: name, HELP, type.
+const FAMILIES: [(&str, &str, MetricType); 6] = [
+    (
+        "process_cpu_seconds_total",
+        "Total user and system CPU time spent in seconds.",
+        MetricType::Counter,
+    ),
+    (
+        "process_resident_memory_bytes",
+        "Resident memory size in bytes.",
+        MetricType::Gauge,
+    ),
+    (
+        "process_virtual_memory_bytes",
+        "Virtual memory size in bytes.",
+        MetricType::Gauge,
+    ),
+    (
+        "process_start_time_seconds",
+        "Start time of the process since unix epoch in seconds.",
+        MetricType::Gauge,
+    ),
+    (
+        "process_open_fds",
+        "Number of open file descriptors.",
+        MetricType::Gauge,
+    ),
+    (
+        "process_max_fds",
+        "Maximum number of open file descriptors.",
+        MetricType::Gauge,
+    ),
+];
+
+impl ProcessStats {
+    /// The values in the order of [`FAMILIES`].
+    fn values(&self) -> [Option<f64>; 6] {
+        [
+            self.cpu_seconds,
+            self.resident_bytes,
+            self.virtual_bytes,
+            self.start_time,
+            self.open_fds,
+            self.max_fds,
+        ]
+    }
+}
+
+/// The HELP and TYPE lines of [`FAMILIES`], which never change: rendered
+/// once, copied at each scrape.
+fn headers() -> &'static [String; 6] {
+    static HEADERS: std::sync::OnceLock<[String; 6]> = std::sync::OnceLock::new();
+    HEADERS.get_or_init(|| {
+        FAMILIES.map(|(name, help, kind)| {
+            let mut out = Exposition::new();
+            out.family(name, help, kind);
+            out.into_string()
+        })
+    })
+}
+
+/// Writes the families for `stats`: what [`Exposition::single`] writes for
+/// each, with the constant lines copied.
+pub fn render(stats: &ProcessStats, out: &mut Exposition) {
+    for ((header, (name, _, _)), value) in headers().iter().zip(FAMILIES).zip(stats.values()) {
+        out.append_rendered(header);
+        if let Some(value) = value {
+            out.append_sample(name, value);
+        }
+    }
+}
+
 impl Collector for ProcessCollector {
     fn collect(&self, out: &mut Exposition) {
-        let stats = self.read();
-        let families: [(&str, &str, MetricType, Option<f64>); 6] = [
-            (
-                "process_cpu_seconds_total",
-                "Total user and system CPU time spent in seconds.",
-                MetricType::Counter,
-                stats.cpu_seconds,
-            ),
-            (
-                "process_resident_memory_bytes",
-                "Resident memory size in bytes.",
-                MetricType::Gauge,
-                stats.resident_bytes,
-            ),
-            (
-                "process_virtual_memory_bytes",
-                "Virtual memory size in bytes.",
-                MetricType::Gauge,
-                stats.virtual_bytes,
-            ),
-            (
-                "process_start_time_seconds",
-                "Start time of the process since unix epoch in seconds.",
-                MetricType::Gauge,
-                stats.start_time,
-            ),
-            (
-                "process_open_fds",
-                "Number of open file descriptors.",
-                MetricType::Gauge,
-                stats.open_fds,
-            ),
-            (
-                "process_max_fds",
-                "Maximum number of open file descriptors.",
-                MetricType::Gauge,
-                stats.max_fds,
-            ),
-        ];
-        for (name, help, kind, value) in families {
-            out.single(name, help, kind, value);
-        }
+        render(&self.read(), out);
     }
 
     fn status(&self, page: &mut Page) {
@@ -178,6 +328,32 @@ impl Collector for ProcessCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_copied_headers_give_the_families_single_writes() {
+        let all = ProcessStats {
+            cpu_seconds: Some(0.25),
+            resident_bytes: Some(1536.0 * 1024.0),
+            virtual_bytes: Some(9_830_400.0),
+            start_time: Some(1_763_790_000.5),
+            open_fds: Some(7.0),
+            max_fds: Some(f64::INFINITY),
+        };
+        let some = ProcessStats {
+            cpu_seconds: Some(1e-7),
+            open_fds: Some(3.0),
+            ..ProcessStats::default()
+        };
+        for stats in [all, some, ProcessStats::default()] {
+            let mut want = Exposition::new();
+            for ((name, help, kind), value) in FAMILIES.into_iter().zip(stats.values()) {
+                want.single(name, help, kind, value);
+            }
+            let mut got = Exposition::new();
+            render(&stats, &mut got);
+            assert_eq!(got.as_str(), want.as_str());
+        }
+    }
 
     #[test]
     fn stat_with_a_hostile_command_name() {
@@ -210,6 +386,75 @@ mod tests {
             parse_boot_time("cpu 1 2\nbtime 1763790000\nprocesses 5\n"),
             Some(1763790000.0)
         );
+    }
+
+    #[test]
+    fn the_limit_and_the_descriptors_match_what_proc_lists() {
+        let collector = ProcessCollector::new();
+        let limits = fs::read_to_string("/proc/self/limits").unwrap();
+        assert_eq!(collector.read().max_fds, parse_max_fds(&limits));
+        // Other tests open and close descriptors meanwhile: compare while
+        // this test holds still, retrying until two listings agree.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let listed = fs::read_dir("/proc/self/fd").unwrap().count() as f64;
+            let counted = collector.read().open_fds.unwrap();
+            let again = fs::read_dir("/proc/self/fd").unwrap().count() as f64;
+            // A fresh listing also counts the descriptor it lists with.
+            if listed == again && counted == listed - 1.0 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{listed} / {counted} / {again}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_listing_of_older_kernels_counts_what_read_dir_lists() {
+        let dir = File::open("/proc/self/fd").unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let listed = fs::read_dir("/proc/self/fd").unwrap().count();
+            let counted = list_entries(&dir).unwrap();
+            let again = fs::read_dir("/proc/self/fd").unwrap().count();
+            // Both see `dir`; read_dir also sees its own descriptor.
+            if listed == again && counted == listed - 1 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{listed} / {counted} / {again}"
+            );
+        }
+        let tmp = std::env::temp_dir().join(format!("lxe-dirents-{}", std::process::id()));
+        fs::create_dir(&tmp).unwrap();
+        for name in ["a", "b", "c"] {
+            fs::write(tmp.join(name), "").unwrap();
+        }
+        let counted = list_entries(&File::open(&tmp).unwrap());
+        fs::remove_dir_all(&tmp).unwrap();
+        assert_eq!(counted, Some(3));
+    }
+
+    #[test]
+    fn dirents_are_counted_without_dot_and_dotdot() {
+        let entry = |name: &str| {
+            let length = (19 + name.len() + 1).next_multiple_of(8);
+            let mut e = vec![0u8; length];
+            e[16..18].copy_from_slice(&(length as u16).to_ne_bytes());
+            e[19..19 + name.len()].copy_from_slice(name.as_bytes());
+            e
+        };
+        let bytes: Vec<u8> = [".", "..", "0", "1", "255"]
+            .iter()
+            .flat_map(|n| entry(n))
+            .collect();
+        assert_eq!(count_dirents(&bytes), 3);
+        // A truncated or corrupt record ends the count, not the process.
+        assert_eq!(count_dirents(&bytes[..bytes.len() - 1]), 2);
+        assert_eq!(count_dirents(&[0u8; 18]), 0);
     }
 
     #[test]

@@ -179,3 +179,14 @@ fn the_environment_configures_the_miner_and_the_log_file() {
     assert_eq!(sim.state().logins, 1, "{text}");
     assert!(body.contains("\nminer_cpu_temp 35.555\n"), "{body}");
 }
+
+#[test]
+fn sigterm_and_sigint_stop_it_cleanly() {
+    for (signal, name) in [(libc::SIGTERM, "SIGTERM"), (libc::SIGINT, "SIGINT")] {
+        let mut exporter = Exporter::start(&[], &[]);
+        let status = exporter.signal_and_wait(signal, Duration::from_secs(10));
+        assert_eq!(status.code(), Some(0), "{name}: {status:?}");
+        // The log is read by another thread: wait for the line, not for exit.
+        exporter.wait_for_log(&format!("INFO stopping on {name}"), Duration::from_secs(10));
+    }
+}

@@ -634,3 +634,37 @@ fn one_credential_alone_names_the_missing_one() {
         "no username (-u or MINER_USERNAME)"
     );
 }
+
+#[test]
+fn one_temper_interval_for_readings_and_rescans() {
+    assert_eq!(
+        config(&[], &[]).temper.rescan_interval,
+        Duration::from_secs(5)
+    );
+    let given = |args: &[&str], env: &[(&str, &str)]| config(args, env).temper.rescan_interval;
+    assert_eq!(
+        given(&["--temper-interval", "2.5"], &[]),
+        Duration::from_millis(2500)
+    );
+    assert_eq!(given(&["--temper_interval=7"], &[]), Duration::from_secs(7));
+    assert_eq!(
+        given(&[], &[("TEMPER_INTERVAL", "30")]),
+        Duration::from_secs(30)
+    );
+    assert_eq!(
+        given(&["--temper-interval", "3"], &[("TEMPER_INTERVAL", "30")]),
+        Duration::from_secs(3)
+    );
+    // The older name still sets it; both at once is an error naming both.
+    assert_eq!(
+        given(&["--temper-rescan", "9"], &[]),
+        Duration::from_secs(9)
+    );
+    let both = error(&["--temper-interval", "3", "--temper-rescan", "9"], &[]);
+    assert!(
+        both.contains("--temper-interval") && both.contains("--temper-rescan"),
+        "{both}"
+    );
+    let bad = error(&["--temper-interval", "0"], &[]);
+    assert!(bad.contains("--temper-interval"), "{bad}");
+}

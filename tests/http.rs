@@ -2,7 +2,7 @@
 //! keep-alive, pipelining, and that idle clients cannot starve a scrape.
 
 use linxdot_exporter::collector::Registry;
-use linxdot_exporter::exporter::{handle, BuildInfoCollector};
+use linxdot_exporter::exporter::{handle, App, BuildInfoCollector};
 use linxdot_exporter::http::{self, Request, ServerConfig, ServerHandle};
 use linxdot_sim::exporter::Exporter;
 use linxdot_sim::http::{get, http_request, http_request_bytes, parse_answer};
@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 fn server(config: ServerConfig) -> ServerHandle {
     let mut registry = Registry::new();
     registry.register(Box::new(BuildInfoCollector));
-    let registry = Arc::new(registry);
+    let app = Arc::new(App::new(registry));
     let listener = http::bind(Some("127.0.0.1".parse().unwrap()), 0, None).unwrap();
-    http::serve(listener, move |r: &Request| handle(&registry, r), config).unwrap()
+    http::serve(listener, move |r: &Request| handle(&app, r), config).unwrap()
 }
 
 fn build_info_body() -> String {
@@ -139,6 +139,43 @@ fn a_head_that_never_ends_gets_408_after_the_deadline() {
     let mut out = Vec::new();
     let _ = c.read_to_end(&mut out);
     assert_eq!(parse_answer(&out).status, 408);
+}
+
+#[test]
+fn an_idle_keep_alive_connection_is_closed_after_the_head_deadline() {
+    let s = server(ServerConfig {
+        head_timeout: Duration::from_millis(300),
+        ..ServerConfig::default()
+    });
+    let mut c = TcpStream::connect(s.local_addr()).unwrap();
+    c.write_all(b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    // The answer, then the server's close (not the read timeout).
+    let mut out = Vec::new();
+    c.read_to_end(&mut out).expect("closed by the server");
+    let a = parse_answer(&out);
+    assert_eq!(a.header("connection").as_deref(), Some("keep-alive"));
+    assert_eq!(a.body, build_info_body());
+}
+
+#[test]
+fn deadlines_still_fire_after_every_connection_closed() {
+    // The last connection closing disarms the deadline timer; the next
+    // connection's deadline must arm it again.
+    let s = server(ServerConfig {
+        head_timeout: Duration::from_millis(300),
+        ..ServerConfig::default()
+    });
+    for _ in 0..3 {
+        assert_eq!(get(s.local_addr(), "/metrics").status, 200);
+        let mut c = TcpStream::connect(s.local_addr()).unwrap();
+        c.write_all(b"GET /metrics HTTP/1.1\r\n").unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut out = Vec::new();
+        c.read_to_end(&mut out).expect("closed by the server");
+        assert_eq!(parse_answer(&out).status, 408);
+    }
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 use linxdot_exporter::collector::Registry;
 use linxdot_exporter::config::TemperConfig;
-use linxdot_exporter::exporter::{handle, BuildInfoCollector};
+use linxdot_exporter::exporter::{handle, App, BuildInfoCollector};
 use linxdot_exporter::http::{self, Request, ServerConfig};
 use linxdot_exporter::temper::{TemperCollector, Timing};
 use linxdot_sim::dashboard::{Dashboard, Fault};
@@ -157,12 +157,11 @@ fn the_page_lists_each_temper_sensor_with_its_readings() {
         timing,
     )));
     registry.register(Box::new(BuildInfoCollector));
-    let registry = Arc::new(registry);
+    let app = Arc::new(App::new(registry));
     let listener = http::bind(Some("127.0.0.1".parse().unwrap()), 0, None).unwrap();
-    let r = Arc::clone(&registry);
     let server = http::serve(
         listener,
-        move |req: &Request| handle(&r, req),
+        move |req: &Request| handle(&app, req),
         ServerConfig::default(),
     )
     .unwrap();

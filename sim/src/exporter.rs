@@ -198,6 +198,24 @@ impl Exporter {
         )
     }
 
+    /// Sends it `signal` (e.g. `libc::SIGTERM`) and waits up to `timeout`
+    /// for it to exit; its exit status (the test fails if it is still
+    /// running then).
+    pub fn signal_and_wait(&mut self, signal: i32, timeout: Duration) -> std::process::ExitStatus {
+        // SAFETY: kill(2) on our own child's pid; it is not yet reaped.
+        unsafe { libc::kill(self.child.id() as i32, signal) };
+        wait::poll(
+            "the exporter to exit",
+            timeout,
+            Duration::from_millis(10),
+            || match self.child.try_wait() {
+                Ok(Some(status)) => Ok(status),
+                Ok(None) => Err("still running".to_string()),
+                Err(e) => Err(e.to_string()),
+            },
+        )
+    }
+
     /// Its process id (for [`crate::procfs`]).
     pub fn pid(&self) -> u32 {
         self.child.id()

@@ -93,6 +93,20 @@ pub const FLAGS: &[Flag] = &[
         ..FLAG
     },
     Flag {
+        long: "--log-target",
+        aliases: &["--log_target"],
+        kind: Kind::Value("TARGET"),
+        usage_value: Some("{stderr,syslog,journal}"),
+        default: Default::Value("stderr"),
+        excludes: Some("--log_file"),
+        help: "Where log lines go without a log file: stderr; syslog\n\
+               (facility daemon, each line's level as its priority);\n\
+               journal (stderr with journald's <N> priority prefixes)\n\
+               (default: stderr)",
+        doc: "`syslog`: to syslog, a priority per level (OpenWrt's init script); `journal`: stderr with journald's `<N>` prefixes (the Debian unit)",
+        ..FLAG
+    },
+    Flag {
         short: Some("-o"),
         long: "--host",
         kind: Kind::Value("HOST"),
@@ -255,12 +269,51 @@ pub const FLAGS: &[Flag] = &[
         ..FLAG
     },
     Flag {
+        long: "--temper-interval",
+        aliases: &["--temper_interval"],
+        kind: Kind::Value("SECONDS"),
+        env: Some("TEMPER_INTERVAL"),
+        default: Default::Value("5"),
+        help: "How often to read each TEMPer device and to look for\n\
+               plugged or unplugged ones (env TEMPER_INTERVAL;\n\
+               default: 5)",
+        doc: "how often to read the sensors and look for plugged/unplugged ones",
+        ..FLAG
+    },
+    Flag {
         long: "--temper-rescan",
         aliases: &["--temper_rescan"],
         kind: Kind::Value("SECONDS"),
-        default: Default::Value("10"),
-        help: "How often to look for plugged or unplugged TEMPer\ndevices (default: 10)",
-        doc: "how often to look for plugged/unplugged sensors",
+        excludes: Some("--temper-interval"),
+        help: "Older name of --temper-interval (devices are looked for\n\
+               at each reading)",
+        doc: "older name of `--temper-interval`",
+        ..FLAG
+    },
+    Flag {
+        long: "--probe-allow",
+        aliases: &["--probe_allow"],
+        kind: Kind::Repeated("PATTERN"),
+        env: Some("PROBE_ALLOW"),
+        default: Default::Note("none, /probe is off"),
+        help: "Let /probe?target= poll the dashboards matching PATTERN:\n\
+               an address, CIDR, host name or *.glob, optionally with\n\
+               :PORT; repeatable (env PROBE_ALLOW, space-separated;\n\
+               default: none, /probe is off)",
+        doc: "targets `/probe?target=` may poll: address, CIDR, host name or `*.glob`, optionally `:PORT`; repeatable (the variable: space-separated)",
+        ..FLAG
+    },
+    Flag {
+        long: "--probe-credentials",
+        aliases: &["--probe_credentials"],
+        kind: Kind::Value("PATH"),
+        env: Some("PROBE_CREDENTIALS"),
+        default: Default::Note("-u and -p"),
+        help: "File of PATTERN USERNAME PASSWORD_FILE [md5|plain] lines\n\
+               (or JSON) giving /probe targets their own credentials;\n\
+               re-read on SIGHUP (env PROBE_CREDENTIALS;\n\
+               default: -u and -p)",
+        doc: "per-target credentials for `/probe` (see [Many miners from one box](#many-miners-from-one-box)); re-read on SIGHUP",
         ..FLAG
     },
     Flag {

@@ -99,6 +99,8 @@ impl SensorOffset {
 #[derive(Clone, Debug, PartialEq)]
 pub struct TemperConfig {
     pub enabled: bool,
+    /// `--temper-interval`: how often each device is read and the bus
+    /// scanned for plugged or unplugged devices (one clock for both).
     pub rescan_interval: Duration,
     pub offsets: Vec<SensorOffset>,
 }
@@ -117,6 +119,8 @@ pub struct MinerConfig {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     pub log_file: Option<PathBuf>,
+    /// Where lines go without a log file.
+    pub log_target: crate::log::Target,
     pub debug: bool,
     /// `None` when username or password is missing: the miner collector is off.
     pub miner: Option<MinerConfig>,
@@ -130,6 +134,8 @@ pub struct Config {
     pub bind_v6only: Option<bool>,
     pub thread_count: usize,
     pub temper: TemperConfig,
+    /// `/probe`: its allow-list, credentials and limits.
+    pub probe: crate::probe::ProbeConfig,
     /// Things to log once logging has started.
     pub warnings: Vec<String>,
 }

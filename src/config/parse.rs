@@ -6,6 +6,9 @@ use super::{
     Action, Config, ConfigError, EnvLookup, MinerConfig, Quantity, Secret, SensorOffset,
     TemperConfig, MAX_THREAD_COUNT,
 };
+use crate::probe::allow::{AllowList, Pattern};
+use crate::probe::credentials::{self, Credentials};
+use crate::probe::ProbeConfig;
 use std::ffi::OsString;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -45,7 +48,10 @@ pub fn parse(argv: Vec<OsString>, env: EnvLookup) -> Result<Action, ConfigError>
     )?);
     let temper = TemperConfig {
         enabled: !args.on("--no-temper"),
-        rescan_interval: seconds(args.value_or_default("--temper-rescan"), 0.1)?,
+        rescan_interval: match args.value("--temper-rescan") {
+            Some(older_name) => seconds(older_name, 0.1)?,
+            None => seconds(args.value_or_default("--temper-interval"), 0.1)?,
+        },
         offsets,
     };
 
@@ -69,8 +75,10 @@ pub fn parse(argv: Vec<OsString>, env: EnvLookup) -> Result<Action, ConfigError>
         (None, None) => (None, Some("no username and password")),
     };
 
+    let probe = probe_config(&args, &miner, timeout, refresh_interval)?;
     let config = Box::new(Config {
         log_file: args.value("--log_file").map(|f| PathBuf::from(f.text)),
+        log_target: log_target(args.value_or_default("--log-target"))?,
         debug: args.on("--debug"),
         miner,
         host,
@@ -80,6 +88,7 @@ pub fn parse(argv: Vec<OsString>, env: EnvLookup) -> Result<Action, ConfigError>
         bind_v6only,
         thread_count,
         temper,
+        probe,
         warnings: password_file
             .and_then(|path| password_file_warning(&path.text))
             .into_iter()
@@ -94,6 +103,18 @@ pub fn parse(argv: Vec<OsString>, env: EnvLookup) -> Result<Action, ConfigError>
 
 fn err<T>(message: String) -> Result<T, ConfigError> {
     Err(ConfigError(message))
+}
+
+fn log_target(v: Given) -> Result<crate::log::Target, ConfigError> {
+    match crate::log::Target::parse(&v.text) {
+        Some(target) => Ok(target),
+        None => err(format!(
+            "{}: '{}' is not {}",
+            v.from,
+            v.text,
+            crate::log::Target::NAMES
+        )),
+    }
 }
 
 fn check_host(host: Given) -> Result<String, ConfigError> {
@@ -181,6 +202,35 @@ fn sensor_offsets(list: Vec<Given>, quantity: Quantity) -> Result<Vec<SensorOffs
                 .map_err(|e| ConfigError(format!("{}: {e}", v.from)))
         })
         .collect()
+}
+
+/// `/probe`'s settings: the patterns, and the credentials file read once
+/// here so that a bad one stops the exporter at start.
+fn probe_config(
+    args: &Args,
+    miner: &Option<MinerConfig>,
+    timeout: Duration,
+    refresh_interval: Duration,
+) -> Result<ProbeConfig, ConfigError> {
+    let mut patterns = Vec::new();
+    for v in args.values("--probe-allow") {
+        patterns
+            .push(Pattern::parse(&v.text).map_err(|e| ConfigError(format!("{}: {e}", v.from)))?);
+    }
+    let mut probe = ProbeConfig::new(AllowList(patterns));
+    if let Some(path) = args.value("--probe-credentials") {
+        credentials::load_file(std::path::Path::new(&path.text))
+            .map_err(|e| ConfigError(format!("{}: {e}", path.from)))?;
+        probe.credentials_file = Some(PathBuf::from(path.text));
+    }
+    probe.default_credentials = miner.as_ref().map(|m| Credentials {
+        username: m.username.clone(),
+        password: m.password.clone(),
+        plain: m.plain_credentials,
+    });
+    probe.timeout = timeout;
+    probe.refresh_interval = refresh_interval;
+    Ok(probe)
 }
 
 fn read_password_file(path: &Given) -> Result<Secret, ConfigError> {

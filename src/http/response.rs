@@ -1,5 +1,6 @@
 //! An HTTP/1.1 response and its bytes on the wire.
 
+use crate::decimal::Digits;
 use std::io::{self, Write};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,19 +37,34 @@ impl Response {
     /// The head and, unless `head_only`, the body, in one buffer so that it
     /// leaves in as few packets as possible.
     pub fn to_bytes(&self, head_only: bool, keep_alive: bool) -> Vec<u8> {
-        let mut out = Vec::with_capacity(160 + if head_only { 0 } else { self.body.len() });
-        // Writing into a Vec cannot fail.
-        let _ = write!(
-            out,
-            "HTTP/1.1 {} {}\r\nServer: linxdot-exporter/{}\r\nContent-Type: {}\r\nContent-Length: {}\r\n",
-            self.status,
-            reason_phrase(self.status),
-            env!("CARGO_PKG_VERSION"),
-            self.content_type,
-            self.body.len()
+        let extra: usize = self
+            .headers
+            .iter()
+            .map(|(n, v)| n.len() + v.len() + 4)
+            .sum();
+        let body = if head_only { 0 } else { self.body.len() };
+        let mut out = Vec::with_capacity(160 + self.content_type.len() + extra + body);
+        out.extend_from_slice(b"HTTP/1.1 ");
+        out.extend_from_slice(Digits::new(self.status.into()).as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(reason_phrase(self.status).as_bytes());
+        out.extend_from_slice(
+            concat!(
+                "\r\nServer: linxdot-exporter/",
+                env!("CARGO_PKG_VERSION"),
+                "\r\nContent-Type: "
+            )
+            .as_bytes(),
         );
+        out.extend_from_slice(self.content_type.as_bytes());
+        out.extend_from_slice(b"\r\nContent-Length: ");
+        out.extend_from_slice(Digits::new(self.body.len() as u64).as_bytes());
+        out.extend_from_slice(b"\r\n");
         for (name, value) in &self.headers {
-            let _ = write!(out, "{name}: {value}\r\n");
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(b"\r\n");
         }
         out.extend_from_slice(if keep_alive {
             b"Connection: keep-alive\r\n\r\n"
@@ -107,5 +123,18 @@ mod tests {
             String::from_utf8(r.to_bytes(true, true)).unwrap(),
             format!("{head}Connection: keep-alive\r\n\r\n")
         );
+        let empty = Response::new(200, "text/plain", "");
+        assert_eq!(
+            String::from_utf8(empty.to_bytes(false, true)).unwrap(),
+            format!(
+                "HTTP/1.1 200 OK\r\nServer: linxdot-exporter/{v}\r\nContent-Type: text/plain\r\n\
+                 Content-Length: 0\r\nConnection: keep-alive\r\n\r\n"
+            )
+        );
+        let big = Response::new(200, "x", vec![b'a'; 123_456]);
+        let bytes = big.to_bytes(true, false);
+        assert!(String::from_utf8(bytes)
+            .unwrap()
+            .contains("\r\nContent-Length: 123456\r\n"));
     }
 }

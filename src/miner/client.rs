@@ -152,6 +152,13 @@ impl DashboardClient {
         }
     }
 
+    /// Each later request gives up after `timeout` (whole seconds, at least
+    /// one: minreq's unit).
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        let secs = timeout.as_secs() + u64::from(timeout.subsec_nanos() > 0);
+        self.timeout_secs = secs.max(1);
+    }
+
     /// The dashboard's system document, logging in first when needed and
     /// once more when the session has expired (HTTP 401).
     pub fn fetch_system(&mut self) -> Result<Vec<u8>, PollError> {

@@ -1,11 +1,12 @@
 //! The miner collector: the upstream families (`miner_exporter_info` and
-//! four gauges, byte-compatible) and the exporter's own poll health, rendered
-//! from the poller's state.
+//! four gauges, byte-compatible) and the exporter's own poll health,
+//! rendered from the poller's state by the poller when each poll ends;
+//! a scrape copies the text.
 
 use super::client::Reason;
 use super::poller::{self, MinerState};
 use super::system::{SystemInfo, INFO_KEYS};
-use crate::collector::Collector;
+use crate::collector::{Collector, Section};
 use crate::config::MinerConfig;
 use crate::exposition::{round_decimals, Exposition, MetricType};
 use crate::landing::{duration_text, reading_text, Mark, Page};
@@ -62,13 +63,19 @@ pub const UPSTREAM_GAUGES: [Gauge; 4] = [
 
 pub struct MinerCollector {
     state: Arc<Mutex<MinerState>>,
+    /// The families as the last poll left them.
+    section: Arc<Section>,
 }
 
 impl MinerCollector {
     /// Starts the poller thread; the first poll begins at once.
     pub fn start(config: MinerConfig) -> std::io::Result<MinerCollector> {
+        let section = Arc::new(Section::new(render_text(&MinerState::default())));
+        let published = Arc::clone(&section);
+        let on_poll = Box::new(move |s: &MinerState| published.publish(render_text(s)));
         Ok(MinerCollector {
-            state: poller::spawn(config)?,
+            state: poller::spawn(config, on_poll)?,
+            section,
         })
     }
 
@@ -84,57 +91,7 @@ impl MinerCollector {
 
 impl Collector for MinerCollector {
     fn collect(&self, out: &mut Exposition) {
-        let s = self.lock();
-        let snapshot = s.snapshot.as_ref();
-
-        let mut info = out.family(
-            "miner_exporter_info",
-            "Miner Information",
-            MetricType::Gauge,
-        );
-        if let Some(snapshot) = snapshot {
-            let labels: Vec<(&str, &str)> = INFO_KEYS
-                .iter()
-                .zip(&snapshot.info)
-                .map(|(k, v)| (*k, v.as_deref().unwrap_or("")))
-                .collect();
-            info.sample(&labels, 1.0);
-        }
-        for (i, gauge) in UPSTREAM_GAUGES.iter().enumerate() {
-            let value = snapshot.and_then(|s| s.numbers[i]);
-            let value = if gauge.rounded {
-                value.map(|v| round_decimals(v, 3))
-            } else {
-                value
-            };
-            out.single(gauge.metric, gauge.help, MetricType::Gauge, value);
-        }
-        out.single(
-            "miner_up",
-            "Whether the last poll of the miner dashboard gave good data (1) or not (0)",
-            MetricType::Gauge,
-            Some(if snapshot.is_some() { 1.0 } else { 0.0 }),
-        );
-        out.single(
-            "miner_last_success_timestamp_seconds",
-            "Unix time of the last good poll of the miner dashboard",
-            MetricType::Gauge,
-            s.last_success_unix,
-        );
-        out.single(
-            "miner_poll_duration_seconds",
-            "How long the last poll of the miner dashboard took",
-            MetricType::Gauge,
-            s.last_poll_seconds,
-        );
-        let mut errors = out.family(
-            "miner_poll_errors_total",
-            "Failed polls of the miner dashboard, by reason",
-            MetricType::Counter,
-        );
-        for (reason, count) in Reason::ALL.iter().zip(s.errors) {
-            errors.sample(&[("reason", reason.label())], count as f64);
-        }
+        out.append_rendered(&self.section.current());
     }
 
     fn status(&self, page: &mut Page) {
@@ -180,5 +137,67 @@ impl Collector for MinerCollector {
             let last = ago(s.last_success_at).map_or("never".to_string(), |a| format!("{a} ago"));
             section.row("Last good poll", &last);
         }
+    }
+}
+
+/// The miner families for a state, as the text a [`Section`] publishes.
+fn render_text(s: &MinerState) -> String {
+    let mut text = Exposition::new();
+    render(s, &mut text);
+    text.into_string()
+}
+
+/// The `miner_*` families of one dashboard, as `/metrics` and `/probe`
+/// both write them.
+pub fn render(s: &MinerState, out: &mut Exposition) {
+    let snapshot = s.snapshot.as_ref();
+
+    let mut info = out.family(
+        "miner_exporter_info",
+        "Miner Information",
+        MetricType::Gauge,
+    );
+    if let Some(snapshot) = snapshot {
+        let labels: Vec<(&str, &str)> = INFO_KEYS
+            .iter()
+            .zip(&snapshot.info)
+            .map(|(k, v)| (*k, v.as_deref().unwrap_or("")))
+            .collect();
+        info.sample(&labels, 1.0);
+    }
+    for (i, gauge) in UPSTREAM_GAUGES.iter().enumerate() {
+        let value = snapshot.and_then(|s| s.numbers[i]);
+        let value = if gauge.rounded {
+            value.map(|v| round_decimals(v, 3))
+        } else {
+            value
+        };
+        out.single(gauge.metric, gauge.help, MetricType::Gauge, value);
+    }
+    out.single(
+        "miner_up",
+        "Whether the last poll of the miner dashboard gave good data (1) or not (0)",
+        MetricType::Gauge,
+        Some(if snapshot.is_some() { 1.0 } else { 0.0 }),
+    );
+    out.single(
+        "miner_last_success_timestamp_seconds",
+        "Unix time of the last good poll of the miner dashboard",
+        MetricType::Gauge,
+        s.last_success_unix,
+    );
+    out.single(
+        "miner_poll_duration_seconds",
+        "How long the last poll of the miner dashboard took",
+        MetricType::Gauge,
+        s.last_poll_seconds,
+    );
+    let mut errors = out.family(
+        "miner_poll_errors_total",
+        "Failed polls of the miner dashboard, by reason",
+        MetricType::Counter,
+    );
+    for (reason, count) in Reason::ALL.iter().zip(s.errors) {
+        errors.sample(&[("reason", reason.label())], count as f64);
     }
 }

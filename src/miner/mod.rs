@@ -7,4 +7,5 @@ pub mod collector;
 mod poller;
 pub mod system;
 
-pub use collector::{Gauge, MinerCollector, UPSTREAM_GAUGES};
+pub use collector::{render, Gauge, MinerCollector, UPSTREAM_GAUGES};
+pub use poller::MinerState;

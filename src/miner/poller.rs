@@ -1,7 +1,8 @@
 //! A background thread polls the dashboard once at start and then every
-//! refresh interval into a shared state; scrapes render the last good
-//! snapshot and never wait on the dashboard. A failed poll drops the
-//! snapshot, so no value outlives the poll that read it.
+//! refresh interval into a shared state, and hands the state to a callback
+//! (the collector renders it there) when each poll ends; scrapes never wait
+//! on the dashboard. A failed poll drops the snapshot, so no value outlives
+//! the poll that read it.
 
 use super::client::{DashboardClient, PollError, Reason};
 use super::system::{parse_system, SystemInfo};
@@ -10,33 +11,69 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+/// What the `miner_*` families are rendered from: the last poll's outcome
+/// and the counters of one dashboard (the local one, or a `/probe` target).
 #[derive(Default)]
-pub(super) struct MinerState {
-    pub snapshot: Option<SystemInfo>,
-    pub last_success_unix: Option<f64>,
-    pub last_poll_seconds: Option<f64>,
+pub struct MinerState {
+    pub(super) snapshot: Option<SystemInfo>,
+    pub(super) last_success_unix: Option<f64>,
+    pub(super) last_poll_seconds: Option<f64>,
     /// When the last poll ended, and the last good one.
-    pub last_poll_at: Option<Instant>,
-    pub last_success_at: Option<Instant>,
+    pub(super) last_poll_at: Option<Instant>,
+    pub(super) last_success_at: Option<Instant>,
     /// Why the last poll failed; `None` after a good one.
-    pub last_error: Option<PollError>,
+    pub(super) last_error: Option<PollError>,
     /// Failed polls, by [`Reason`] (indexed by its discriminant).
-    pub errors: [u64; Reason::ALL.len()],
-    pub polls: u64,
+    pub(super) errors: [u64; Reason::ALL.len()],
+    pub(super) polls: u64,
 }
 
+impl MinerState {
+    /// Takes in one finished poll that took `seconds`.
+    pub fn record(&mut self, result: Result<SystemInfo, PollError>, seconds: f64) {
+        self.last_poll_seconds = Some(seconds);
+        self.last_poll_at = Some(Instant::now());
+        self.polls += 1;
+        match result {
+            Ok(info) => {
+                self.snapshot = Some(info);
+                self.last_success_unix = Some(unix_now());
+                self.last_success_at = self.last_poll_at;
+                self.last_error = None;
+            }
+            Err(e) => {
+                self.snapshot = None;
+                self.errors[e.reason() as usize] += 1;
+                self.last_error = Some(e);
+            }
+        }
+    }
+
+    /// Drops the last snapshot once it has been rendered (`/probe` keeps
+    /// no dashboard data between probes: each records a poll, then renders).
+    pub fn forget_snapshot(&mut self) {
+        self.snapshot = None;
+    }
+}
+
+/// What the poller calls with the state, under its lock, after each poll.
+pub(super) type OnPoll = Box<dyn Fn(&MinerState) + Send>;
+
 /// Starts the poller thread; the first poll begins at once.
-pub(super) fn spawn(config: MinerConfig) -> std::io::Result<Arc<Mutex<MinerState>>> {
+pub(super) fn spawn(
+    config: MinerConfig,
+    on_poll: OnPoll,
+) -> std::io::Result<Arc<Mutex<MinerState>>> {
     let state = Arc::new(Mutex::new(MinerState::default()));
     let shared = Arc::clone(&state);
     thread::Builder::new()
         .name("miner-poller".into())
         .stack_size(256 * 1024)
-        .spawn(move || poll_forever(config, &shared))?;
+        .spawn(move || poll_forever(config, &shared, &on_poll))?;
     Ok(state)
 }
 
-fn poll_forever(config: MinerConfig, state: &Mutex<MinerState>) {
+fn poll_forever(config: MinerConfig, state: &Mutex<MinerState>, on_poll: &OnPoll) {
     crate::info!(
         "miner: polling http://{} every {}s as user '{}'{}",
         config.host,
@@ -86,22 +123,9 @@ fn poll_forever(config: MinerConfig, state: &Mutex<MinerState>) {
         first_poll = false;
         {
             let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
-            s.last_poll_seconds = Some(seconds);
-            s.last_poll_at = Some(Instant::now());
-            s.polls += 1;
-            match result {
-                Ok(info) => {
-                    s.snapshot = Some(info);
-                    s.last_success_unix = Some(unix_now());
-                    s.last_success_at = s.last_poll_at;
-                    s.last_error = None;
-                }
-                Err(e) => {
-                    s.snapshot = None;
-                    s.errors[e.reason() as usize] += 1;
-                    s.last_error = Some(e);
-                }
-            }
+            s.record(result, seconds);
+            // Under the lock: whoever sees the poll counted sees its result.
+            on_poll(&s);
         }
         // Fixed ticks; a poll that overran skips the ticks it missed.
         next += config.refresh_interval;

@@ -1,14 +1,15 @@
 //! The TEMPer collector: starts the scanner over a backend (hidapi, or the
-//! tests' simulated bus) and renders the shared snapshot; it never touches
-//! USB itself.
+//! tests' simulated bus); the TEMPer threads render the families whenever
+//! the shared state changes, and a scrape copies that text. It never
+//! touches USB itself.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use super::poller::{self, lock, Ctx};
+use super::poller::{self, lock, Ctx, State};
 use super::{calibrate, decode, natural_cmp, Backend, HidapiBackend, Timing, SYSFS_ROOT};
 use super::{DEVICES, HUMIDITY, READ_ERRORS, TEMPERATURE};
-use crate::collector::Collector;
+use crate::collector::{Collector, Section};
 use crate::config::{Quantity, SensorOffset, TemperConfig};
 use crate::exposition::{Exposition, MetricType};
 use crate::landing::{reading_text, Page};
@@ -16,17 +17,20 @@ use crate::landing::{reading_text, Page};
 pub struct TemperCollector {
     ctx: Arc<Ctx>,
     offsets: Vec<SensorOffset>,
+    /// The families as the TEMPer threads last rendered them.
+    section: Arc<Section>,
 }
 
 impl TemperCollector {
     /// The real thing: hidapi over `/dev/hidraw*`, background threads
-    /// started. (Whether it runs at all is the collector list's business:
-    /// `--no-temper` acts there, not here.)
+    /// started, every device read and the bus rescanned each
+    /// `--temper-interval`. (Whether it runs at all is the collector list's
+    /// business: `--no-temper` acts there, not here.)
     pub fn start(config: &TemperConfig) -> TemperCollector {
         Self::with_backend(
             config,
             Box::new(HidapiBackend::new(SYSFS_ROOT)),
-            Timing::default(),
+            Timing::every(config.rescan_interval),
         )
     }
 
@@ -36,19 +40,29 @@ impl TemperCollector {
         backend: Box<dyn Backend>,
         timing: Timing,
     ) -> TemperCollector {
+        let offsets = config.offsets.clone();
+        let stale_after = timing.stale_after;
+        let section = Arc::new(Section::new(render(
+            &State::default(),
+            &offsets,
+            stale_after,
+        )));
         let ctx = Arc::new(Ctx::new(timing));
+        let (published, render_offsets) = (Arc::clone(&section), offsets.clone());
+        ctx.set_publisher(Box::new(move |state| {
+            published.publish(render(state, &render_offsets, stale_after))
+        }));
         poller::spawn_scanner(Arc::clone(&ctx), backend, config.rescan_interval);
         TemperCollector {
             ctx,
-            offsets: config.offsets.clone(),
+            offsets,
+            section,
         }
     }
 
     /// The TEMPer families alone, as one exposition body.
     pub fn render(&self) -> String {
-        let mut out = Exposition::new();
-        self.collect(&mut out);
-        out.into_string()
+        self.section.current().to_string()
     }
 }
 
@@ -77,12 +91,11 @@ struct Snapshot {
     errors: Vec<(String, u64)>,
 }
 
-impl TemperCollector {
-    fn snapshot(&self) -> Snapshot {
+impl Snapshot {
+    /// The state now: readings older than `stale_after` are left out.
+    fn of(state: &State, stale_after: Duration) -> Snapshot {
         let now = Instant::now();
-        let stale_after = self.ctx.timing.stale_after;
         let (mut rows, open, mut errors) = {
-            let state = lock(&self.ctx.state);
             let rows: Vec<Row> = state
                 .devices
                 .values()
@@ -113,7 +126,22 @@ impl TemperCollector {
 
 impl Collector for TemperCollector {
     fn collect(&self, out: &mut Exposition) {
-        let Snapshot { rows, open, errors } = self.snapshot();
+        out.append_rendered(&self.section.current());
+    }
+
+    /// One line per sensor: model and name, phy, temperature, humidity.
+    fn status(&self, page: &mut Page) {
+        let snapshot = Snapshot::of(&lock(&self.ctx.state), self.ctx.timing.stale_after);
+        status(snapshot, &self.offsets, page);
+    }
+}
+
+/// The TEMPer families for a state, now.
+fn render(state: &State, offsets: &[SensorOffset], stale_after: Duration) -> String {
+    let mut text = Exposition::new();
+    let out = &mut text;
+    {
+        let Snapshot { rows, open, errors } = Snapshot::of(state, stale_after);
         for (family, help, quantity) in [
             (TEMPERATURE, "Temperature reading", Quantity::Temperature),
             (HUMIDITY, "Relative humidity reading", Quantity::Humidity),
@@ -121,7 +149,7 @@ impl Collector for TemperCollector {
             let mut f = out.family(family, help, MetricType::Gauge);
             for row in &rows {
                 for v in row.values.iter().filter(|v| v.quantity == quantity) {
-                    let value = calibrate(&self.offsets, &row.phy, v.name, quantity, v.value);
+                    let value = calibrate(offsets, &row.phy, v.name, quantity, v.value);
                     f.sample(
                         &[
                             ("name", v.name),
@@ -148,10 +176,13 @@ impl Collector for TemperCollector {
             f.sample(&[("phy", phy)], *count as f64);
         }
     }
+    text.into_string()
+}
 
-    /// One line per sensor: model and name, phy, temperature, humidity.
-    fn status(&self, page: &mut Page) {
-        let Snapshot { rows, open, .. } = self.snapshot();
+/// The landing page's lines for a snapshot.
+fn status(snapshot: Snapshot, offsets: &[SensorOffset], page: &mut Page) {
+    {
+        let Snapshot { rows, open, .. } = snapshot;
         let section = page.section("TEMPer sensors");
         if rows.is_empty() {
             section.text("No TEMPer sensor is giving readings.");
@@ -168,7 +199,7 @@ impl Collector for TemperCollector {
                                 .values
                                 .iter()
                                 .find(|v| v.name == name && v.quantity == quantity)?;
-                            let value = calibrate(&self.offsets, &row.phy, name, quantity, v.value);
+                            let value = calibrate(offsets, &row.phy, name, quantity, v.value);
                             Some(reading_text(Some(value), unit))
                         })
                         .collect();

@@ -95,6 +95,20 @@ impl Default for Timing {
     }
 }
 
+impl Timing {
+    /// The exporter's clocks for one reading every `interval` (the default
+    /// is every 5 s): a reading goes stale after three intervals plus the
+    /// time of two slow reads.
+    pub fn every(interval: Duration) -> Timing {
+        let default = Timing::default();
+        Timing {
+            poll_interval: interval,
+            stale_after: interval * 3 + default.read_timeout * 2,
+            ..default
+        }
+    }
+}
+
 pub const TEMPERATURE: &str = "temper_temperature_celsius";
 pub const HUMIDITY: &str = "temper_humidity_rh";
 pub const DEVICES: &str = "temper_devices";
@@ -158,6 +172,18 @@ pub fn natural_cmp(a: &str, b: &str) -> Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_interval_gives_the_default_clocks() {
+        let every_5 = Timing::every(Duration::from_secs(5));
+        let default = Timing::default();
+        assert_eq!(every_5.poll_interval, default.poll_interval);
+        assert_eq!(every_5.stale_after, default.stale_after);
+        assert_eq!(
+            Timing::every(Duration::from_secs(60)).stale_after,
+            Duration::from_secs(182)
+        );
+    }
 
     #[test]
     fn natural_order() {

@@ -2,11 +2,14 @@
 //! rescan interval), and one poller per open device that owns it, reads it
 //! every poll interval and keeps its latest reading in the shared state.
 //!
-//! The state's lock is never held across USB I/O, so the collector, which
-//! only reads the state, never waits on a device.
+//! The state's lock is never held across USB I/O. Each change of the state
+//! (a device found or gone, a reading, an error) and each rescan (readings
+//! age) is handed, under the lock, to the collector's publisher, which
+//! renders the families there: a scrape only copies that text and never
+//! waits on a device.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::decode::{decode, version_string, Value};
@@ -80,6 +83,9 @@ impl Stop {
     }
 }
 
+/// What renders and publishes the state after a change.
+pub(crate) type Publisher = Box<dyn Fn(&State) + Send + Sync>;
+
 /// Everything the threads and the collector share.
 pub(crate) struct Ctx {
     pub state: Mutex<State>,
@@ -87,6 +93,7 @@ pub(crate) struct Ctx {
     pub timing: Timing,
     /// Keys of the log lines already written once.
     logged: Mutex<HashSet<String>>,
+    publisher: OnceLock<Publisher>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -100,6 +107,20 @@ impl Ctx {
             stop: Stop::default(),
             timing,
             logged: Mutex::new(HashSet::new()),
+            publisher: OnceLock::new(),
+        }
+    }
+
+    /// Sets what is called after each change (once, before any thread runs).
+    pub fn set_publisher(&self, publisher: Publisher) {
+        let _ = self.publisher.set(publisher);
+    }
+
+    /// The state changed (or time passed): publish it. Called with the lock
+    /// held, so that publications come in the order of the changes.
+    fn changed(&self, state: &State) {
+        if let Some(publish) = self.publisher.get() {
+            publish(state);
         }
     }
 
@@ -113,13 +134,18 @@ impl Ctx {
     }
 
     fn count_error(&self, phy: &str) {
-        *lock(&self.state).errors.entry(phy.to_string()).or_insert(0) += 1;
+        let mut state = lock(&self.state);
+        *state.errors.entry(phy.to_string()).or_insert(0) += 1;
+        self.changed(&state);
     }
 
     fn release(&self, path: &str) {
         let mut state = lock(&self.state);
-        state.devices.remove(path);
+        let was_identified = state.devices.remove(path).is_some();
         state.claimed.remove(path);
+        if was_identified {
+            self.changed(&state);
+        }
     }
 }
 
@@ -136,6 +162,8 @@ pub(crate) fn spawn_scanner(ctx: Arc<Ctx>, mut backend: Box<dyn Backend>, rescan
         .stack_size(THREAD_STACK)
         .spawn(move || loop {
             scan(&ctx, backend.as_mut());
+            // Readings age even when nothing else happens.
+            ctx.changed(&lock(&ctx.state));
             if ctx.stop.sleep(rescan) {
                 break;
             }
@@ -319,6 +347,7 @@ fn run_device(ctx: &Ctx, mut transport: Box<dyn Transport>, c: &Candidate) {
                 reading: None,
             },
         );
+        ctx.changed(&state);
     }
 
     // A device that keeps failing is closed once per rescan: said once, until
@@ -339,9 +368,11 @@ fn run_device(ctx: &Ctx, mut transport: Box<dyn Transport>, c: &Candidate) {
                 timeouts = 0;
                 ctx.forget(&closed_key);
                 let values = decode(model, &reply);
-                if let Some(d) = lock(&ctx.state).devices.get_mut(path) {
+                let mut state = lock(&ctx.state);
+                if let Some(d) = state.devices.get_mut(path) {
                     d.reading = Some(Reading { at: now, values });
                 }
+                ctx.changed(&state);
             }
             Err(e) => {
                 {
@@ -352,6 +383,7 @@ fn run_device(ctx: &Ctx, mut transport: Box<dyn Transport>, c: &Candidate) {
                     if let Some(d) = state.devices.get_mut(path) {
                         d.reading = None;
                     }
+                    ctx.changed(&state);
                 }
                 let fatal = match e {
                     ProtocolError::Io(_) => true,

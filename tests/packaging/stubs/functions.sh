@@ -10,6 +10,8 @@
 # $PROCD_LOG, one line each, every argument in single quotes;
 # procd_close_instance writes each parameter of the instance as procd would
 # get it (after all set_param/append_param calls): "INSTANCE NAME: 'ARG' ...".
+# logger(1) calls are recorded there too. OpenWrt's network.sh is stubbed in
+# lib/functions/network.sh beside this file (point IPKG_INSTROOT here).
 
 : "${UCI_CONFIG_DIR:?}" "${PROCD_LOG:?}"
 
@@ -172,3 +174,9 @@ procd_close_instance() {
 }
 
 procd_add_reload_trigger() { _record "reload_trigger $(_q "$@")"; }
+procd_add_reload_interface_trigger() { _record "reload_interface_trigger $(_q "$@")"; }
+procd_kill() { _record "kill $(_q "$@")"; }
+
+# --- other commands -----------------------------------------------------------
+# logger(1) of busybox: recorded instead of sent to syslog.
+logger() { _record "logger $(_q "$@")"; }

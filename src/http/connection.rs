@@ -1,0 +1,307 @@
+//! One connection's request/response cycle, driven by readiness: read what
+//! the socket has, answer every whole request head in order, write what the
+//! socket takes, and say what to wait for next and until when.
+//!
+//! Invariants: nothing here blocks (the socket is non-blocking); a
+//! connection is in exactly one phase at a time, each with its deadline:
+//! - **head**: reading a request head; the deadline is absolute, counted
+//!   from the end of the previous answer (or the accept), however slowly
+//!   bytes trickle in; at most [`MAX_HEAD_BYTES`] are held unanswered;
+//! - **flush**: writing answers, in request order; the deadline counts
+//!   from the first answer of the batch;
+//! - **drain**: the answer is out and the write side shut; what the client
+//!   still sends is read and dropped, briefly and boundedly, so that unread
+//!   bytes do not turn the close into a reset that destroys the answer.
+//!
+//! Only the worker holding a connection touches it.
+
+use super::request::{find_head_end, parse_head, HeadError, MAX_HEAD_BYTES};
+use super::response::Response;
+use super::server::{Handler, ServerConfig};
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::os::fd::{AsRawFd, RawFd};
+use std::time::{Duration, Instant};
+
+/// How long a closing connection is drained.
+const DRAIN_FOR: Duration = Duration::from_millis(500);
+/// The most bytes drained from a closing connection.
+const DRAIN_MAX: usize = 256 * 1024;
+/// Answers to pipelined requests are queued up to about this many bytes
+/// before they are written.
+const BATCH_BYTES: usize = 64 * 1024;
+
+/// What to do with a connection after a step.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Next {
+    /// Wait for the socket until `until`. `evictable`: the connection has
+    /// no answer in flight, so it may be closed to make room for another.
+    Wait {
+        until: Instant,
+        evictable: bool,
+    },
+    Close,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Head,
+    Flush { close_after: bool },
+    Drain { drained: usize },
+}
+
+/// What a step needs from the server.
+pub(super) struct Context<'a> {
+    pub handler: &'a dyn Handler,
+    pub config: &'a ServerConfig,
+    /// The worker's read buffer, at least [`MAX_HEAD_BYTES`] long.
+    pub scratch: &'a mut [u8],
+}
+
+pub(super) struct Connection {
+    stream: TcpStream,
+    /// Bytes received and not answered yet: the current head, perhaps
+    /// followed by pipelined ones.
+    input: Vec<u8>,
+    /// Answers not written yet, from `written` on.
+    output: Vec<u8>,
+    written: usize,
+    served: usize,
+    phase: Phase,
+    /// The deadline of the current phase.
+    until: Instant,
+    /// The socket may hold bytes not read yet.
+    readable: bool,
+    /// The client has shut its side.
+    eof: bool,
+}
+
+impl Connection {
+    pub fn new(stream: TcpStream, now: Instant, config: &ServerConfig) -> Connection {
+        Connection {
+            stream,
+            input: Vec::new(),
+            output: Vec::new(),
+            written: 0,
+            served: 0,
+            phase: Phase::Head,
+            until: now + config.head_timeout,
+            readable: false,
+            eof: false,
+        }
+    }
+
+    pub fn fd(&self) -> RawFd {
+        self.stream.as_raw_fd()
+    }
+
+    /// What to wait for now, without doing anything.
+    pub fn waiting(&self) -> Next {
+        Next::Wait {
+            until: self.until,
+            // An answer in flight is not given up for another client.
+            evictable: !matches!(self.phase, Phase::Flush { .. }),
+        }
+    }
+
+    /// The socket is ready (for reading, writing, or both: the phase knows
+    /// which it needs): does all that can be done without blocking.
+    pub fn ready(&mut self, ctx: &mut Context<'_>, now: Instant) -> Next {
+        self.readable = true;
+        self.advance(ctx, now)
+    }
+
+    /// The phase's deadline has passed.
+    pub fn expired(&mut self, ctx: &mut Context<'_>, now: Instant) -> Next {
+        match self.phase {
+            // An idle keep-alive connection, or a client that never spoke.
+            Phase::Head if self.input.is_empty() => Next::Close,
+            Phase::Head => {
+                self.queue_error(
+                    Response::text(408, "request head not received in time"),
+                    now,
+                    ctx,
+                );
+                self.advance(ctx, now)
+            }
+            Phase::Flush { .. } | Phase::Drain { .. } => Next::Close,
+        }
+    }
+
+    fn advance(&mut self, ctx: &mut Context<'_>, now: Instant) -> Next {
+        loop {
+            match self.phase {
+                Phase::Flush { close_after } => match self.flush() {
+                    Err(_) => return Next::Close,
+                    Ok(false) => return self.waiting(),
+                    Ok(true) if close_after => self.start_drain(now),
+                    Ok(true) => {
+                        self.phase = Phase::Head;
+                        self.until = now + ctx.config.head_timeout;
+                    }
+                },
+                Phase::Drain { drained } => {
+                    return match self.drain(ctx.scratch, drained) {
+                        Some(drained) => {
+                            self.phase = Phase::Drain { drained };
+                            self.waiting()
+                        }
+                        None => Next::Close,
+                    }
+                }
+                Phase::Head => {
+                    if self.queue_answers(ctx, now) {
+                        continue;
+                    }
+                    // No whole head is buffered.
+                    if self.input.len() >= MAX_HEAD_BYTES {
+                        self.queue_error(Response::text(431, "request head too large"), now, ctx);
+                    } else if self.eof {
+                        if self.input.is_empty() {
+                            return Next::Close;
+                        }
+                        self.queue_error(
+                            Response::text(408, "request head not received in time"),
+                            now,
+                            ctx,
+                        );
+                    } else if !self.readable {
+                        return self.waiting();
+                    } else if self.fill(ctx.scratch).is_err() {
+                        return Next::Close;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Answers the whole heads at the front of `input`, in order, into
+    /// `output`; false if there was none.
+    fn queue_answers(&mut self, ctx: &mut Context<'_>, now: Instant) -> bool {
+        let mut queued = false;
+        while self.output.len() < BATCH_BYTES {
+            let Some(end) = find_head_end(&self.input, 0) else {
+                break;
+            };
+            self.served += 1;
+            let (response, head_only, keep_alive) = match parse_head(&self.input[..end]) {
+                Ok(request) => {
+                    let keep_alive = request.wants_keep_alive()
+                        && !request.has_body()
+                        && self.served < ctx.config.max_requests_per_connection;
+                    (
+                        ctx.handler.handle(&request),
+                        request.method == "HEAD",
+                        keep_alive,
+                    )
+                }
+                Err(e) => (error_response(e), false, false),
+            };
+            self.input.drain(..end);
+            self.push(response.to_bytes(head_only, keep_alive), now, ctx);
+            queued = true;
+            if !keep_alive {
+                self.phase = Phase::Flush { close_after: true };
+                return true;
+            }
+        }
+        if queued {
+            self.phase = Phase::Flush { close_after: false };
+        }
+        queued
+    }
+
+    /// Queues an error answer after which the connection closes.
+    fn queue_error(&mut self, response: Response, now: Instant, ctx: &Context<'_>) {
+        self.push(response.to_bytes(false, false), now, ctx);
+        self.phase = Phase::Flush { close_after: true };
+    }
+
+    fn push(&mut self, bytes: Vec<u8>, now: Instant, ctx: &Context<'_>) {
+        if self.output.is_empty() {
+            self.output = bytes;
+            self.until = now + ctx.config.write_timeout;
+        } else {
+            self.output.extend_from_slice(&bytes);
+        }
+    }
+
+    /// Reads once into `input`, at most up to [`MAX_HEAD_BYTES`] held.
+    fn fill(&mut self, scratch: &mut [u8]) -> io::Result<()> {
+        let want = scratch.len().min(MAX_HEAD_BYTES - self.input.len());
+        match (&self.stream).read(&mut scratch[..want]) {
+            Ok(0) => {
+                self.eof = true;
+                self.readable = false;
+            }
+            Ok(n) => {
+                self.input.extend_from_slice(&scratch[..n]);
+                // A short read emptied the socket; readiness says when there is more.
+                if n < want {
+                    self.readable = false;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+        Ok(())
+    }
+
+    /// Writes what the socket takes: true when everything is out.
+    fn flush(&mut self) -> io::Result<bool> {
+        while self.written < self.output.len() {
+            match (&self.stream).write(&self.output[self.written..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.written += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        // Answers can be large: do not keep their buffer while idle.
+        self.output = Vec::new();
+        self.written = 0;
+        Ok(true)
+    }
+
+    fn start_drain(&mut self, now: Instant) {
+        let _ = self.stream.shutdown(Shutdown::Write);
+        self.input = Vec::new();
+        self.phase = Phase::Drain { drained: 0 };
+        self.until = now + DRAIN_FOR;
+    }
+
+    /// Reads and drops what the client sends; `None` once the connection
+    /// can close (the client closed, or enough was drained).
+    fn drain(&mut self, scratch: &mut [u8], mut drained: usize) -> Option<usize> {
+        if self.eof {
+            return None;
+        }
+        loop {
+            match (&self.stream).read(scratch) {
+                Ok(0) => return None,
+                Ok(n) => {
+                    drained += n;
+                    if drained >= DRAIN_MAX {
+                        return None;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Some(drained),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return None,
+            }
+        }
+    }
+}
+
+fn error_response(e: HeadError) -> Response {
+    match e {
+        HeadError::TooLarge => Response::text(431, "request head too large"),
+        HeadError::Malformed(why) => Response::text(400, why),
+        HeadError::UnsupportedVersion => Response::text(505, "only HTTP/1.0 and HTTP/1.1"),
+        HeadError::Closed | HeadError::Incomplete => {
+            Response::text(408, "request head not received in time")
+        }
+    }
+}

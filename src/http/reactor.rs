@@ -1,0 +1,451 @@
+//! The readiness loop: one epoll set holds the listener, every open
+//! connection, the deadline timer and the stop signal; every worker thread
+//! sleeps in `epoll_wait` on it and does the work of the one event it gets.
+//!
+//! Invariants:
+//! - A connection is either *armed* (in its table slot, its deadline in the
+//!   slot) or *held* (taken out of its slot by one worker); only the holder
+//!   touches it. It is registered once, edge-triggered: an event for an
+//!   armed connection makes the worker that gets it the holder; an event
+//!   for a held one is noted in the slot, and the holder steps the
+//!   connection again before it puts it back (both under the slot's lock),
+//!   so no readiness is lost and no connection is stepped by two workers.
+//!   A request takes no lock but its slot's, and no system call but its
+//!   read, its write and the wait for the next event.
+//! - The listener and the timer are one-shot: one worker at a time handles
+//!   them and re-arms them when done.
+//! - Idle, slow and hostile clients hold a table slot, never a worker: a
+//!   worker only ever runs a step that cannot block. The table has
+//!   [`ServerConfig::max_connections`] slots; when all are taken, a new
+//!   connection takes the slot of the connection waiting longest without
+//!   an answer in flight.
+//! - Every armed connection's deadline is covered by the [`Timer`]; when it
+//!   fires, one worker scans the slots for what is due.
+//! - Nothing wakes a worker but a client, a deadline or [`stop`]: with no
+//!   traffic and no open connection, the process sleeps in the kernel.
+//!
+//! [`stop`]: super::ServerHandle::stop
+
+use super::connection::{Connection, Context, Next};
+use super::deadline::Timer;
+use super::listen::{self, check};
+use super::request::MAX_HEAD_BYTES;
+use super::server::{Handler, ServerConfig};
+use std::io;
+use std::net::TcpListener;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+const LISTENER: u64 = u64::MAX;
+const TIMER: u64 = u64::MAX - 1;
+const STOP: u64 = u64::MAX - 2;
+/// How long accepting pauses after the process ran out of descriptors.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// The most connections taken in one turn, so that accepting does not
+/// starve the clients already in.
+const ACCEPT_BATCH: usize = 64;
+
+/// An epoll set.
+struct Poller {
+    fd: OwnedFd,
+}
+
+impl Poller {
+    fn new() -> io::Result<Poller> {
+        // SAFETY: epoll_create1 returns a new descriptor for the OwnedFd.
+        let fd = unsafe { OwnedFd::from_raw_fd(check(libc::epoll_create1(libc::EPOLL_CLOEXEC))?) };
+        Ok(Poller { fd })
+    }
+
+    fn control(&self, op: libc::c_int, fd: RawFd, events: u32, token: u64) -> io::Result<()> {
+        let mut event = libc::epoll_event { events, u64: token };
+        // SAFETY: a valid epoll descriptor and a fully initialised event.
+        check(unsafe { libc::epoll_ctl(self.fd.as_raw_fd(), op, fd, &mut event) }).map(|_| ())
+    }
+
+    fn add(&self, fd: RawFd, events: u32, token: u64) -> io::Result<()> {
+        self.control(libc::EPOLL_CTL_ADD, fd, events, token)
+    }
+
+    fn rearm(&self, fd: RawFd, events: u32, token: u64) -> io::Result<()> {
+        self.control(libc::EPOLL_CTL_MOD, fd, events, token)
+    }
+
+    /// Sleeps until one event: (token, events).
+    fn wait(&self) -> (u64, u32) {
+        let mut event = libc::epoll_event { events: 0, u64: 0 };
+        loop {
+            // SAFETY: room for exactly the one event asked for.
+            let n = unsafe { libc::epoll_wait(self.fd.as_raw_fd(), &mut event, 1, -1) };
+            if n == 1 {
+                return (event.u64, event.events);
+            }
+        }
+    }
+}
+
+/// The listener and the timer: one event per readiness, re-armed after.
+const ONE_SHOT: u32 = (libc::EPOLLIN | libc::EPOLLONESHOT) as u32;
+/// A connection: an event each time bytes arrive or room to write frees
+/// up, so it is registered once and never re-armed.
+const EDGES: u32 = (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLET) as u32;
+
+/// One connection's place in the table.
+#[derive(Default)]
+struct Slot {
+    /// Bumped each time the slot is freed, so that an event for a closed
+    /// connection never reaches the next one in the slot.
+    generation: u32,
+    /// `Some` while armed; `None` while free or held.
+    connection: Option<Box<Connection>>,
+    /// The armed connection's deadline.
+    until: Option<Instant>,
+    /// The armed connection has no answer in flight.
+    evictable: bool,
+    /// An event came while the connection was held: its holder steps it
+    /// again before putting it back.
+    missed: bool,
+}
+
+impl Slot {
+    /// Takes the armed connection out: it is held from now on.
+    fn take(&mut self) -> Option<Box<Connection>> {
+        self.until = None;
+        self.connection.take()
+    }
+
+    fn free(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
+        self.connection = None;
+        self.until = None;
+        self.missed = false;
+    }
+}
+
+fn token(index: usize, generation: u32) -> u64 {
+    (u64::from(generation) << 32) | index as u64
+}
+
+/// Everything the workers share.
+pub(super) struct Reactor {
+    poller: Poller,
+    listener: TcpListener,
+    /// An eventfd, readable (and never read) once the server stops.
+    stop_fd: OwnedFd,
+    stopped: AtomicBool,
+    /// The connection table, one lock per slot: a request touches only its
+    /// own connection's lock.
+    slots: Box<[Mutex<Slot>]>,
+    /// Slots without a connection.
+    free: Mutex<Vec<usize>>,
+    timer: Timer,
+    /// Accepting is paused until then (the process ran out of descriptors).
+    listener_paused: Mutex<Option<Instant>>,
+    handler: Box<dyn Handler>,
+    config: ServerConfig,
+    last_accept_error_log: Mutex<Option<Instant>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Reactor {
+    pub fn new(
+        listener: TcpListener,
+        handler: Box<dyn Handler>,
+        config: ServerConfig,
+    ) -> io::Result<Reactor> {
+        listener.set_nonblocking(true)?;
+        let poller = Poller::new()?;
+        let timer = Timer::new()?;
+        // SAFETY: eventfd returns a new descriptor for the OwnedFd.
+        let stop_fd = unsafe {
+            OwnedFd::from_raw_fd(check(libc::eventfd(
+                0,
+                libc::EFD_CLOEXEC | libc::EFD_NONBLOCK,
+            ))?)
+        };
+        poller.add(listener.as_raw_fd(), ONE_SHOT, LISTENER)?;
+        poller.add(timer.fd(), ONE_SHOT, TIMER)?;
+        // Level-triggered and never read: once written, every worker that
+        // waits wakes up and leaves.
+        poller.add(stop_fd.as_raw_fd(), libc::EPOLLIN as u32, STOP)?;
+        let capacity = config.max_connections.max(1);
+        Ok(Reactor {
+            poller,
+            listener,
+            stop_fd,
+            stopped: AtomicBool::new(false),
+            slots: (0..capacity).map(|_| Mutex::default()).collect(),
+            free: Mutex::new((0..capacity).rev().collect()),
+            timer,
+            listener_paused: Mutex::new(None),
+            handler,
+            config,
+            last_accept_error_log: Mutex::new(None),
+        })
+    }
+
+    pub fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        let one = 1u64.to_ne_bytes();
+        // SAFETY: writes 8 bytes from an 8-byte buffer to an eventfd.
+        unsafe {
+            libc::write(self.stop_fd.as_raw_fd(), one.as_ptr().cast(), 8);
+        }
+    }
+
+    /// A worker: one event at a time until the server stops.
+    pub fn run(&self) {
+        let mut scratch = vec![0u8; MAX_HEAD_BYTES];
+        while !self.stopped.load(Ordering::SeqCst) {
+            let (token, _events) = self.poller.wait();
+            match token {
+                STOP => return,
+                LISTENER => self.accept(),
+                TIMER => self.expire(&mut scratch),
+                token => self.ready(token, &mut scratch),
+            }
+        }
+    }
+
+    fn context<'a>(&'a self, scratch: &'a mut [u8]) -> Context<'a> {
+        Context {
+            handler: &*self.handler,
+            config: &self.config,
+            scratch,
+        }
+    }
+
+    /// A connection's event: the step it can make now.
+    fn ready(&self, token: u64, scratch: &mut [u8]) {
+        let index = (token & u64::from(u32::MAX)) as usize;
+        let generation = (token >> 32) as u32;
+        let connection = match self.slots.get(index).map(lock) {
+            Some(mut slot) if slot.generation == generation => {
+                let connection = slot.take();
+                // Held by another worker (or a deadline): it steps again.
+                slot.missed = connection.is_none();
+                connection
+            }
+            // Closed since the event was queued.
+            _ => None,
+        };
+        if let Some(mut connection) = connection {
+            let next = connection.ready(&mut self.context(scratch), Instant::now());
+            self.settle(index, connection, next, scratch);
+        }
+    }
+
+    /// Puts a held connection back, waiting until its deadline, or closes
+    /// it. An event missed while it was held makes it step again first.
+    fn settle(
+        &self,
+        index: usize,
+        mut connection: Box<Connection>,
+        mut next: Next,
+        scratch: &mut [u8],
+    ) {
+        loop {
+            let mut slot = lock(&self.slots[index]);
+            let Next::Wait { until, evictable } = next else {
+                slot.free();
+                drop(slot);
+                self.release(index);
+                drop(connection);
+                return;
+            };
+            if std::mem::take(&mut slot.missed) {
+                drop(slot);
+                next = connection.ready(&mut self.context(scratch), Instant::now());
+                continue;
+            }
+            slot.connection = Some(connection);
+            slot.until = Some(until);
+            slot.evictable = evictable;
+            drop(slot);
+            self.timer.arm_for(until);
+            return;
+        }
+    }
+
+    /// Frees a slot; with the last connection gone and the listener not
+    /// paused, no deadline is pending: the timer is disarmed (under the
+    /// free list's lock, before any new connection can arm it).
+    fn release(&self, index: usize) {
+        let mut free = lock(&self.free);
+        free.push(index);
+        if free.len() == self.slots.len() && lock(&self.listener_paused).is_none() {
+            self.timer.disarm();
+        }
+    }
+
+    /// The listener is readable: takes the waiting connections.
+    fn accept(&self) {
+        for _ in 0..ACCEPT_BATCH {
+            match listen::accept(&self.listener) {
+                Ok(stream) => self.admit(stream),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if listen::is_transient(&e) => {}
+                Err(e) => {
+                    // Out of descriptors, say: pause accepting, not spin.
+                    self.log_accept_error(&e);
+                    let until = Instant::now() + ACCEPT_BACKOFF;
+                    *lock(&self.listener_paused) = Some(until);
+                    self.timer.arm_for(until);
+                    return;
+                }
+            }
+        }
+        self.rearm_listener();
+    }
+
+    fn rearm_listener(&self) {
+        if let Err(e) = self
+            .poller
+            .rearm(self.listener.as_raw_fd(), ONE_SHOT, LISTENER)
+        {
+            crate::error!("http: cannot wait for connections: {e}");
+        }
+    }
+
+    fn log_accept_error(&self, e: &io::Error) {
+        let mut last = lock(&self.last_accept_error_log);
+        if last.is_none_or(|t| t.elapsed() > Duration::from_secs(60)) {
+            crate::warn!("http: accept failed: {e}");
+            *last = Some(Instant::now());
+        }
+    }
+
+    /// A free slot, or the slot of the armed connection that has waited
+    /// longest without an answer in flight, its connection closed.
+    fn room(&self) -> Option<usize> {
+        if let Some(index) = lock(&self.free).pop() {
+            return Some(index);
+        }
+        // A victim may move on between the scan and the take: look again,
+        // a few times.
+        for _ in 0..4 {
+            let victim = self
+                .slots
+                .iter()
+                .enumerate()
+                .filter_map(|(index, slot)| {
+                    let slot = lock(slot);
+                    let until = slot.until.filter(|_| slot.evictable)?;
+                    Some((until, index, slot.generation))
+                })
+                .min()?;
+            let (_, index, generation) = victim;
+            let mut slot = lock(&self.slots[index]);
+            // Unless it moved on since the scan: then look again.
+            if slot.generation == generation && slot.evictable {
+                if let Some(connection) = slot.take() {
+                    slot.free();
+                    drop(slot);
+                    crate::debug!("http: closing the connection idle longest, for a new one");
+                    drop(connection);
+                    return Some(index);
+                }
+            }
+        }
+        None
+    }
+
+    /// A new connection into the table, making room if it is full.
+    fn admit(&self, stream: std::net::TcpStream) {
+        let Some(index) = self.room() else {
+            crate::debug!("http: every connection has an answer in flight; refusing a new one");
+            return;
+        };
+        let connection = Box::new(Connection::new(stream, Instant::now(), &self.config));
+        let Next::Wait {
+            until, evictable, ..
+        } = connection.waiting()
+        else {
+            unreachable!("a new connection waits for its first head")
+        };
+        let fd = connection.fd();
+        let mut slot = lock(&self.slots[index]);
+        let token = token(index, slot.generation);
+        slot.connection = Some(connection);
+        slot.until = Some(until);
+        slot.evictable = evictable;
+        // Under the slot's lock: the connection is in place before any event.
+        if let Err(e) = self.poller.add(fd, EDGES, token) {
+            crate::warn!("http: cannot wait for a new connection: {e}");
+            let connection = slot.take();
+            slot.free();
+            drop(slot);
+            self.release(index);
+            drop(connection);
+            return;
+        }
+        drop(slot);
+        self.timer.arm_for(until);
+    }
+
+    /// The timer fired: every connection whose deadline has passed gets its
+    /// last step, a paused listener is resumed, and the timer is armed for
+    /// the earliest deadline left.
+    fn expire(&self, scratch: &mut [u8]) {
+        // First, so that a deadline recorded during the scan re-arms it.
+        self.timer.fired();
+        let now = Instant::now();
+        let mut earliest: Option<Instant> = None;
+        let mut due = Vec::new();
+        for (index, slot) in self.slots.iter().enumerate() {
+            let mut slot = lock(slot);
+            match slot.until {
+                Some(until) if until <= now => {
+                    if let Some(connection) = slot.take() {
+                        due.push((index, connection));
+                    }
+                }
+                Some(until) => earliest = Some(earliest.map_or(until, |e| e.min(until))),
+                None => {}
+            }
+        }
+        let resume_listener = {
+            let mut paused = lock(&self.listener_paused);
+            match *paused {
+                Some(until) if until <= now => {
+                    *paused = None;
+                    true
+                }
+                Some(until) => {
+                    earliest = Some(earliest.map_or(until, |e| e.min(until)));
+                    false
+                }
+                None => false,
+            }
+        };
+        if let Some(at) = earliest {
+            self.timer.arm_for(at);
+        }
+        if let Err(e) = self.poller.rearm(self.timer.fd(), ONE_SHOT, TIMER) {
+            crate::error!("http: cannot wait for deadlines: {e}");
+        }
+        if resume_listener {
+            self.rearm_listener();
+        }
+        for (index, mut connection) in due {
+            let next = connection.expired(&mut self.context(scratch), now);
+            self.settle(index, connection, next, scratch);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_never_collide_with_the_special_ones() {
+        let highest = token(u32::MAX as usize - 3, u32::MAX);
+        assert!(highest < STOP && STOP < TIMER && TIMER < LISTENER);
+    }
+}
