@@ -14,11 +14,13 @@ fn help_lists_every_option_with_its_variable() {
     // first option, as argparse laid them out (upstream options first).
     let usage = "\
 usage: linxdot-exporter [-h] [-f LOG_FILE] [-o HOST] [-u USERNAME] [-p PASSWORD] [-a] [-d]
-                        [-r REFRESH_INTERVAL] [-t PORT] [--version] [--password-file PATH]
+                        [-r REFRESH_INTERVAL] [-t PORT] [--version]
+                        [--log-target {stderr,syslog,journal}] [--password-file PATH]
                         [--timeout SECONDS] [--bind-address ADDRESS] [--bind-port PORT]
                         [--bind-v6only {0,1}] [--thread-count N] [--no-temper]
                         [--temper-offset PHY:NAME=DELTA] [--temper-humidity-offset PHY:NAME=DELTA]
-                        [--temper-rescan SECONDS] [--list-sensors]
+                        [--temper-interval SECONDS] [--temper-rescan SECONDS]
+                        [--probe-allow PATTERN] [--probe-credentials PATH] [--list-sensors]
 
 ";
     assert!(stdout.starts_with(usage), "{stdout}");

@@ -69,7 +69,10 @@ fn every_other_spelling_means_the_same_flag() {
             "--temper-humidity-offset",
             Some("usb-1/input1:=1"),
         ),
-        ("--temper_rescan", "--temper-rescan", Some("5")),
+        ("--temper_rescan", "--temper-rescan", Some("7")),
+        ("--temper_interval", "--temper-interval", Some("7")),
+        ("--log_target", "--log-target", Some("syslog")),
+        ("--probe_allow", "--probe-allow", Some("10.0.0.0/8")),
         ("--list_sensors", "--list-sensors", None),
         ("-V", "--version", None),
     ];
