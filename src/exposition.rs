@@ -355,6 +355,11 @@ mod tests {
             ("Zürich °C ✓", "Zürich °C ✓", "Zürich °C ✓"),
             ("\\n literal", "\\\\n literal", "\\\\n literal"),
             ("", "", ""),
+            // Texts of one special character only: nothing else to trigger
+            // the escaping.
+            ("\\", "\\\\", "\\\\"),
+            ("\n", "\\n", "\\n"),
+            ("\"", "\"", "\\\""),
         ];
         for (input, want_help, want_label) in table {
             assert_eq!(escaped(input, Escape::Help), want_help, "help of {input:?}");
@@ -435,6 +440,21 @@ mod tests {
              # HELP c Third\n# TYPE c gauge\nc 2.5\n"
         );
         assert_eq!(e.family_names(), ["a_total", "b", "c"]);
+    }
+
+    #[test]
+    fn labels_are_separated_and_single_families_have_at_most_one_sample() {
+        let mut e = Exposition::new();
+        e.family("x", "X", MetricType::Gauge)
+            .sample(&[("a", "1"), ("b", "2"), ("c", "3")], 1.0);
+        e.single("y", "Y", MetricType::Gauge, Some(-2.5));
+        e.single("z_total", "Z", MetricType::Counter, None);
+        let want = "# HELP x X\n# TYPE x gauge\nx{a=\"1\",b=\"2\",c=\"3\"} 1.0\n\
+                    # HELP y Y\n# TYPE y gauge\ny -2.5\n\
+                    # HELP z_total Z\n# TYPE z_total counter\n";
+        assert_eq!(e.as_str(), want);
+        assert_eq!(e.family_names(), ["x", "y", "z_total"]);
+        assert_eq!(e.into_string(), want);
     }
 
     #[test]

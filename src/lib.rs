@@ -20,3 +20,6 @@ pub mod miner;
 pub mod probe;
 pub mod process;
 pub mod temper;
+
+#[cfg(test)]
+mod testing;

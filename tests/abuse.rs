@@ -52,7 +52,10 @@ fn a_thousand_idle_connections() {
     let limit = own_fd_limit();
     let count = 1000.min(limit.saturating_sub(400));
     if count < 1000 {
-        eprintln!("fd limit {limit}: opening {count} idle connections, not 1000");
+        linxdot_sim::skip::skip(
+            "part of a_thousand_idle_connections",
+            &format!("the fd limit is {limit}, so {count} idle connections, not 1000"),
+        );
     }
     let idle: Vec<TcpStream> = (0..count).map(|_| connect(exp.addr)).collect();
     for _ in 0..5 {
@@ -173,9 +176,14 @@ fn binary_garbage() {
         let bytes = read_all(&mut stream);
         writer.join().unwrap();
         let answer = parse_answer(&bytes);
+        // Every round sends at least one byte, so the server always has a
+        // head to refuse: 400 or 505 if it ends, 431 past 8 KiB, else 408 at
+        // the end of input. It answers before closing, and closes lingering,
+        // so the answer arrives even when the garbage is not all read.
         assert!(
-            bytes.is_empty() || [400, 408, 431, 505].contains(&answer.status),
-            "garbage {round} ({length} bytes) got: {}",
+            [400, 408, 431, 505].contains(&answer.status),
+            "garbage {round} ({length} bytes) got {} bytes: {}",
+            bytes.len(),
             answer.head
         );
         if round % 6 == 0 {

@@ -46,6 +46,55 @@ fn defaults() {
 }
 
 #[test]
+fn every_other_spelling_means_the_same_flag() {
+    let file = temp_file("pw\n");
+    let base = ["-u", "u", "-p", "p"];
+    // (alias, its flag's main spelling, a value or none for a switch)
+    let table: &[(&str, &str, Option<&str>)] = &[
+        ("--log-file", "--log_file", Some("/tmp/x.log")),
+        ("--plain-credentials", "--plain_credentials", None),
+        ("--refresh-interval", "--refresh_interval", Some("30")),
+        ("--bind_address", "--bind-address", Some("::1")),
+        ("--bind_port", "--bind-port", Some("9100")),
+        ("--bind_v6only", "--bind-v6only", Some("1")),
+        ("--thread_count", "--thread-count", Some("8")),
+        ("--no_temper", "--no-temper", None),
+        (
+            "--temper_offset",
+            "--temper-offset",
+            Some("usb-1/input1:x=1"),
+        ),
+        (
+            "--temper_humidity_offset",
+            "--temper-humidity-offset",
+            Some("usb-1/input1:=1"),
+        ),
+        ("--temper_rescan", "--temper-rescan", Some("7")),
+        ("--temper_interval", "--temper-interval", Some("7")),
+        ("--log_target", "--log-target", Some("syslog")),
+        ("--probe_allow", "--probe-allow", Some("10.0.0.0/8")),
+        ("--list_sensors", "--list-sensors", None),
+        ("-V", "--version", None),
+    ];
+    for (alias, long, value) in table {
+        let with = |flag: &str| {
+            let mut args: Vec<&str> = base.to_vec();
+            args.push(flag);
+            args.extend(value.iter());
+            run(&args, &[])
+        };
+        let (a, b) = (with(alias), with(long));
+        assert!(a.is_ok(), "{alias}: {a:?}");
+        assert_eq!(a, b, "{alias} vs {long}");
+        assert_ne!(a, run(&base, &[]), "{long} changes something");
+    }
+    // --password_file replaces -p, so it goes without it.
+    let a = run(&["-u", "u", "--password_file", &file], &[]);
+    assert!(a.is_ok(), "{a:?}");
+    assert_eq!(a, run(&["-u", "u", "--password-file", &file], &[]));
+}
+
+#[test]
 fn every_upstream_flag_short_long_and_hyphenated() {
     for (host, user, pass, plain, debug, refresh, port, log) in [
         ("-o", "-u", "-p", "-a", "-d", "-r", "-t", "-f"),
@@ -108,11 +157,22 @@ fn every_upstream_flag_short_long_and_hyphenated() {
 #[test]
 fn equals_form() {
     let c = config(
-        &["--host=10.0.0.2", "--port=9999", "--refresh_interval=2.5"],
+        &[
+            "--host=10.0.0.2",
+            "--port=9999",
+            "--refresh_interval=2.5",
+            "--username=u",
+            "--password=a=b",
+        ],
         &[],
     );
     assert_eq!(c.host, "10.0.0.2");
     assert_eq!(c.port, 9999);
+    // The miner is on, so the interval and the credentials are there to check.
+    let m = c.miner.as_ref().expect("credentials given: miner on");
+    assert_eq!(m.refresh_interval, Duration::from_millis(2500));
+    assert_eq!(m.username, "u");
+    assert_eq!(m.password.expose(), "a=b", "split at the first '=' only");
 }
 
 #[test]
@@ -155,16 +215,60 @@ fn every_variable() {
 
 #[test]
 fn boolean_variables_read_false_words_as_false() {
+    // With credentials, so that the miner is on and PLAIN_CREDENTIALS shows.
+    let with = |v| {
+        config(
+            &[],
+            &[
+                ("MINER_USERNAME", "u"),
+                ("MINER_PASSWORD", "p"),
+                ("EXPORTER_DEBUG", v),
+                ("PLAIN_CREDENTIALS", v),
+            ],
+        )
+    };
     for v in ["", "0", "false", "False", "no", "OFF"] {
-        let c = config(&[], &[("EXPORTER_DEBUG", v), ("PLAIN_CREDENTIALS", v)]);
+        let c = with(v);
         assert!(!c.debug, "EXPORTER_DEBUG={v:?}");
-    }
-    for v in ["1", "true", "True", "yes", "on", "setted"] {
         assert!(
-            config(&[], &[("EXPORTER_DEBUG", v)]).debug,
-            "EXPORTER_DEBUG={v:?}"
+            !c.miner.unwrap().plain_credentials,
+            "PLAIN_CREDENTIALS={v:?}"
         );
     }
+    for v in ["1", "true", "True", "yes", "on", "setted"] {
+        let c = with(v);
+        assert!(c.debug, "EXPORTER_DEBUG={v:?}");
+        assert!(
+            c.miner.unwrap().plain_credentials,
+            "PLAIN_CREDENTIALS={v:?}"
+        );
+    }
+}
+
+#[test]
+fn a_flag_also_beats_the_variable_of_the_flag_it_excludes() {
+    // --password and --password-file exclude each other; so do --port and
+    // --bind-port. A flag given makes its partner's variable not apply (and
+    // no "not both" error), in both directions.
+    let file = temp_file("from-file\n");
+    let c = config(
+        &["-u", "u", "-p", "from-flag"],
+        &[("MINER_PASSWORD_FILE", "/nonexistent/linxdot/pw")],
+    );
+    assert_eq!(c.miner.unwrap().password.expose(), "from-flag");
+    let c = config(
+        &["-u", "u", "--password-file", &file],
+        &[("MINER_PASSWORD", "from-env")],
+    );
+    assert_eq!(c.miner.unwrap().password.expose(), "from-file");
+    assert_eq!(
+        config(&["--bind-port", "9300"], &[("EXPORTER_PORT", "9301")]).port,
+        9300
+    );
+    // Without the flags, the variables apply.
+    let c = config(&["-u", "u"], &[("MINER_PASSWORD_FILE", file.as_str())]);
+    assert_eq!(c.miner.unwrap().password.expose(), "from-file");
+    assert_eq!(config(&[], &[("EXPORTER_PORT", "9301")]).port, 9301);
 }
 
 #[test]
@@ -285,6 +389,17 @@ fn tcp_and_temper_options() {
     assert_eq!(c.temper.offsets[0].delta, -1.25);
     assert!(c.temper.offsets[1].matches("usb-x/input1", "external", Quantity::Humidity));
     assert!(!c.temper.offsets[1].matches("usb-x/input1", "external", Quantity::Temperature));
+    // A name matches itself, or any name with "*"; the phy must be the same.
+    let named = SensorOffset::parse("usb-x/input1:internal=1", Quantity::Temperature).unwrap();
+    let any = SensorOffset::parse("usb-x/input1:*=1", Quantity::Temperature).unwrap();
+    let t = Quantity::Temperature;
+    assert!(named.matches("usb-x/input1", "internal", t));
+    assert!(!named.matches("usb-x/input1", "external", t));
+    assert!(!named.matches("usb-y/input1", "internal", t));
+    assert!(!named.matches("usb-x/input1", "*", Quantity::Humidity));
+    assert!(any.matches("usb-x/input1", "external", t));
+    assert!(any.matches("usb-x/input1", "", t));
+    assert!(!any.matches("usb-y/input1", "external", t));
     assert_eq!(
         config(&["--bind-address", "0.0.0.0"], &[]).bind_address,
         Some("0.0.0.0".parse().unwrap())
@@ -342,10 +457,109 @@ fn errors_name_the_culprit() {
             &[],
             "--temper-offset: 'usb-1/input1:internal=hot' is not PHY:NAME=DELTA (e.g. 'usb-3f980000.usb-1.4/input1:external=-1.5')",
         ),
+        (
+            &["--temper-offset", ":internal=1"],
+            &[],
+            "--temper-offset: ':internal=1' has no PHY before ':' (--list-sensors shows each sensor's phy)",
+        ),
+        (
+            &["--temper-humidity-offset", ":=1"],
+            &[],
+            "--temper-humidity-offset: ':=1' has no PHY before ':' (--list-sensors shows each sensor's phy)",
+        ),
+        (
+            &["--temper-offset", "usb-1/input1:internal=NaN"],
+            &[],
+            "--temper-offset: 'usb-1/input1:internal=NaN': the offset 'NaN' is not a finite number",
+        ),
+        (
+            &["--temper-offset", "usb-1/input1:internal= inf"],
+            &[],
+            "--temper-offset: 'usb-1/input1:internal= inf': the offset 'inf' is not a finite number",
+        ),
+        (
+            &["--temper-humidity-offset", "usb-1/input1:=-infinity"],
+            &[],
+            "--temper-humidity-offset: 'usb-1/input1:=-infinity': the offset '-infinity' is not a finite number",
+        ),
+        (
+            &[],
+            &[("TEMPER_OFFSETS", "usb-1/input1:internal=1 usb-2/input1:=nan")],
+            "TEMPER_OFFSETS: 'usb-2/input1:=nan': the offset 'nan' is not a finite number",
+        ),
+        // At most a year between two polls or two rescans.
+        (
+            &["-r", "31536000.5"],
+            &[],
+            "--refresh_interval: '31536000.5' seconds is more than a year (31536000 s)",
+        ),
+        (
+            &[],
+            &[("EXPORTER_REFRESH", "1e9")],
+            "EXPORTER_REFRESH: '1e9' seconds is more than a year (31536000 s)",
+        ),
+        (
+            &["--temper-rescan", "31536001"],
+            &[],
+            "--temper-rescan: '31536001' seconds is more than a year (31536000 s)",
+        ),
+        (&["-r", "inf"], &[], "--refresh_interval: 'inf' is not a number of seconds from 0.1 up"),
+        (&["-r", "NaN"], &[], "--refresh_interval: 'NaN' is not a number of seconds from 0.1 up"),
+        (&["-r", "0.09"], &[], "--refresh_interval: '0.09' is not a number of seconds from 0.1 up"),
+        (&["--temper-rescan", "0.09"], &[], "--temper-rescan: '0.09' is not a number of seconds from 0.1 up"),
     ];
     for (args, env, want) in table {
         assert_eq!(error(args, env), *want, "{args:?} {env:?}");
     }
+}
+
+#[test]
+fn intervals_from_a_tenth_of_a_second_to_a_year() {
+    let with = |flag, value| config(&["-u", "u", "-p", "p", flag, value], &[]);
+    let year = Duration::from_secs(365 * 86_400);
+    assert_eq!(with("-r", "31536000").miner.unwrap().refresh_interval, year);
+    assert_eq!(
+        with("-r", "0.1").miner.unwrap().refresh_interval,
+        Duration::from_millis(100)
+    );
+    assert_eq!(
+        with("--temper-rescan", "31536000").temper.rescan_interval,
+        year
+    );
+    assert_eq!(
+        with("--temper-rescan", "0.1").temper.rescan_interval,
+        Duration::from_millis(100)
+    );
+}
+
+#[test]
+fn offsets_take_any_finite_delta() {
+    let c = config(
+        &[
+            "--temper-offset",
+            "usb-1/input1:internal=-0",
+            "--temper-offset",
+            "usb-1/input1:*=1e3",
+            "--temper-humidity-offset",
+            "usb-a:b/input1:=+4.5",
+        ],
+        &[],
+    );
+    let got: Vec<_> = c
+        .temper
+        .offsets
+        .iter()
+        .map(|o| (o.phy.as_str(), o.name.as_str(), o.quantity, o.delta))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("usb-1/input1", "internal", Quantity::Temperature, 0.0),
+            ("usb-1/input1", "*", Quantity::Temperature, 1000.0),
+            // The last ':' splits PHY from NAME: a PHY may hold ':' itself.
+            ("usb-a:b/input1", "", Quantity::Humidity, 4.5),
+        ]
+    );
 }
 
 #[test]
@@ -405,6 +619,11 @@ fn the_password_is_not_in_debug_output() {
     let c = config(&["-u", "u", "-p", "hunter2"], &[]);
     let text = format!("{c:?}");
     assert!(!text.contains("hunter2"), "{text}");
+    // The field is still there, shown as redacted, not left out.
+    assert!(text.contains("password: Secret(<redacted>)"), "{text}");
+    let m = c.miner.as_ref().unwrap();
+    assert_eq!(format!("{:?}", m.password), "Secret(<redacted>)");
+    assert_eq!(format!("{:#?}", m.password), "Secret(<redacted>)");
 }
 
 #[test]

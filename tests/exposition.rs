@@ -56,17 +56,27 @@ fn check_structure(body: &str) -> Vec<String> {
     families
 }
 
+/// promtool if it runs here. In CI (`CI` set) it must; elsewhere its absence
+/// is said on the terminal, where a passing test's captured output is not.
 fn promtool() -> Option<&'static str> {
-    let found = Command::new("promtool").arg("--version").output().is_ok();
-    if !found && std::env::var_os("CI").is_some() {
-        panic!("promtool is required in CI (Debian package 'prometheus')");
+    let found = Command::new("promtool")
+        .arg("--version")
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if !found {
+        if std::env::var_os("CI").is_some() {
+            panic!("promtool is required in CI (Debian package 'prometheus')");
+        }
+        linxdot_sim::skip::skip(
+            "promtool check metrics",
+            "promtool is not installed here (Debian package 'prometheus'); structural checks only",
+        );
     }
     found.then_some("promtool")
 }
 
 fn promtool_check(body: &str) {
     let Some(tool) = promtool() else {
-        eprintln!("promtool not installed: structural checks only");
         return;
     };
     let mut child = Command::new(tool)

@@ -183,8 +183,14 @@ fn missing_and_ill_typed_keys_leave_their_samples_out_with_a_warning() {
     assert!(body.contains("miner_exporter_info{animal_name=\"a\",firmware=\"f\",model_name=\"m\",region=\"r\",sn=\"\"} 1.0"));
     let log = exp.wait_for_log("'cpu_temp' is missing", WAIT);
     assert!(log.contains("WARN miner: dashboard answer incomplete: 'sn' is missing; 'cpu_temp' is missing; 'cpu_usage' is the string \"busy\", not a number; 'memory_usage' is null, not a number"), "{log}");
-    // Logged once, not on every poll.
-    std::thread::sleep(Duration::from_millis(700));
+    // Logged once, not on every poll: wait for three more polls to be done
+    // (the dashboard has seen the request of the one after them).
+    let polls = sim.state().system_requests;
+    let deadline = std::time::Instant::now() + WAIT;
+    while sim.state().system_requests < polls + 4 {
+        assert!(std::time::Instant::now() < deadline, "no more polls");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert_eq!(
         exp.log().matches("dashboard answer incomplete").count(),
         1,

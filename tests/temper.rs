@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use linxdot_exporter::config::{Quantity, SensorOffset, TemperConfig};
 use linxdot_exporter::temper::{list_sensors_with, HidapiBackend, TemperCollector, Timing};
 use linxdot_sim::hid::{
-    hex, reports, version16, wait_for, Behaviour, SimBus, MICRODIA_7401, MICRODIA_7402,
-    PCSENSOR_3553, PCSENSOR_413D, QINHENG_E025, READ_QUERY, VERSION_QUERY,
+    hex, version16, wait_for, Behaviour, SimBus, MICRODIA_7401, MICRODIA_7402, PCSENSOR_3553,
+    PCSENSOR_413D, QINHENG_E025, READ_QUERY, VERSION_QUERY,
 };
 use linxdot_sim::text::{sample, samples};
 use linxdot_sim::wait;
@@ -328,7 +328,12 @@ fn disconnect_in_the_middle_of_a_read() {
     let c = TemperCollector::with_backend(&config(vec![]), bus.backend(), timing);
     wait_for(&c, "a reading", |b| b.contains(" 30.9375\n"));
     dev.change(|b| b.silent = true);
-    std::thread::sleep(Duration::from_millis(50));
+    // Unplug while a read waits for the reply that will not come: one with
+    // the long timeout, not a 2 ms drain or a 100 ms follow-up read.
+    wait::until("a read waiting for a reply", || {
+        matches!(dev.waiting_read(),
+            Some(linxdot_sim::hid::WaitingRead::Timeout(t)) if t > Duration::from_secs(1))
+    });
     let started = Instant::now();
     bus.unplug("/dev/hidraw30");
     let body = wait_for(&c, "the device to be dropped", |b| {
@@ -635,39 +640,56 @@ fn list_sensors_prints_each_device_with_a_reading() {
     assert!(text.contains("0c45:7401"), "{text}");
 }
 
+/// The real hidapi backend, on whatever this machine has. On a machine with
+/// no HID device at all (build machines, CI) the outcome is exact; with HID
+/// devices plugged in, it depends on them, and the test says so.
 #[test]
-fn reports_helper_pads_to_eight() {
-    // The simulator itself: replies are whole 8-byte reports.
-    assert_eq!(
-        reports(&hex("80 02 1E F0")),
-        [hex("80 02 1E F0 00 00 00 00")]
-    );
-    assert_eq!(reports(&[1; 9]).len(), 2);
-}
-
-#[test]
-fn the_real_hidapi_backend_runs_here_without_trouble() {
-    // Whatever this machine has plugged in (build machines: nothing).
+fn the_real_hidapi_backend_on_this_machine() {
+    let mut backend = HidapiBackend::new("/sys");
+    let listed = linxdot_exporter::temper::Backend::enumerate(&mut backend);
+    let mut out = Vec::new();
+    let status = list_sensors_with(&config(vec![]), &mut backend, &Timing::default(), &mut out);
+    let text = String::from_utf8(out).unwrap();
     let c = TemperCollector::start(&config(vec![]));
-    let body = c.render();
+    let body = wait_for(&c, "a first scan", |b| b.contains(HEADER_DEVICES));
     assert!(body.starts_with(HEADER_T), "{body}");
     assert!(
-        body.contains(HEADER_H) && body.contains(HEADER_DEVICES) && body.contains(HEADER_ERRORS)
+        body.contains(HEADER_H) && body.contains(HEADER_ERRORS),
+        "{body}"
     );
-    drop(c);
-    let mut out = Vec::new();
-    let status = list_sensors_with(
-        &config(vec![]),
-        &mut HidapiBackend::new("/sys"),
-        &Timing::default(),
-        &mut out,
-    );
-    let text = String::from_utf8(out).unwrap();
-    assert_eq!(
-        status == 1,
-        text.contains("No TEMPer device could be read"),
-        "{text}"
-    );
+    match listed {
+        Ok(devices) if devices.is_empty() => {
+            assert_eq!(status, 1, "{text}");
+            assert!(
+                text.starts_with("No TEMPer device could be read. If one is plugged in:"),
+                "{text}"
+            );
+            assert!(body.contains("\ntemper_devices 0.0\n"), "{body}");
+        }
+        Ok(devices) => {
+            linxdot_sim::skip::skip(
+                "part of the_real_hidapi_backend_on_this_machine",
+                &format!(
+                    "{} HID device(s) plugged in here, so the result depends on them",
+                    devices.len()
+                ),
+            );
+            assert_eq!(
+                status == 1,
+                text.contains("No TEMPer device could be read"),
+                "{text}"
+            );
+        }
+        // hidapi cannot start (no hidraw support): said, and nothing read.
+        Err(e) => {
+            assert_eq!(status, 1, "{text}");
+            assert!(
+                text.starts_with(&format!("Cannot list HID devices: {e}\n")),
+                "{text}"
+            );
+            assert!(body.contains("\ntemper_devices 0.0\n"), "{body}");
+        }
+    }
 }
 
 #[test]
@@ -688,7 +710,9 @@ fn one_series_per_phy_when_a_device_is_back_before_its_old_node_failed() {
     // The old node's poller is stuck (its last reading still fresh) when
     // the same device shows up on a new node with a new reading.
     old.change(|b| b.hang = Some(Duration::from_secs(30)));
-    std::thread::sleep(Duration::from_millis(100));
+    wait::until("the old node's read to hang", || {
+        old.waiting_read() == Some(linxdot_sim::hid::WaitingRead::Hanging)
+    });
     bus.plug(
         "/dev/hidraw101",
         MICRODIA_7401,

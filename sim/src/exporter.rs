@@ -48,10 +48,31 @@ pub fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
     cmd
 }
 
+/// How long [`output`] lets the binary run before it counts as hung.
+pub const OUTPUT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Runs the binary to its end (for `--help`, `--version`, errors); returns
-/// its exit code (-1 when killed by a signal), stdout and stderr.
+/// its exit code (-1 when killed by a signal), stdout and stderr. A binary
+/// still running after [`OUTPUT_TIMEOUT`] (one that took a bad command line
+/// for a good one and serves) is killed, and the test fails.
 pub fn output(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let out = command(args, env).output().expect("run the binary");
+    let mut child = command(args, env)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the binary");
+    let deadline = Instant::now() + OUTPUT_TIMEOUT;
+    while child.try_wait().expect("wait for the binary").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the binary with {args:?} {env:?} was still running after {OUTPUT_TIMEOUT:?}");
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    let out = child
+        .wait_with_output()
+        .expect("collect the binary's output");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),

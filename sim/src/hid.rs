@@ -36,7 +36,7 @@
 //! ```
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -140,12 +140,26 @@ struct DeviceState {
     writes: Vec<Vec<u8>>,
 }
 
+/// [`SimDevice::waiting_read`]: what a waiting read waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitingRead {
+    /// A read that hangs ([`Behaviour::hang`]) whatever its timeout.
+    Hanging,
+    /// A read with this timeout, waiting for a reply.
+    Timeout(Duration),
+}
+
+const HANGING: u64 = u64::MAX;
+
 /// One physical device. Unplugged for good once unplugged (plugging "it"
 /// back in makes a new one, as the kernel does).
 pub struct SimDevice {
     state: Mutex<DeviceState>,
     wake: Condvar,
     busy: AtomicUsize,
+    /// The read waiting now: 0 none, [`HANGING`] a hanging one, else its
+    /// timeout in milliseconds plus one.
+    waiting: AtomicU64,
     overlaps: AtomicUsize,
     live: AtomicUsize,
     max_live: AtomicUsize,
@@ -164,6 +178,7 @@ impl SimDevice {
             }),
             wake: Condvar::new(),
             busy: AtomicUsize::new(0),
+            waiting: AtomicU64::new(0),
             overlaps: AtomicUsize::new(0),
             live: AtomicUsize::new(0),
             max_live: AtomicUsize::new(0),
@@ -204,6 +219,18 @@ impl SimDevice {
     /// Calls that ran while another call on the device was running.
     pub fn overlaps(&self) -> usize {
         self.overlaps.load(Ordering::SeqCst)
+    }
+
+    /// The read that is waiting now, if any: one that hangs
+    /// ([`Behaviour::hang`]), or one waiting for a reply that is not there
+    /// yet, with its timeout. Tests wait for this before acting "in the
+    /// middle of a read".
+    pub fn waiting_read(&self) -> Option<WaitingRead> {
+        match self.waiting.load(Ordering::SeqCst) {
+            0 => None,
+            HANGING => Some(WaitingRead::Hanging),
+            ms => Some(WaitingRead::Timeout(Duration::from_millis(ms - 1))),
+        }
     }
 
     /// The most handles open at once.
@@ -291,7 +318,9 @@ impl Transport for SimTransport {
         assert!(timeout_ms >= 0, "a read without a timeout: {timeout_ms}");
         let hang = lock(&self.device.state).behaviour.hang;
         if let Some(hang) = hang {
+            self.device.waiting.store(HANGING, Ordering::SeqCst);
             std::thread::sleep(hang);
+            self.device.waiting.store(0, Ordering::SeqCst);
             return Ok(0);
         }
         let deadline = Instant::now() + Duration::from_millis(timeout_ms as u64);
@@ -309,10 +338,14 @@ impl Transport for SimTransport {
             if left.is_zero() {
                 return Ok(0);
             }
+            self.device
+                .waiting
+                .store(timeout_ms as u64 + 1, Ordering::SeqCst);
             s = match self.device.wake.wait_timeout(s, left) {
                 Ok((g, _)) => g,
                 Err(p) => p.into_inner().0,
             };
+            self.device.waiting.store(0, Ordering::SeqCst);
         }
     }
 }

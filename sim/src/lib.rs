@@ -20,6 +20,7 @@
 //! - [`procfs`]: what `/proc` says about a child process (memory,
 //!   descriptors), and scrapes timed against a bound.
 //! - [`wait`]: polling for a condition with a deadline (never a bare sleep).
+//! - [`skip`]: saying, visibly, that part of a test cannot run here.
 //!
 //! A test that uses the dashboard simulator and the binary:
 //!
@@ -47,5 +48,6 @@ pub mod exporter;
 pub mod hid;
 pub mod http;
 pub mod procfs;
+pub mod skip;
 pub mod text;
 pub mod wait;

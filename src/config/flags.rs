@@ -407,7 +407,8 @@ pub fn help() -> String {
         .chain(FLAGS.iter().filter(|f| !f.upstream));
     for flag in upstream_first {
         let usage = flag.usage();
-        if line.len() + 1 + usage.len() > USAGE_WIDTH {
+        // With the space before it, the item would reach past the width.
+        if line.len() + usage.len() >= USAGE_WIDTH {
             out.push_str(&line);
             out.push('\n');
             line = indent.clone();

@@ -67,11 +67,20 @@ impl SensorOffset {
                 "'{text}' is not PHY:NAME=DELTA (e.g. 'usb-3f980000.usb-1.4/input1:external=-1.5')"
             )
         };
-        let (target, delta) = text.rsplit_once('=').ok_or_else(bad)?;
+        let (target, delta_text) = text.rsplit_once('=').ok_or_else(bad)?;
         let (phy, name) = target.rsplit_once(':').ok_or_else(bad)?;
-        let delta: f64 = delta.trim().parse().map_err(|_| bad())?;
-        if phy.is_empty() || !delta.is_finite() {
-            return Err(bad());
+        let delta: f64 = delta_text.trim().parse().map_err(|_| bad())?;
+        if phy.is_empty() {
+            return Err(format!(
+                "'{text}' has no PHY before ':' (--list-sensors shows each sensor's phy)"
+            ));
+        }
+        // "inf" and "NaN" parse as floats, but no calibration adds them.
+        if !delta.is_finite() {
+            return Err(format!(
+                "'{text}': the offset '{}' is not a finite number",
+                delta_text.trim()
+            ));
         }
         Ok(SensorOffset {
             phy: phy.to_string(),

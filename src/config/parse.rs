@@ -128,11 +128,17 @@ fn check_host(host: Given) -> Result<String, ConfigError> {
     Ok(text)
 }
 
+/// The longest interval accepted: a year, in seconds.
+const MAX_INTERVAL_SECS: f64 = 86_400.0 * 365.0;
+
 fn seconds(v: Given, min: f64) -> Result<Duration, ConfigError> {
     match v.text.trim().parse::<f64>() {
-        Ok(s) if s.is_finite() && s >= min && s <= 86_400.0 * 365.0 => {
-            Ok(Duration::from_secs_f64(s))
-        }
+        Ok(s) if s.is_finite() && s > MAX_INTERVAL_SECS => err(format!(
+            "{}: '{}' seconds is more than a year ({MAX_INTERVAL_SECS} s)",
+            v.from, v.text
+        )),
+        // NaN fails both comparisons, +inf the second.
+        Ok(s) if s >= min && s <= MAX_INTERVAL_SECS => Ok(Duration::from_secs_f64(s)),
         _ => err(format!(
             "{}: '{}' is not a number of seconds from {min} up",
             v.from, v.text

@@ -332,4 +332,311 @@ mod tests {
         assert_eq!(find_head_end(b"GET / HTTP/1.0\n\nX", 0), Some(16));
         assert_eq!(find_head_end(b"GET / HTTP/1.0\r\n", 0), None);
     }
+
+    #[test]
+    fn a_body_is_announced_by_a_length_above_zero_or_a_transfer_encoding() {
+        let body = |extra: &str| {
+            parse(&format!("POST / HTTP/1.1\r\nHost: a\r\n{extra}\r\n"))
+                .unwrap()
+                .has_body()
+        };
+        assert!(!body(""));
+        assert!(!body("Content-Length: 0\r\n"));
+        assert!(!body("Content-Length:  0 \r\n"));
+        assert!(body("Content-Length: 5\r\n"));
+        assert!(
+            body("Content-Length: 00\r\n"),
+            "not zero as written: closed"
+        );
+        assert!(body("Transfer-Encoding: chunked\r\n"));
+        assert!(body("Transfer-Encoding: chunked\r\nContent-Length: 0\r\n"));
+        // A body never keeps the connection open (the server does not read it).
+        assert!(
+            parse("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n")
+                .unwrap()
+                .wants_keep_alive()
+        );
+    }
+
+    #[test]
+    fn versions_targets_and_control_characters() {
+        let table: &[(&str, HeadError)] = &[
+            // A bare "HTTP/" names no version at all.
+            (
+                "GET / HTTP/\r\n\r\n",
+                HeadError::Malformed("bad HTTP version"),
+            ),
+            ("GET / HTTP/3\r\n\r\n", HeadError::UnsupportedVersion),
+            ("GET / HTTP/0.9\r\n\r\n", HeadError::UnsupportedVersion),
+            (
+                "GET / http/1.1\r\n\r\n",
+                HeadError::Malformed("bad HTTP version"),
+            ),
+            (
+                "GET /a\x01b HTTP/1.0\r\n\r\n",
+                HeadError::Malformed("bad request target"),
+            ),
+            (
+                "GET /a\tb HTTP/1.0\r\n\r\n",
+                HeadError::Malformed("bad request target"),
+            ),
+            (
+                "GET /a\x7fb HTTP/1.0\r\n\r\n",
+                HeadError::Malformed("bad request target"),
+            ),
+            (
+                "GET /a?\x00 HTTP/1.0\r\n\r\n",
+                HeadError::Malformed("bad request target"),
+            ),
+            (
+                " GET / HTTP/1.0\r\n\r\n",
+                HeadError::Malformed("bad request line"),
+            ),
+            (" / HTTP/1.0\r\n\r\n", HeadError::Malformed("bad method")),
+            (
+                "GET / HTTP/1.0\r\nA: \x7f\r\n\r\n",
+                HeadError::Malformed("control character in a header value"),
+            ),
+            (
+                "GET / HTTP/1.0\r\n: a\r\n\r\n",
+                HeadError::Malformed("bad header name"),
+            ),
+        ];
+        for (head, want) in table {
+            assert_eq!(parse(head).as_ref().err(), Some(want), "{head:?}");
+        }
+        // What is allowed right next to what is not.
+        let r = parse("OPTIONS * HTTP/1.0\r\n\r\n").unwrap();
+        assert_eq!(r.path, "*");
+        let r = parse("GET /~a!$&'()*+,;=:@?b=%20~ HTTP/1.0\r\nA: tab\there ~\r\n\r\n").unwrap();
+        assert_eq!(
+            (r.path.as_str(), r.query.as_deref()),
+            ("/~a!$&'()*+,;=:@", Some("b=%20~"))
+        );
+        assert_eq!(r.header("a"), Some("tab\there ~"));
+        let r = parse("GET https://x/ HTTP/1.0\r\n\r\n").unwrap();
+        assert_eq!(r.path, "/");
+        let r = parse("GET http://x HTTP/1.0\r\n\r\n").unwrap();
+        assert_eq!(r.path, "/");
+    }
+
+    #[test]
+    fn heads_may_mix_lf_and_crlf() {
+        let head = "GET /m HTTP/1.1\nHost: a\r\nAccept: b\n\r\nNEXT";
+        assert_eq!(find_head_end(head.as_bytes(), 0), Some(head.len() - 4));
+        let r = parse(&head[..head.len() - 4]).unwrap();
+        assert_eq!(r.path, "/m");
+        assert_eq!(
+            r.headers,
+            [("host".into(), "a".into()), ("accept".into(), "b".into())]
+        );
+        let head = "GET / HTTP/1.0\r\nA: b\r\n\nNEXT";
+        assert_eq!(find_head_end(head.as_bytes(), 0), Some(head.len() - 4));
+        assert_eq!(
+            parse(&head[..head.len() - 4]).unwrap().header("a"),
+            Some("b")
+        );
+        // A lone CR is not a line end.
+        assert_eq!(find_head_end(b"GET / HTTP/1.0\r\r\r\r", 0), None);
+        assert_eq!(find_head_end(b"\n\r", 0), None);
+        // The search starts where it is told to.
+        assert_eq!(find_head_end(b"\n\nGET / HTTP/1.0\n\n", 1), Some(18));
+    }
+
+    #[test]
+    fn at_most_64_headers() {
+        let mut head = String::from("GET / HTTP/1.0\r\n");
+        for i in 0..MAX_HEADERS {
+            head.push_str(&format!("X-{i}: {i}\r\n"));
+        }
+        assert_eq!(parse(&format!("{head}\r\n")).unwrap().headers.len(), 64);
+        head.push_str("X-64: 64\r\n");
+        assert_eq!(
+            parse(&format!("{head}\r\n")).err(),
+            Some(HeadError::TooLarge)
+        );
+    }
+
+    /// A connected pair on loopback: (client, server side).
+    fn pair() -> (TcpStream, TcpStream) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        (client, server)
+    }
+
+    fn soon() -> Instant {
+        Instant::now() + std::time::Duration::from_secs(10)
+    }
+
+    /// A head of exactly `size` bytes, blank line included.
+    fn head_of(size: usize) -> Vec<u8> {
+        let start = b"GET / HTTP/1.0\r\nX: ";
+        let mut head = start.to_vec();
+        head.resize(size - 4, b'a');
+        head.extend_from_slice(b"\r\n\r\n");
+        head
+    }
+
+    #[test]
+    fn heads_up_to_8_kib_are_read_and_larger_ones_refused() {
+        use std::io::Write;
+        assert_eq!(MAX_HEAD_BYTES, 8192);
+        for size in [1025, 4096, 8191, MAX_HEAD_BYTES] {
+            let (mut client, server) = pair();
+            let head = head_of(size);
+            client.write_all(&head).unwrap();
+            client.write_all(b"GET /next").unwrap();
+            let mut buffer = Vec::new();
+            assert_eq!(
+                read_head(&server, &mut buffer, soon()),
+                Ok(head),
+                "{size} bytes"
+            );
+        }
+        let (mut client, server) = pair();
+        let writer = std::thread::spawn(move || {
+            let _ = client.write_all(&head_of(MAX_HEAD_BYTES + 1));
+            client
+        });
+        let mut buffer = Vec::new();
+        assert_eq!(
+            read_head(&server, &mut buffer, soon()),
+            Err(HeadError::TooLarge)
+        );
+        assert_eq!(buffer.len(), MAX_HEAD_BYTES, "nothing read past the limit");
+        drop(writer.join().unwrap());
+    }
+
+    /// Bytes waiting in `stream`'s receive queue (FIONREAD).
+    fn unread(stream: &TcpStream) -> libc::c_int {
+        use std::os::fd::AsRawFd;
+        let mut n: libc::c_int = 0;
+        // SAFETY: a valid socket and a pointer to an int, as FIONREAD takes.
+        assert_eq!(
+            unsafe { libc::ioctl(stream.as_raw_fd(), libc::FIONREAD, &mut n) },
+            0
+        );
+        n
+    }
+
+    #[test]
+    fn no_read_goes_past_the_limit_whatever_came_before() {
+        use std::io::Write;
+        let (mut client, server) = pair();
+        let watch = server.try_clone().unwrap();
+        // 1000 bytes first, taken by a read of their own, so that the reads
+        // after it are not aligned on the 8 KiB limit.
+        client.write_all(&[b'a'; 1000]).unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut buffer = Vec::new();
+            let result = read_head(&server, &mut buffer, soon());
+            (result, buffer.len())
+        });
+        let deadline = soon();
+        while unread(&watch) > 0 {
+            assert!(Instant::now() < deadline, "the first bytes were never read");
+            std::thread::yield_now();
+        }
+        let _ = client.write_all(&[b'a'; 3 * MAX_HEAD_BYTES]);
+        let (result, read) = reader.join().unwrap();
+        assert_eq!(result, Err(HeadError::TooLarge));
+        assert_eq!(read, MAX_HEAD_BYTES);
+    }
+
+    #[test]
+    fn a_pipelined_head_stays_in_the_buffer() {
+        use std::io::Write;
+        let (mut client, server) = pair();
+        client
+            .write_all(b"GET /1 HTTP/1.0\r\n\r\nGET /2 HTTP/1.0\r\n\r\nGET")
+            .unwrap();
+        drop(client);
+        let mut buffer = Vec::new();
+        let first = read_head(&server, &mut buffer, soon()).unwrap();
+        assert_eq!(first, b"GET /1 HTTP/1.0\r\n\r\n");
+        let second = read_head(&server, &mut buffer, soon()).unwrap();
+        assert_eq!(second, b"GET /2 HTTP/1.0\r\n\r\n");
+        assert_eq!(
+            read_head(&server, &mut buffer, soon()),
+            Err(HeadError::Incomplete)
+        );
+        assert_eq!(
+            read_head(&server, &mut Vec::new(), soon()),
+            Err(HeadError::Closed)
+        );
+    }
+
+    #[test]
+    fn a_head_split_over_many_reads_is_found() {
+        use std::io::Write;
+        let (mut client, server) = pair();
+        let head = b"GET / HTTP/1.0\r\nA: b\r\n\r\n";
+        let writer = std::thread::spawn(move || {
+            for byte in head {
+                client.write_all(&[*byte]).unwrap();
+                client.flush().unwrap();
+            }
+            client
+        });
+        let mut buffer = Vec::new();
+        assert_eq!(read_head(&server, &mut buffer, soon()).unwrap(), head);
+        drop(writer.join().unwrap());
+    }
+
+    #[test]
+    fn a_deadline_ends_the_wait() {
+        use std::io::Write;
+        let (mut client, server) = pair();
+        let past = Instant::now();
+        assert_eq!(
+            read_head(&server, &mut Vec::new(), past),
+            Err(HeadError::Closed)
+        );
+        client.write_all(b"GET / HTTP/1.0\r\n").unwrap();
+        let short = Instant::now() + std::time::Duration::from_millis(200);
+        assert_eq!(
+            read_head(&server, &mut Vec::new(), short),
+            Err(HeadError::Incomplete)
+        );
+    }
+
+    /// Closes `stream` with a reset (RST) instead of a FIN.
+    fn reset(stream: TcpStream) {
+        crate::testing::reset_on_close(&stream);
+        drop(stream);
+    }
+
+    #[test]
+    fn a_reset_in_the_middle_of_a_head_is_an_incomplete_head() {
+        use std::io::Write;
+        let (mut client, server) = pair();
+        client.write_all(b"GET / HTTP/1.1\r\nHo").unwrap();
+        reset(client);
+        let mut buffer = Vec::new();
+        assert_eq!(
+            read_head(&server, &mut buffer, soon()),
+            Err(HeadError::Incomplete)
+        );
+        // Before any byte: the client just left.
+        let (client, server) = pair();
+        reset(client);
+        assert_eq!(
+            read_head(&server, &mut Vec::new(), soon()),
+            Err(HeadError::Closed)
+        );
+    }
+
+    #[test]
+    fn a_signal_during_a_read_does_not_lose_the_head() {
+        use std::io::Write;
+        let (mut client, server) = pair();
+        client.write_all(b"GET / HTTP/1.0\r\n").unwrap();
+        let got = crate::testing::interrupted(
+            40,
+            move || read_head(&server, &mut Vec::new(), soon()),
+            move || client.write_all(b"A: b\r\n\r\n").unwrap(),
+        );
+        assert_eq!(got, Ok(b"GET / HTTP/1.0\r\nA: b\r\n\r\n".to_vec()));
+    }
 }

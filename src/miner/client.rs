@@ -213,15 +213,11 @@ impl DashboardClient {
         result
     }
 
-    /// After the n-th failed login in a row, the next waits
-    /// `refresh_interval × 2^(n-1)`, at most [`MAX_LOGIN_BACKOFF`].
+    /// Counts one more failed login and schedules the next attempt
+    /// [`login_backoff`] from now.
     fn back_off_logins(&mut self) {
         self.failed_logins = self.failed_logins.saturating_add(1);
-        let factor = 1u32 << (self.failed_logins - 1).min(16);
-        let wait = self
-            .refresh_interval
-            .saturating_mul(factor)
-            .min(MAX_LOGIN_BACKOFF);
+        let wait = login_backoff(self.refresh_interval, self.failed_logins);
         self.next_login_at = Some(Instant::now() + wait);
     }
 
@@ -341,6 +337,16 @@ impl DashboardClient {
     }
 }
 
+/// After the n-th failed login in a row (`failures` = n ≥ 1), the next one
+/// waits `refresh_interval × 2^(n-1)`, at most [`MAX_LOGIN_BACKOFF`].
+pub fn login_backoff(refresh_interval: Duration, failures: u32) -> Duration {
+    // 2^16 × the shortest interval (0.1 s) is already past the cap.
+    let factor = 1u32 << failures.saturating_sub(1).min(16);
+    refresh_interval
+        .saturating_mul(factor)
+        .min(MAX_LOGIN_BACKOFF)
+}
+
 fn map_io_error(e: &std::io::Error) -> PollError {
     use std::io::ErrorKind::*;
     match e.kind() {
@@ -402,5 +408,421 @@ mod tests {
         for (input, want) in table {
             assert_eq!(form_encode(input), want);
         }
+    }
+    #[test]
+    fn login_backoff_doubles_from_the_refresh_interval_up_to_15_minutes() {
+        let minute = Duration::from_secs(60);
+        let table = [
+            (1, 60),
+            (2, 120),
+            (3, 240),
+            (4, 480),
+            (5, 900),
+            (6, 900),
+            (17, 900),
+            (u32::MAX, 900),
+        ];
+        for (failures, want) in table {
+            assert_eq!(
+                login_backoff(minute, failures),
+                Duration::from_secs(want),
+                "after {failures} failures"
+            );
+        }
+        let tenth = Duration::from_millis(100);
+        assert_eq!(login_backoff(tenth, 1), tenth);
+        assert_eq!(login_backoff(tenth, 5), Duration::from_millis(1600));
+        // 0.1 s × 2^13 = 819.2 s is still under the cap, × 2^14 is over.
+        assert_eq!(login_backoff(tenth, 14), Duration::from_millis(819_200));
+        assert_eq!(login_backoff(tenth, 15), MAX_LOGIN_BACKOFF);
+        assert_eq!(MAX_LOGIN_BACKOFF, Duration::from_secs(15 * 60));
+    }
+
+    fn client_of(host: &str, refresh_interval: Duration) -> DashboardClient {
+        DashboardClient::new(&MinerConfig {
+            host: host.to_string(),
+            username: "admin".into(),
+            password: Secret::new("admin".into()),
+            plain_credentials: false,
+            refresh_interval,
+            timeout: Duration::from_secs(2),
+        })
+    }
+
+    #[test]
+    fn failed_logins_schedule_the_next_attempt_and_nothing_is_sent_before() {
+        // Nothing listens here: an attempt would be a connection error.
+        let refused = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().to_string()
+        };
+        let mut client = client_of(&refused, Duration::from_secs(60));
+        for n in 1..=5u32 {
+            let before = Instant::now();
+            client.back_off_logins();
+            let after = Instant::now();
+            let at = client.next_login_at.expect("a next login time");
+            let wait = login_backoff(Duration::from_secs(60), n);
+            assert!(before + wait <= at && at <= after + wait, "failure {n}");
+            assert_eq!(client.failed_logins, n);
+        }
+        match client.fetch_system() {
+            Err(PollError::LoginBackoff(left)) => {
+                assert!(left <= MAX_LOGIN_BACKOFF && left > Duration::from_secs(800))
+            }
+            other => panic!("expected a login backoff, got {other:?}"),
+        }
+        assert!(!client.logged_in);
+    }
+
+    /// A dashboard for one connection on loopback: it reads the request head,
+    /// writes `parts` (waiting for a message on `between` before each part
+    /// after the first), closes its side if `close`, and then waits for the
+    /// client to go.
+    fn serve_once(
+        parts: Vec<Vec<u8>>,
+        between: Option<std::sync::mpsc::Receiver<()>>,
+        close: bool,
+    ) -> (String, std::thread::JoinHandle<()>) {
+        use std::io::Write;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(20)))
+                .unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                assert_eq!(stream.read(&mut byte).unwrap(), 1, "request head");
+                head.push(byte[0]);
+            }
+            for (i, part) in parts.iter().enumerate() {
+                if i > 0 {
+                    if let Some(rx) = &between {
+                        rx.recv().unwrap();
+                    }
+                }
+                // The client may have left already (an early TooLarge).
+                if stream.write_all(part).is_err() {
+                    return;
+                }
+            }
+            if close {
+                let _ = stream.shutdown(std::net::Shutdown::Write);
+            }
+            let mut rest = [0u8; 4096];
+            while matches!(stream.read(&mut rest), Ok(n) if n > 0) {}
+        });
+        (host, server)
+    }
+
+    fn fetch_from(parts: Vec<Vec<u8>>, close: bool) -> Result<Vec<u8>, PollError> {
+        let (host, server) = serve_once(parts, None, close);
+        let result = client_of(&host, Duration::from_secs(60))
+            .get(SYSTEM_PATH)
+            .map(|a| a.body);
+        server.join().unwrap();
+        result
+    }
+
+    fn head_with_length(length: usize) -> Vec<u8> {
+        format!("HTTP/1.1 200 OK\r\nContent-Length: {length}\r\n\r\n").into_bytes()
+    }
+
+    const UNTIL_CLOSE: &[u8] = b"HTTP/1.0 200 OK\r\n\r\n";
+
+    #[test]
+    fn a_body_of_exactly_one_mib_is_read_and_one_byte_more_is_too_large() {
+        let full = vec![b'x'; MAX_BODY_BYTES];
+        assert_eq!(MAX_BODY_BYTES, 1_048_576);
+        // Announced by Content-Length, and read until the server closes.
+        let got = fetch_from(vec![head_with_length(MAX_BODY_BYTES), full.clone()], false);
+        assert_eq!(got.map(|b| b.len()), Ok(MAX_BODY_BYTES));
+        let got = fetch_from(vec![UNTIL_CLOSE.to_vec(), full.clone()], true);
+        assert_eq!(got.map(|b| b.len()), Ok(MAX_BODY_BYTES));
+        let got = fetch_from(vec![UNTIL_CLOSE.to_vec(), full, b"y".to_vec()], true);
+        assert_eq!(got, Err(PollError::TooLarge));
+    }
+
+    #[test]
+    fn an_announced_body_over_the_limit_is_refused_before_reading_it() {
+        // Only the head comes, and the connection stays open: refusing it
+        // takes the Content-Length check, reading would wait for the timeout.
+        let got = fetch_from(vec![head_with_length(MAX_BODY_BYTES + 1)], false);
+        assert_eq!(got, Err(PollError::TooLarge));
+        let got = fetch_from(vec![head_with_length(usize::MAX)], false);
+        assert_eq!(got, Err(PollError::TooLarge));
+    }
+
+    #[test]
+    fn a_signal_during_a_read_does_not_fail_the_poll() {
+        let (go, between) = std::sync::mpsc::channel();
+        let (host, server) = serve_once(
+            vec![
+                [head_with_length(7), b"{\"a\"".to_vec()].concat(),
+                b":1}".to_vec(),
+            ],
+            Some(between),
+            false,
+        );
+        let got = crate::testing::interrupted(
+            40,
+            move || {
+                client_of(&host, Duration::from_secs(60))
+                    .get(SYSTEM_PATH)
+                    .map(|a| a.body)
+            },
+            // The rest of the body comes after the signals.
+            move || go.send(()).unwrap(),
+        );
+        server.join().unwrap();
+        assert_eq!(got, Ok(b"{\"a\":1}".to_vec()));
+    }
+
+    #[test]
+    fn a_reset_in_the_middle_of_a_body_is_a_connection_error() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        let server = std::thread::spawn(move || {
+            use std::io::Write;
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                assert_eq!(stream.read(&mut byte).unwrap(), 1, "request head");
+                head.push(byte[0]);
+            }
+            stream.write_all(&head_with_length(10)).unwrap();
+            stream.write_all(b"{\"a\"").unwrap();
+            crate::testing::reset_on_close(&stream);
+            // Closing now sends a reset instead of the rest of the body.
+        });
+        let got = client_of(&host, Duration::from_secs(60))
+            .get(SYSTEM_PATH)
+            .map(|a| a.body);
+        server.join().unwrap();
+        assert!(matches!(got, Err(PollError::Connection(_))), "{got:?}");
+    }
+
+    #[test]
+    fn io_errors_map_to_the_reason_labels() {
+        use std::io::{Error, ErrorKind::*};
+        let table = [
+            (TimedOut, "timeout"),
+            (WouldBlock, "timeout"),
+            (ConnectionRefused, "connection"),
+            (ConnectionReset, "connection"),
+            (ConnectionAborted, "connection"),
+            (NotConnected, "connection"),
+            (AddrNotAvailable, "connection"),
+            (HostUnreachable, "connection"),
+            (NetworkUnreachable, "connection"),
+            (UnexpectedEof, "http"),
+            (InvalidData, "http"),
+        ];
+        for (kind, reason) in table {
+            assert_eq!(
+                map_io_error(&Error::from(kind)).reason().label(),
+                reason,
+                "{kind:?}"
+            );
+            assert_eq!(
+                map_error(minreq::Error::IoError(Error::from(kind)))
+                    .reason()
+                    .label(),
+                reason,
+                "{kind:?}"
+            );
+        }
+        assert_eq!(
+            map_error(minreq::Error::AddressNotFound),
+            PollError::Connection("host name not found".into())
+        );
+        assert_eq!(
+            map_error(minreq::Error::HeadersOverflow).reason().label(),
+            "http"
+        );
+    }
+
+    fn answer_setting(cookies: &[&str]) -> Answer {
+        Answer {
+            status: 200,
+            headers: cookies
+                .iter()
+                .map(|c| ("Set-Cookie".to_string(), c.to_string()))
+                .collect(),
+            body: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn cookies_are_kept_replaced_and_deleted() {
+        let mut client = client_of("127.0.0.1:1", Duration::from_secs(60));
+        assert!(!client.keep_cookies(&answer_setting(&[])));
+        assert!(!client.keep_cookies(&answer_setting(&["novalue", "=x; Path=/"])));
+        assert!(client.cookies.is_empty());
+        assert!(client.keep_cookies(&answer_setting(&[
+            "sysauth=abc; Path=/; HttpOnly",
+            " lang = en ",
+            "theme=dark",
+        ])));
+        let names = |c: &DashboardClient| c.cookies.clone();
+        assert_eq!(
+            names(&client),
+            [
+                ("sysauth".into(), "abc".into()),
+                ("lang".into(), "en".into()),
+                ("theme".into(), "dark".into())
+            ]
+        );
+        // A new value replaces the old one; Max-Age=0 deletes.
+        assert!(client.keep_cookies(&answer_setting(&[
+            "sysauth=def",
+            "theme=; Path=/; max-age=0",
+        ])));
+        assert_eq!(
+            names(&client),
+            [
+                ("lang".into(), "en".into()),
+                ("sysauth".into(), "def".into())
+            ]
+        );
+        // Only Set-Cookie headers count, in any case.
+        let mut other = answer_setting(&[]);
+        other.headers.push(("set-COOKIE".into(), "x=1".into()));
+        other.headers.push(("Cookie".into(), "y=2".into()));
+        assert!(client.keep_cookies(&other));
+        assert_eq!(client.cookies.last(), Some(&("x".into(), "1".into())));
+        assert_eq!(client.cookies.len(), 3);
+    }
+
+    #[test]
+    fn messages_name_what_went_wrong() {
+        let table = [
+            (
+                PollError::Connection("refused".into()),
+                "cannot connect to the dashboard: refused",
+            ),
+            (PollError::Timeout, "the dashboard did not answer in time"),
+            (PollError::Http("x".into()), "dashboard HTTP error: x"),
+            (PollError::Login("x".into()), "login failed: x"),
+            (
+                PollError::LoginBackoff(Duration::from_millis(90_500)),
+                "not logging in again for 90s after failed logins",
+            ),
+            (PollError::Redirect("x".into()), "unexpected redirect: x"),
+            (
+                PollError::TooLarge,
+                "dashboard answer larger than 1048576 bytes",
+            ),
+            (
+                PollError::Parse("x".into()),
+                "cannot read the dashboard answer: x",
+            ),
+        ];
+        let mut reasons = Vec::new();
+        for (error, message) in table {
+            assert_eq!(error.to_string(), message);
+            reasons.push(error.reason().label());
+        }
+        reasons.sort_unstable();
+        let mut all: Vec<_> = Reason::ALL.iter().map(|r| r.label()).collect();
+        all.sort_unstable();
+        assert_eq!(reasons, all, "one message per reason");
+    }
+
+    /// A scripted dashboard on loopback: one connection per answer, in
+    /// order; returns its address and a handle that yields the requests it
+    /// got (head and body as text).
+    fn dashboard(answers: Vec<&'static str>) -> (String, std::thread::JoinHandle<Vec<String>>) {
+        use std::io::Write;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        let server = std::thread::spawn(move || {
+            let mut requests = Vec::new();
+            for answer in answers {
+                let (mut stream, _) = listener.accept().unwrap();
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(20)))
+                    .unwrap();
+                let mut request = Vec::new();
+                let mut byte = [0u8; 1];
+                while !request.ends_with(b"\r\n\r\n") {
+                    assert_eq!(stream.read(&mut byte).unwrap(), 1, "request head");
+                    request.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&request).to_ascii_lowercase();
+                let length = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .map_or(0, |v| v.trim().parse::<usize>().unwrap());
+                let mut body = vec![0u8; length];
+                stream.read_exact(&mut body).unwrap();
+                request.extend_from_slice(&body);
+                requests.push(String::from_utf8_lossy(&request).into_owned());
+                stream.write_all(answer.as_bytes()).unwrap();
+            }
+            requests
+        });
+        (host, server)
+    }
+
+    const LOGGED_IN: &str =
+        "HTTP/1.1 200 OK\r\nSet-Cookie: sysauth=abc; Path=/\r\nContent-Length: 0\r\n\r\n";
+    const SYSTEM: &str = "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n{\"a\":1}";
+    const EXPIRED: &str = "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n";
+
+    #[test]
+    fn a_poll_logs_in_then_fetches_with_the_cookie() {
+        let (host, server) = dashboard(vec![LOGGED_IN, SYSTEM, SYSTEM]);
+        let mut client = client_of(&host, Duration::from_secs(60));
+        assert_eq!(client.fetch_system(), Ok(b"{\"a\":1}".to_vec()));
+        // Logged in now: the next poll is one request.
+        assert_eq!(client.fetch_system(), Ok(b"{\"a\":1}".to_vec()));
+        let requests = server.join().unwrap();
+        assert!(
+            requests[0].starts_with("POST /login_odd HTTP/1.1\r\n"),
+            "{requests:?}"
+        );
+        assert!(
+            requests[0].ends_with(&format!(
+                "\r\n\r\nusername={0}&password={0}",
+                md5_hex("admin")
+            )),
+            "{requests:?}"
+        );
+        for get in &requests[1..] {
+            assert!(get.starts_with("GET /info/system HTTP/1.1\r\n"), "{get}");
+            assert!(get.contains("\r\nCookie: sysauth=abc\r\n"), "{get}");
+        }
+    }
+
+    #[test]
+    fn an_expired_session_logs_in_once_more() {
+        let (host, server) = dashboard(vec![LOGGED_IN, EXPIRED, LOGGED_IN, SYSTEM]);
+        let mut client = client_of(&host, Duration::from_secs(60));
+        assert_eq!(client.fetch_system(), Ok(b"{\"a\":1}".to_vec()));
+        assert_eq!(client.failed_logins, 0);
+        let requests = server.join().unwrap();
+        assert_eq!(
+            requests.iter().filter(|r| r.starts_with("POST ")).count(),
+            2
+        );
+    }
+
+    #[test]
+    fn a_session_refused_right_after_a_login_is_a_failed_login() {
+        let (host, server) = dashboard(vec![LOGGED_IN, EXPIRED, LOGGED_IN, EXPIRED]);
+        let mut client = client_of(&host, Duration::from_secs(60));
+        match client.fetch_system() {
+            Err(PollError::Login(why)) => assert!(why.contains("right after"), "{why}"),
+            other => panic!("expected a failed login, got {other:?}"),
+        }
+        assert_eq!(client.failed_logins, 1);
+        assert!(!client.logged_in);
+        assert!(client.next_login_at.is_some());
+        server.join().unwrap();
     }
 }
