@@ -360,3 +360,65 @@ fn bind_v6only_one_refuses_ipv4() {
     )
     .is_err());
 }
+
+/// A request head of exactly `size` bytes, blank line included.
+fn head_of(size: usize) -> Vec<u8> {
+    let mut head = b"GET /metrics HTTP/1.0\r\nX: ".to_vec();
+    head.resize(size - 4, b'a');
+    head.extend_from_slice(b"\r\n\r\n");
+    head
+}
+
+#[test]
+fn heads_up_to_8_kib_are_served_and_one_byte_more_is_refused() {
+    let s = server(ServerConfig::default());
+    for size in [1025, 4096, 8191, 8192] {
+        let answer = http_request_bytes(s.local_addr(), &head_of(size));
+        assert_eq!(answer.status, 200, "{size} bytes: {}", answer.head);
+    }
+    let answer = http_request_bytes(s.local_addr(), &head_of(8193));
+    assert_eq!(answer.status, 431, "8193 bytes: {}", answer.head);
+}
+
+#[test]
+fn a_head_in_one_byte_writes_is_served() {
+    let s = server(ServerConfig::default());
+    let mut c = TcpStream::connect(s.local_addr()).unwrap();
+    c.set_nodelay(true).unwrap();
+    for byte in b"GET /metrics HTTP/1.0\r\nA: b\n\r\n" {
+        c.write_all(&[*byte]).unwrap();
+    }
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut out = Vec::new();
+    let _ = c.read_to_end(&mut out);
+    assert_eq!(parse_answer(&out).status, 200);
+}
+
+#[test]
+fn a_reset_in_the_middle_of_a_head_leaves_the_server_serving() {
+    let s = server(ServerConfig::default());
+    for _ in 0..20 {
+        let mut c = TcpStream::connect(s.local_addr()).unwrap();
+        c.write_all(b"GET /metrics HTTP/1.1\r\nHo").unwrap();
+        // SO_LINGER 0: close sends a reset (RST), not a FIN.
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        // SAFETY: a valid socket and a linger struct of the size given.
+        let rc = unsafe {
+            use std::os::fd::AsRawFd;
+            libc::setsockopt(
+                c.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                &linger as *const libc::linger as *const libc::c_void,
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(rc, 0);
+        drop(c);
+    }
+    let answer = get(s.local_addr(), "/metrics");
+    assert_eq!(answer.status, 200, "{}", answer.head);
+}

@@ -67,7 +67,7 @@ fn write_back(request: &Request) -> Vec<u8> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    // read_head never hands the parser more than this.
+    // the connection never hands the parser more than this.
     let data = &data[..data.len().min(MAX_HEAD_BYTES)];
     if let Ok(request) = parse_head(data) {
         check(&request);

@@ -300,8 +300,5 @@ fn error_response(e: HeadError) -> Response {
         HeadError::TooLarge => Response::text(431, "request head too large"),
         HeadError::Malformed(why) => Response::text(400, why),
         HeadError::UnsupportedVersion => Response::text(505, "only HTTP/1.0 and HTTP/1.1"),
-        HeadError::Closed | HeadError::Incomplete => {
-            Response::text(408, "request head not received in time")
-        }
     }
 }

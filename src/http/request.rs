@@ -1,11 +1,8 @@
-//! Reading and parsing one HTTP/1.x request head, within limits.
+//! Finding and parsing one HTTP/1.x request head, within limits. The bytes
+//! come from [`super::connection`], which reads at most [`MAX_HEAD_BYTES`].
 //!
 //! Only the head is read: this server has no routes that take a body, so a
 //! request that announces one is answered and its connection closed.
-
-use std::io::{self, Read};
-use std::net::TcpStream;
-use std::time::Instant;
 
 /// The largest request head (request line and headers) accepted.
 pub const MAX_HEAD_BYTES: usize = 8 * 1024;
@@ -51,72 +48,15 @@ impl Request {
     }
 }
 
-/// Why no request could be read.
+/// Why a head is refused.
 #[derive(Debug, PartialEq, Eq)]
 pub enum HeadError {
-    /// The connection closed (or timed out) before any byte arrived: not an
-    /// error, the client just left (or an idle keep-alive ended).
-    Closed,
-    /// Bytes arrived but the head was not complete before the deadline or EOF.
-    Incomplete,
     /// The head is larger than [`MAX_HEAD_BYTES`] or has too many headers: 431.
     TooLarge,
     /// Not an HTTP/1.x request head: 400, with a short reason.
     Malformed(&'static str),
     /// HTTP/2 or any other version than 1.0 and 1.1: 505.
     UnsupportedVersion,
-}
-
-/// Reads bytes until the end of the head (`\r\n\r\n`, or `\n\n` from lax
-/// clients), at most [`MAX_HEAD_BYTES`], before `deadline`. Bytes after the
-/// head (a pipelined request) stay in `buffer` for the next call.
-pub fn read_head(
-    mut stream: &TcpStream,
-    buffer: &mut Vec<u8>,
-    deadline: Instant,
-) -> Result<Vec<u8>, HeadError> {
-    let mut scanned = 0;
-    loop {
-        if let Some(end) = find_head_end(buffer, scanned) {
-            let rest = buffer.split_off(end);
-            return Ok(std::mem::replace(buffer, rest));
-        }
-        scanned = buffer.len().saturating_sub(3);
-        if buffer.len() >= MAX_HEAD_BYTES {
-            return Err(HeadError::TooLarge);
-        }
-        let now = Instant::now();
-        if now >= deadline {
-            return Err(if buffer.is_empty() {
-                HeadError::Closed
-            } else {
-                HeadError::Incomplete
-            });
-        }
-        if stream.set_read_timeout(Some(deadline - now)).is_err() {
-            return Err(HeadError::Closed);
-        }
-        let mut chunk = [0u8; 2048];
-        let want = chunk.len().min(MAX_HEAD_BYTES - buffer.len());
-        match stream.read(&mut chunk[..want]) {
-            Ok(0) => {
-                return Err(if buffer.is_empty() {
-                    HeadError::Closed
-                } else {
-                    HeadError::Incomplete
-                });
-            }
-            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => {
-                return Err(if buffer.is_empty() {
-                    HeadError::Closed
-                } else {
-                    HeadError::Incomplete
-                });
-            }
-        }
-    }
 }
 
 /// The index just past the blank line that ends a head, searching from `from`.
@@ -140,7 +80,7 @@ fn is_token_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-/// Parses a complete head as returned by [`read_head`].
+/// Parses a complete head (up to and including its blank line).
 pub fn parse_head(head: &[u8]) -> Result<Request, HeadError> {
     let text =
         std::str::from_utf8(head).map_err(|_| HeadError::Malformed("request head is not UTF-8"))?;
@@ -455,188 +395,5 @@ mod tests {
             parse(&format!("{head}\r\n")).err(),
             Some(HeadError::TooLarge)
         );
-    }
-
-    /// A connected pair on loopback: (client, server side).
-    fn pair() -> (TcpStream, TcpStream) {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (server, _) = listener.accept().unwrap();
-        (client, server)
-    }
-
-    fn soon() -> Instant {
-        Instant::now() + std::time::Duration::from_secs(10)
-    }
-
-    /// A head of exactly `size` bytes, blank line included.
-    fn head_of(size: usize) -> Vec<u8> {
-        let start = b"GET / HTTP/1.0\r\nX: ";
-        let mut head = start.to_vec();
-        head.resize(size - 4, b'a');
-        head.extend_from_slice(b"\r\n\r\n");
-        head
-    }
-
-    #[test]
-    fn heads_up_to_8_kib_are_read_and_larger_ones_refused() {
-        use std::io::Write;
-        assert_eq!(MAX_HEAD_BYTES, 8192);
-        for size in [1025, 4096, 8191, MAX_HEAD_BYTES] {
-            let (mut client, server) = pair();
-            let head = head_of(size);
-            client.write_all(&head).unwrap();
-            client.write_all(b"GET /next").unwrap();
-            let mut buffer = Vec::new();
-            assert_eq!(
-                read_head(&server, &mut buffer, soon()),
-                Ok(head),
-                "{size} bytes"
-            );
-        }
-        let (mut client, server) = pair();
-        let writer = std::thread::spawn(move || {
-            let _ = client.write_all(&head_of(MAX_HEAD_BYTES + 1));
-            client
-        });
-        let mut buffer = Vec::new();
-        assert_eq!(
-            read_head(&server, &mut buffer, soon()),
-            Err(HeadError::TooLarge)
-        );
-        assert_eq!(buffer.len(), MAX_HEAD_BYTES, "nothing read past the limit");
-        drop(writer.join().unwrap());
-    }
-
-    /// Bytes waiting in `stream`'s receive queue (FIONREAD).
-    fn unread(stream: &TcpStream) -> libc::c_int {
-        use std::os::fd::AsRawFd;
-        let mut n: libc::c_int = 0;
-        // SAFETY: a valid socket and a pointer to an int, as FIONREAD takes.
-        assert_eq!(
-            unsafe { libc::ioctl(stream.as_raw_fd(), libc::FIONREAD, &mut n) },
-            0
-        );
-        n
-    }
-
-    #[test]
-    fn no_read_goes_past_the_limit_whatever_came_before() {
-        use std::io::Write;
-        let (mut client, server) = pair();
-        let watch = server.try_clone().unwrap();
-        // 1000 bytes first, taken by a read of their own, so that the reads
-        // after it are not aligned on the 8 KiB limit.
-        client.write_all(&[b'a'; 1000]).unwrap();
-        let reader = std::thread::spawn(move || {
-            let mut buffer = Vec::new();
-            let result = read_head(&server, &mut buffer, soon());
-            (result, buffer.len())
-        });
-        let deadline = soon();
-        while unread(&watch) > 0 {
-            assert!(Instant::now() < deadline, "the first bytes were never read");
-            std::thread::yield_now();
-        }
-        let _ = client.write_all(&[b'a'; 3 * MAX_HEAD_BYTES]);
-        let (result, read) = reader.join().unwrap();
-        assert_eq!(result, Err(HeadError::TooLarge));
-        assert_eq!(read, MAX_HEAD_BYTES);
-    }
-
-    #[test]
-    fn a_pipelined_head_stays_in_the_buffer() {
-        use std::io::Write;
-        let (mut client, server) = pair();
-        client
-            .write_all(b"GET /1 HTTP/1.0\r\n\r\nGET /2 HTTP/1.0\r\n\r\nGET")
-            .unwrap();
-        drop(client);
-        let mut buffer = Vec::new();
-        let first = read_head(&server, &mut buffer, soon()).unwrap();
-        assert_eq!(first, b"GET /1 HTTP/1.0\r\n\r\n");
-        let second = read_head(&server, &mut buffer, soon()).unwrap();
-        assert_eq!(second, b"GET /2 HTTP/1.0\r\n\r\n");
-        assert_eq!(
-            read_head(&server, &mut buffer, soon()),
-            Err(HeadError::Incomplete)
-        );
-        assert_eq!(
-            read_head(&server, &mut Vec::new(), soon()),
-            Err(HeadError::Closed)
-        );
-    }
-
-    #[test]
-    fn a_head_split_over_many_reads_is_found() {
-        use std::io::Write;
-        let (mut client, server) = pair();
-        let head = b"GET / HTTP/1.0\r\nA: b\r\n\r\n";
-        let writer = std::thread::spawn(move || {
-            for byte in head {
-                client.write_all(&[*byte]).unwrap();
-                client.flush().unwrap();
-            }
-            client
-        });
-        let mut buffer = Vec::new();
-        assert_eq!(read_head(&server, &mut buffer, soon()).unwrap(), head);
-        drop(writer.join().unwrap());
-    }
-
-    #[test]
-    fn a_deadline_ends_the_wait() {
-        use std::io::Write;
-        let (mut client, server) = pair();
-        let past = Instant::now();
-        assert_eq!(
-            read_head(&server, &mut Vec::new(), past),
-            Err(HeadError::Closed)
-        );
-        client.write_all(b"GET / HTTP/1.0\r\n").unwrap();
-        let short = Instant::now() + std::time::Duration::from_millis(200);
-        assert_eq!(
-            read_head(&server, &mut Vec::new(), short),
-            Err(HeadError::Incomplete)
-        );
-    }
-
-    /// Closes `stream` with a reset (RST) instead of a FIN.
-    fn reset(stream: TcpStream) {
-        crate::testing::reset_on_close(&stream);
-        drop(stream);
-    }
-
-    #[test]
-    fn a_reset_in_the_middle_of_a_head_is_an_incomplete_head() {
-        use std::io::Write;
-        let (mut client, server) = pair();
-        client.write_all(b"GET / HTTP/1.1\r\nHo").unwrap();
-        reset(client);
-        let mut buffer = Vec::new();
-        assert_eq!(
-            read_head(&server, &mut buffer, soon()),
-            Err(HeadError::Incomplete)
-        );
-        // Before any byte: the client just left.
-        let (client, server) = pair();
-        reset(client);
-        assert_eq!(
-            read_head(&server, &mut Vec::new(), soon()),
-            Err(HeadError::Closed)
-        );
-    }
-
-    #[test]
-    fn a_signal_during_a_read_does_not_lose_the_head() {
-        use std::io::Write;
-        let (mut client, server) = pair();
-        client.write_all(b"GET / HTTP/1.0\r\n").unwrap();
-        let got = crate::testing::interrupted(
-            40,
-            move || read_head(&server, &mut Vec::new(), soon()),
-            move || client.write_all(b"A: b\r\n\r\n").unwrap(),
-        );
-        assert_eq!(got, Ok(b"GET / HTTP/1.0\r\nA: b\r\n\r\n".to_vec()));
     }
 }
