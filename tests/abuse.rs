@@ -14,14 +14,22 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// The server holds at most 128 pending connections plus, per worker, the
-/// connection and its clone in the watchdog's slot; the rest is the
-/// listener, std{in,out,err}, the log and a scrape's /proc reads.
+/// The server holds at most 128 open connections (`max_connections`); the
+/// rest is the listener, the epoll set, the deadline timer, std{in,out,err},
+/// the log, the kept-open /proc files and a scrape's directory listing.
 const FD_BOUND: usize = 128 + 2 * 4 + 32;
 
 /// The exporter alone: no dashboard, no USB.
 fn exporter() -> Exporter {
     Exporter::start(&[], &[])
+}
+
+/// Each test here loads the machine on purpose (a thousand sockets, flat-out
+/// scrapers) and bounds how long a scrape may take meanwhile: run them one
+/// at a time, so that what a test measures is its own abuse, not another's.
+fn alone() -> std::sync::MutexGuard<'static, ()> {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn assert_bounded(exp: &Exporter, when: &str) {
@@ -46,6 +54,7 @@ fn scrape_while(exp: &Exporter, busy: &AtomicBool, every: Duration, min: usize, 
 
 #[test]
 fn a_thousand_idle_connections() {
+    let _alone = alone();
     let exp = exporter();
     // The test process holds the client ends; other tests in this file run
     // at the same time with up to ~300 sockets of their own.
@@ -69,6 +78,7 @@ fn a_thousand_idle_connections() {
 
 #[test]
 fn two_hundred_slowloris_clients() {
+    let _alone = alone();
     let exp = exporter();
     let addr = exp.addr;
     let busy = Arc::new(AtomicBool::new(true));
@@ -128,6 +138,7 @@ fn two_hundred_slowloris_clients() {
 
 #[test]
 fn a_one_mib_header_line() {
+    let _alone = alone();
     let exp = exporter();
     let mut stream = connect(exp.addr);
     let writer = {
@@ -149,6 +160,7 @@ fn a_one_mib_header_line() {
 
 #[test]
 fn binary_garbage() {
+    let _alone = alone();
     let exp = exporter();
     // xorshift64*: the same garbage on every run.
     let mut state = 0x9e37_79b9_7f4a_7c15_u64;
@@ -196,6 +208,7 @@ fn binary_garbage() {
 
 #[test]
 fn pipelined_requests() {
+    let _alone = alone();
     let exp = exporter();
     let paths = ["/metrics", "/", "/nope"];
     let count = 150;
@@ -233,6 +246,7 @@ fn pipelined_requests() {
 
 #[test]
 fn every_other_method() {
+    let _alone = alone();
     let exp = exporter();
     let methods = [
         "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT", "BREW",
@@ -272,6 +286,7 @@ fn every_other_method() {
 
 #[test]
 fn sixty_four_concurrent_scrapers() {
+    let _alone = alone();
     let exp = Arc::new(exporter());
     let scrapers: Vec<_> = (0..64)
         .map(|_| {
@@ -337,6 +352,7 @@ fn sixty_four_scrapers_flat_out_are_served_in_turn() {
     // More clients than workers, each asking again the moment it has its
     // answer: none may wait a second (a stack that always serves the newest
     // first left the oldest waiting until they were dropped).
+    let _alone = alone();
     let exp = exporter();
     let until = Instant::now() + Duration::from_millis(1500);
     let addr = exp.addr;
