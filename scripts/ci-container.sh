@@ -72,18 +72,7 @@ fi
 phase "installing tools"
 # podman (with runc: crun fails on hybrid cgroups, where podman runs inside a
 # container), qemu for the arm64 binary, curl for the scrapes.
-debs=(podman runc qemu-user-static curl file python3-yaml)
-missing=()
-for p in "${debs[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2> /dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "installing ${missing[*]}"
-    # A fresh machine has no package lists: update first.
-    apt-cache show "${missing[@]}" > /dev/null 2>&1 || apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        "${missing[@]}" > "$work/apt.log" 2>&1 || cat "$work/apt.log"
-fi
+bash scripts/install-debs.sh podman runc qemu-user-static curl file python3-yaml
 for tool in podman runc qemu-aarch64-static curl file; do
     command -v "$tool" > /dev/null || notok "tools: $tool is missing"
 done

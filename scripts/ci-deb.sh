@@ -56,19 +56,9 @@ trap 'exit 130' INT TERM
 
 # --- tools --------------------------------------------------------------------
 phase "installing tools"
-debs=(lintian systemd init-system-helpers passwd man-db curl python3 strace file)
-missing=()
-for p in "${debs[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2> /dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
+bash scripts/install-debs.sh lintian systemd init-system-helpers passwd man-db curl python3 strace file
 sudo=()
 [ "$(id -u)" = 0 ] || sudo=(sudo)
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "installing ${missing[*]}"
-    apt-cache show "${missing[@]}" > /dev/null 2>&1 || "${sudo[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
-        --no-install-recommends "${missing[@]}" > "$work/apt.log" 2>&1 || cat "$work/apt.log"
-fi
 for tool in lintian systemd-analyze deb-systemd-helper dpkg-deb man curl python3 strace file; do
     command -v "$tool" > /dev/null || notok "tools: $tool is missing"
 done

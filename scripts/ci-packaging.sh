@@ -60,21 +60,7 @@ trap 'exit 130' INT TERM
 
 # --- tools --------------------------------------------------------------------
 phase "installing tools"
-debs=(file qemu-user-static prometheus shellcheck busybox curl make)
-missing=()
-for p in "${debs[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    sudo=()
-    [ "$(id -u)" = 0 ] || sudo=(sudo)
-    echo "installing ${missing[*]}"
-    if ! apt-cache show "${missing[@]}" > /dev/null 2>&1; then
-        "${sudo[@]}" apt-get update -qq
-    fi
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
-        "${missing[@]}" > "$work/apt.log" 2>&1 || { cat "$work/apt.log"; }
-fi
+bash scripts/install-debs.sh file qemu-user-static prometheus shellcheck busybox curl make
 for tool in file qemu-aarch64-static promtool shellcheck busybox curl make; do
     command -v "$tool" > /dev/null || notok "tools: $tool is missing"
 done

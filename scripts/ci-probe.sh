@@ -17,9 +17,7 @@ failed=0
 ok() { echo "ok $*"; }
 notok() { echo "not ok $*"; failed=1; }
 
-if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
-    apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null
-fi
+bash scripts/install-debs.sh prometheus
 
 if promtool check config monitoring/prometheus/probe-job.yml >/dev/null; then
     ok "probe-job.yml passes promtool check config"

@@ -11,15 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
 
-missing=()
-command -v prometheus >/dev/null && command -v promtool >/dev/null || missing+=(prometheus)
-command -v prometheus-alertmanager >/dev/null && command -v amtool >/dev/null || missing+=(prometheus-alertmanager)
-command -v victoria-metrics >/dev/null && command -v vmalert >/dev/null || missing+=(victoria-metrics)
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "installing ${missing[*]}"
-    apt-get -o DPkg::Lock::Timeout=600 update -qq
-    apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+bash scripts/install-debs.sh prometheus prometheus-alertmanager victoria-metrics
 
 kit=monitoring
 echo "--- promtool check config, check rules, test rules"
@@ -64,8 +56,7 @@ for broken in overlap fixed-uid dup-id; do
 done
 
 echo "--- Grafana dashboard against Grafana's published types (npm @grafana/schema, tsc)"
-command -v npm >/dev/null || { apt-get -o DPkg::Lock::Timeout=600 update -qq;
-    apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends nodejs npm >/dev/null; }
+command -v npm >/dev/null || bash scripts/install-debs.sh nodejs npm
 mkdir "$tmp/schema"
 (cd "$tmp/schema" && npm install --silent --no-save --no-audit --no-fund \
     @grafana/schema@11.6.16 typescript@5.9.3 >/dev/null 2>&1) || {
