@@ -26,31 +26,18 @@ name=linxdot-exporter
 max_size=1000000 # bytes: "well under 1 MB"
 version="$(awk '/^\[/ { s = $0; next } s == "[package]" && $1 == "version" { gsub(/"/, "", $3); print $3; exit }' Cargo.toml)"
 
-passed=0
-failed=0
-ok() { echo "ok $*"; passed=$((passed + 1)); }
-notok() { echo "not ok $*"; failed=$((failed + 1)); }
-start=$SECONDS
-phase() { echo "== $* (at $((SECONDS - start))s)"; }
-finish() {
-    echo "== done in $((SECONDS - start))s"
-    echo "$passed passed, $failed failed"
-    exit $((failed > 0))
-}
-
-work="$(mktemp -d)"
+# shellcheck source=scripts/checks-lib.sh
+source scripts/checks-lib.sh
 chmod 0755 "$work"
-pids=()
 containers=()
 images=()
 # shellcheck disable=SC2317 # run by the trap
 cleanup() {
-    local pid c i
+    local c i
     [ -z "${sim_build:-}" ] || { kill "$sim_build" 2> /dev/null; wait "$sim_build" 2> /dev/null; }
     for c in "${containers[@]}"; do podman rm -f -t 0 "$c" > /dev/null 2>&1; done
     for i in "${images[@]}"; do podman rmi -f "$i" > /dev/null 2>&1; done
-    for pid in "${pids[@]}"; do kill "$pid" 2> /dev/null; done
-    for pid in "${pids[@]}"; do wait "$pid" 2> /dev/null; done
+    stop_pids
     # The storage's layers are overlay mounts only while a container uses
     # them; whatever is left mounted under $work goes before the files.
     if command -v findmnt > /dev/null; then
@@ -58,8 +45,6 @@ cleanup() {
     fi
     rm -rf "$work"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 # Rootful podman (host networking, device nodes, chown to 65534) and an
 # amd64 host: the amd64 image runs natively, the arm64 one's binary under qemu.

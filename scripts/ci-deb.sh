@@ -29,30 +29,8 @@ kept_warnings=(
     non-standard-file-perm
 )
 
-passed=0
-failed=0
-ok() { echo "ok $*"; passed=$((passed + 1)); }
-notok() { echo "not ok $*"; failed=$((failed + 1)); }
-check() { local name="$1"; shift; if "$@"; then ok "$name"; else notok "$name"; fi; }
-start=$SECONDS
-phase() { echo "== $* (at $((SECONDS - start))s)"; }
-finish() {
-    echo "== done in $((SECONDS - start))s"
-    echo "$passed passed, $failed failed"
-    exit $((failed > 0))
-}
-
-work="$(mktemp -d)"
-pids=()
-# shellcheck disable=SC2317 # run by the trap
-cleanup() {
-    local pid
-    for pid in "${pids[@]}"; do kill "$pid" 2> /dev/null; done
-    for pid in "${pids[@]}"; do wait "$pid" 2> /dev/null; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=scripts/checks-lib.sh
+source scripts/checks-lib.sh
 
 # --- tools --------------------------------------------------------------------
 phase "installing tools"

@@ -18,11 +18,8 @@ max_size=$((512 * 1024))
 host_target_dir="${CARGO_TARGET_DIR:-$repo/target}"
 static_target_dir="$host_target_dir/packaging"
 
-passed=0
-failed=0
-ok() { echo "ok $*"; passed=$((passed + 1)); }
-notok() { echo "not ok $*"; failed=$((failed + 1)); }
-check() { local name="$1"; shift; if "$@"; then ok "$name"; else notok "$name"; fi; }
+# shellcheck source=scripts/checks-lib.sh
+source scripts/checks-lib.sh
 # Runs a test script and counts its "ok"/"not ok" lines.
 # A script that exits non-zero without a "not ok" line counts as one failure.
 run_tests() {
@@ -38,25 +35,6 @@ run_tests() {
         esac
     done < <("$@" 2>&1; echo "exit status $?")
 }
-phase_start=$SECONDS
-phase() { echo "== $* (at ${SECONDS}s)"; }
-finish() {
-    echo "== done in $((SECONDS - phase_start))s"
-    echo "$passed passed, $failed failed"
-    exit $((failed > 0))
-}
-
-work="$(mktemp -d)"
-pids=()
-# shellcheck disable=SC2317 # run by the trap
-cleanup() {
-    local pid
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 # --- tools --------------------------------------------------------------------
 phase "installing tools"
