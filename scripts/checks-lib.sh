@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# The harness the CI check scripts share (ci-packaging.sh, ci-deb.sh,
-# ci-container.sh): source it after `cd` to the repository.
+# The harness the check scripts share (ci-packaging.sh, ci-deb.sh,
+# ci-container.sh, tests/packaging/test-syslog.sh): source it.
 #
 #   ok NAME / notok NAME     a check passed / failed ("ok NAME", "not ok NAME")
 #   check NAME CMD...        ok or notok by CMD's exit status
@@ -8,6 +8,9 @@
 #   finish                   "N passed, M failed"; exits 1 if any failed
 #   $work                    a temporary directory, removed at exit
 #   pids+=(PID)              processes killed and reaped at exit
+#   free_port                a loopback TCP port that was free a moment ago
+#   wait_for SECONDS CMD...  retries CMD every 0.2 s until it succeeds or
+#                            SECONDS pass (then fails)
 #
 # A script with more to clean up defines its own `cleanup` after sourcing
 # this file and calls `stop_pids` and `rm -rf "$work"` from it.
@@ -27,6 +30,19 @@ finish() {
     echo "== done in $((SECONDS - checks_started))s"
     echo "$passed passed, $failed failed"
     exit $((failed > 0))
+}
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+# wait_for SECONDS COMMAND...: retries COMMAND every 0.2 s.
+wait_for() {
+    local deadline=$((SECONDS + $1))
+    shift
+    until "$@"; do
+        [ "$SECONDS" -lt "$deadline" ] || return 1
+        sleep 0.2
+    done
 }
 
 work="$(mktemp -d)"

@@ -87,18 +87,6 @@ if [ -f "$binary" ]; then
 fi
 
 # --- end to end under qemu -------------------------------------------------------
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-# wait_for SECONDS COMMAND...: retries COMMAND every 0.2 s.
-wait_for() {
-    local deadline=$((SECONDS + $1))
-    shift
-    until "$@"; do
-        [ "$SECONDS" -lt "$deadline" ] || return 1
-        sleep 0.2
-    done
-}
 if [ -n "${sim_build:-}" ]; then
     phase "end to end: the aarch64 binary under qemu against the dashboard simulator"
     if wait "$sim_build"; then

@@ -18,25 +18,13 @@ sim="$1"
 shift
 command=("$@")
 
-failed=0
-ok() { echo "ok $*"; }
-notok() { echo "not ok $*"; failed=1; }
+# shellcheck source=scripts/checks-lib.sh
+source "$(dirname "$0")/../../scripts/checks-lib.sh"
 
 if [ "$(id -u)" != 0 ] || ! unshare --mount true 2> /dev/null; then
     notok "syslog: needs root and unshare --mount"
-    exit 1
+    finish
 fi
-
-work="$(mktemp -d)"
-pids=()
-# shellcheck disable=SC2317 # run by the trap
-cleanup() {
-    local pid
-    for pid in "${pids[@]}"; do kill "$pid" 2> /dev/null; done
-    for pid in "${pids[@]}"; do wait "$pid" 2> /dev/null; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
 
 # The system log: each datagram on one line of $work/messages.
 python3 -c '
@@ -51,25 +39,17 @@ with open(sys.argv[2], "a") as out:
 ' "$work/log.sock" "$work/messages" &
 pids+=($!)
 
-wait_for() { # wait_for SECONDS COMMAND...: retries COMMAND every 0.2 s
-    local deadline=$((SECONDS + $1))
-    shift
-    until "$@"; do
-        [ "$SECONDS" -lt "$deadline" ] || return 1
-        sleep 0.2
-    done
-}
-wait_for 10 grep -qx ready "$work/messages" 2> /dev/null || { notok "syslog: no listener"; exit 1; }
+wait_for 10 grep -qx ready "$work/messages" 2> /dev/null || { notok "syslog: no listener"; finish; }
 
 # INFO: the start; WARN: a password file others can read; ERROR: the
 # simulator refuses that password; DEBUG (--debug): the login backoff.
 printf 'not-the-password\n' > "$work/password"
 chmod 0644 "$work/password"
-sim_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+sim_port=$(free_port)
 "$sim" --listen "127.0.0.1:$sim_port" > "$work/sim.out" 2>&1 &
 pids+=($!)
 wait_for 30 grep -qs "^listening on 127.0.0.1:$sim_port" "$work/sim.out" ||
-    { notok "syslog: the dashboard simulator did not start: $(cat "$work/sim.out")"; exit 1; }
+    { notok "syslog: the dashboard simulator did not start: $(cat "$work/sim.out")"; finish; }
 # shellcheck disable=SC2016 # expanded by the inner shell
 unshare --mount sh -c '
     mount --make-rprivate / &&
@@ -120,4 +100,4 @@ else
     ok "syslog: the password is not in the log"
 fi
 
-exit "$failed"
+finish
