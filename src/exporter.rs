@@ -10,7 +10,6 @@ use crate::miner::MinerCollector;
 use crate::probe::Prober;
 use crate::process::ProcessCollector;
 use crate::temper::TemperCollector;
-use std::sync::Arc;
 
 /// One collector the exporter can run.
 pub struct Entry {
@@ -114,28 +113,56 @@ impl App {
 }
 
 /// A path and what answers it.
-pub type Route = (&'static str, fn(&App, &Request) -> Response);
+pub struct Route {
+    pub path: &'static str,
+    /// The answer may wait for another server (a probed miner): it runs on
+    /// a handler thread, not on the readiness loop ([`http::Handler::waits`]).
+    pub waits: bool,
+    pub answer: fn(&App, &Request) -> Response,
+}
 
 /// Every path the exporter answers, `GET` and `HEAD` only.
 pub const ROUTES: &[Route] = &[
-    ("/metrics", |app, _| {
-        Response::new(200, CONTENT_TYPE, app.registry.render())
-    }),
-    ("/", |app, _| {
-        Response::new(200, "text/html; charset=utf-8", app.registry.status_page())
-    }),
-    ("/probe", |app, request| app.prober.handle(request)),
+    Route {
+        path: "/metrics",
+        waits: false,
+        answer: |app, _| Response::new(200, CONTENT_TYPE, app.registry.render()),
+    },
+    Route {
+        path: "/",
+        waits: false,
+        answer: |app, _| Response::new(200, "text/html; charset=utf-8", app.registry.status_page()),
+    },
+    Route {
+        path: "/probe",
+        waits: true,
+        answer: |app, request| app.prober.handle(request),
+    },
 ];
+
+fn route(request: &Request) -> Option<&'static Route> {
+    ROUTES.iter().find(|route| route.path == request.path)
+}
 
 /// Answers one request from [`ROUTES`].
 pub fn handle(app: &App, request: &Request) -> Response {
-    let Some((_, answer)) = ROUTES.iter().find(|(path, _)| *path == request.path) else {
+    let Some(route) = route(request) else {
         return Response::text(404, "not found; metrics are at /metrics");
     };
     if request.method != "GET" && request.method != "HEAD" {
         return Response::text(405, "method not allowed").with_header("Allow", "GET, HEAD");
     }
-    answer(app, request)
+    (route.answer)(app, request)
+}
+
+impl http::Handler for App {
+    fn handle(&self, request: &Request) -> Response {
+        handle(self, request)
+    }
+
+    fn waits(&self, request: &Request) -> bool {
+        route(request).is_some_and(|route| route.waits)
+    }
 }
 
 /// Binds, starts everything and returns the running server.
@@ -143,17 +170,17 @@ pub fn start(config: &Config, temper: TemperSource) -> std::io::Result<ServerHan
     let listener = http::bind(config.bind_address, config.port, config.bind_v6only)?;
     let prober = Prober::new(config.probe.clone()).map_err(std::io::Error::other)?;
     prober.announce();
-    let app = Arc::new(App {
+    let app = App {
         registry: build_registry(config, temper)?,
         prober,
-    });
+    };
     let server_config = ServerConfig {
         threads: config.thread_count,
         ..ServerConfig::default()
     };
-    let handle = http::serve(listener, move |r: &Request| handle(&app, r), server_config)?;
+    let handle = http::serve(listener, app, server_config)?;
     crate::info!(
-        "linxdot-exporter {VERSION} listening on {} ({} worker threads)",
+        "linxdot-exporter {VERSION} listening on {} ({} threads for /probe)",
         handle.local_addr(),
         config.thread_count
     );
@@ -188,6 +215,24 @@ mod tests {
             panic!("{argv:?}")
         };
         build_registry(&config, TemperSource::Usb).unwrap()
+    }
+
+    /// Only `/probe` is answered off the readiness loop: it is the one
+    /// route that waits on the network.
+    #[test]
+    fn only_probe_waits() {
+        use crate::http::{request::parse_head, Handler};
+        let app = App::new(Registry::new());
+        for (path, waits) in [
+            ("/probe?target=a", true),
+            ("/metrics", false),
+            ("/", false),
+            ("/nope", false),
+        ] {
+            let head = format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n");
+            let request = parse_head(head.as_bytes()).unwrap();
+            assert_eq!(app.waits(&request), waits, "{path}");
+        }
     }
 
     /// `--no-temper` leaves the TEMPer collector out, families and all;

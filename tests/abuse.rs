@@ -349,7 +349,7 @@ fn hammer(addr: SocketAddr, until: Instant) -> (usize, Duration) {
 
 #[test]
 fn sixty_four_scrapers_flat_out_are_served_in_turn() {
-    // More clients than workers, each asking again the moment it has its
+    // More clients than cores, each asking again the moment it has its
     // answer: none may wait a second (a stack that always serves the newest
     // first left the oldest waiting until they were dropped).
     let _alone = alone();

@@ -2,22 +2,20 @@
 //! keep-alive, pipelining, and that idle clients cannot starve a scrape.
 
 use linxdot_exporter::collector::Registry;
-use linxdot_exporter::exporter::{handle, App, BuildInfoCollector};
-use linxdot_exporter::http::{self, Request, ServerConfig, ServerHandle};
+use linxdot_exporter::exporter::{App, BuildInfoCollector};
+use linxdot_exporter::http::{self, ServerConfig, ServerHandle};
 use linxdot_sim::exporter::Exporter;
 use linxdot_sim::http::{get, http_request, http_request_bytes, parse_answer};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The exporter's real routes over a registry with one collector.
 fn server(config: ServerConfig) -> ServerHandle {
     let mut registry = Registry::new();
     registry.register(Box::new(BuildInfoCollector));
-    let app = Arc::new(App::new(registry));
     let listener = http::bind(Some("127.0.0.1".parse().unwrap()), 0, None).unwrap();
-    http::serve(listener, move |r: &Request| handle(&app, r), config).unwrap()
+    http::serve(listener, App::new(registry), config).unwrap()
 }
 
 fn build_info_body() -> String {

@@ -4,8 +4,8 @@
 
 use linxdot_exporter::collector::Registry;
 use linxdot_exporter::config::TemperConfig;
-use linxdot_exporter::exporter::{handle, App, BuildInfoCollector};
-use linxdot_exporter::http::{self, Request, ServerConfig};
+use linxdot_exporter::exporter::{App, BuildInfoCollector};
+use linxdot_exporter::http::{self, ServerConfig};
 use linxdot_exporter::temper::{TemperCollector, Timing};
 use linxdot_sim::dashboard::{Dashboard, Fault};
 use linxdot_sim::exporter::Exporter;
@@ -13,7 +13,6 @@ use linxdot_sim::hid::{Behaviour, SimBus, MICRODIA_7401, MICRODIA_7402};
 use linxdot_sim::http::get;
 use linxdot_sim::text::sample;
 use linxdot_sim::wait;
-use std::sync::Arc;
 use std::time::Duration;
 
 const HOSTILE: &str = r#"<script>alert(1)</script>"x'"#;
@@ -157,14 +156,8 @@ fn the_page_lists_each_temper_sensor_with_its_readings() {
         timing,
     )));
     registry.register(Box::new(BuildInfoCollector));
-    let app = Arc::new(App::new(registry));
     let listener = http::bind(Some("127.0.0.1".parse().unwrap()), 0, None).unwrap();
-    let server = http::serve(
-        listener,
-        move |req: &Request| handle(&app, req),
-        ServerConfig::default(),
-    )
-    .unwrap();
+    let server = http::serve(listener, App::new(registry), ServerConfig::default()).unwrap();
     let addr = server.local_addr();
     let page = wait::poll(
         "three sensors on the page",

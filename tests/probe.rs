@@ -28,13 +28,26 @@ fn admin() -> Credentials {
     }
 }
 
+/// Every path answered by the prober, on a handler thread, as the
+/// exporter's `/probe` route is (`exporter::ROUTES` says it waits).
+struct ProbeRoute(Arc<Prober>);
+
+impl http::Handler for ProbeRoute {
+    fn handle(&self, request: &http::Request) -> http::Response {
+        self.0.handle(request)
+    }
+
+    fn waits(&self, _: &http::Request) -> bool {
+        true
+    }
+}
+
 fn server_with(config: ProbeConfig) -> ProbeServer {
     let prober = Arc::new(Prober::new(config).expect("probe config"));
     let listener = http::bind(Some([127, 0, 0, 1].into()), 0, None).expect("bind");
-    let shared = Arc::clone(&prober);
     let handle = http::serve(
         listener,
-        move |r: &http::Request| shared.handle(r),
+        ProbeRoute(Arc::clone(&prober)),
         ServerConfig {
             threads: 40,
             ..ServerConfig::default()

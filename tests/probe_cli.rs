@@ -3,8 +3,9 @@
 
 use linxdot_sim::dashboard::{Dashboard, Fault};
 use linxdot_sim::exporter::{command, Exporter};
-use linxdot_sim::http::HttpAnswer;
+use linxdot_sim::http::{http_request, HttpAnswer};
 use linxdot_sim::text::{family_block, sample};
+use linxdot_sim::wait;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread;
@@ -135,6 +136,51 @@ fn a_fleet_through_the_binary() {
         assert_eq!(sample(&answer.body, "probe_success"), Some(1.0));
     }
     assert_eq!(seen, sims.len());
+}
+
+#[test]
+fn a_scrape_never_waits_behind_probes() {
+    let hanging = Dashboard::start();
+    hanging.set_fault(Fault::Hang);
+    let exp = Exporter::start(
+        &["--thread-count", "1", "--timeout", "20"],
+        &[
+            ("MINER_USERNAME", "admin"),
+            ("MINER_PASSWORD", "admin"),
+            ("MINER_HOST", "127.0.0.1:9"),
+            ("PROBE_ALLOW", "127.0.0.1"),
+        ],
+    );
+    // Two probes of a miner that never answers: one holds the only handler
+    // thread, the other queues behind it.
+    let (tx, rx) = mpsc::channel();
+    for _ in 0..2 {
+        let (addr, tx, host) = (exp.addr, tx.clone(), hanging.host());
+        thread::spawn(move || {
+            let _ = tx.send(http_request(
+                addr,
+                &format!(
+                    "GET /probe?target={host} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                ),
+            ));
+        });
+    }
+    wait::poll(
+        "the probe reaches the miner",
+        WAIT,
+        Duration::from_millis(20),
+        || match hanging.state().requests {
+            0 => Err("no request yet".to_string()),
+            _ => Ok(()),
+        },
+    );
+    for path in ["/metrics", "/", "/metrics"] {
+        let answer = exp.get(path);
+        assert_eq!(answer.status, 200, "{path}");
+    }
+    assert!(exp.scrape().contains("linxdot_exporter_build_info"));
+    // Answered while both probes still wait.
+    assert!(rx.try_recv().is_err(), "a probe ended before the scrapes");
 }
 
 #[test]

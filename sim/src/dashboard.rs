@@ -135,6 +135,9 @@ pub struct SimState {
     pub last_login_body: Option<String>,
     /// Whether a request arrived without `Connection: close`.
     pub saw_keep_alive_request: bool,
+    /// Request heads received, whatever the path and the fault (a hanging
+    /// simulator counts the request it hangs on).
+    pub requests: u64,
     next_session: u64,
 }
 
@@ -171,6 +174,7 @@ impl Dashboard {
             last_cookie: None,
             last_login_body: None,
             saw_keep_alive_request: false,
+            requests: 0,
             next_session: 1,
         }));
         let stop = Arc::new(AtomicBool::new(false));
@@ -337,6 +341,7 @@ fn serve(stream: TcpStream, state: &Mutex<SimState>, stop: &AtomicBool) -> std::
     let body = String::from_utf8_lossy(&body).into_owned();
 
     let lock = || state.lock().unwrap_or_else(|e| e.into_inner());
+    lock().requests += 1;
     let fault = lock().fault;
     if head
         .header("connection")

@@ -238,7 +238,7 @@ pub const FLAGS: &[Flag] = &[
         usage_value: Some("N"),
         default: Default::Value("4"),
         help: "Number of request-handling threads to spawn (default: 4)",
-        doc: "HTTP worker threads (1–64)",
+        doc: "threads that answer `/probe` (1–64); scrapes are answered by the one HTTP loop thread",
         ..FLAG
     },
     Flag {

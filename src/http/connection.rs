@@ -13,7 +13,11 @@
 //!   still sends is read and dropped, briefly and boundedly, so that unread
 //!   bytes do not turn the close into a reset that destroys the answer.
 //!
-//! Only the worker holding a connection touches it.
+//! Only the thread holding a connection touches it. A step on the
+//! readiness loop never runs a handler that may wait ([`Handler::waits`]):
+//! it stops before that head, with nothing consumed, and says
+//! [`Next::Defer`]; the handler thread that takes the connection over
+//! answers it with [`Connection::resume`].
 
 use super::request::{find_head_end, parse_head, HeadError, MAX_HEAD_BYTES};
 use super::response::Response;
@@ -40,7 +44,22 @@ pub(super) enum Next {
         until: Instant,
         evictable: bool,
     },
+    /// The head at the front needs a handler that may wait: step the
+    /// connection again, with [`Connection::resume`], on a thread that may
+    /// wait.
+    Defer,
     Close,
+}
+
+/// What [`Connection::queue_answers`] did.
+enum Queued {
+    /// No whole head is buffered.
+    Nothing,
+    /// Answers are in `output`; the phase is `Flush`.
+    Answers,
+    /// The first whole head needs a handler that may wait, and this step
+    /// may not run it.
+    Defer,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,8 +73,10 @@ enum Phase {
 pub(super) struct Context<'a> {
     pub handler: &'a dyn Handler,
     pub config: &'a ServerConfig,
-    /// The worker's read buffer, at least [`MAX_HEAD_BYTES`] long.
+    /// The thread's read buffer, at least [`MAX_HEAD_BYTES`] long.
     pub scratch: &'a mut [u8],
+    /// This step may run a handler that waits ([`Handler::waits`]).
+    pub may_wait: bool,
 }
 
 pub(super) struct Connection {
@@ -111,6 +132,11 @@ impl Connection {
         self.advance(ctx, now)
     }
 
+    /// Goes on from a [`Next::Defer`], on a thread that may wait.
+    pub fn resume(&mut self, ctx: &mut Context<'_>, now: Instant) -> Next {
+        self.advance(ctx, now)
+    }
+
     /// The phase's deadline has passed.
     pub fn expired(&mut self, ctx: &mut Context<'_>, now: Instant) -> Next {
         match self.phase {
@@ -150,8 +176,10 @@ impl Connection {
                     }
                 }
                 Phase::Head => {
-                    if self.queue_answers(ctx, now) {
-                        continue;
+                    match self.queue_answers(ctx, now) {
+                        Queued::Answers => continue,
+                        Queued::Defer => return Next::Defer,
+                        Queued::Nothing => {}
                     }
                     // No whole head is buffered.
                     if self.input.len() >= MAX_HEAD_BYTES {
@@ -176,19 +204,26 @@ impl Connection {
     }
 
     /// Answers the whole heads at the front of `input`, in order, into
-    /// `output`; false if there was none.
-    fn queue_answers(&mut self, ctx: &mut Context<'_>, now: Instant) -> bool {
+    /// `output`, up to the first one whose handler may wait if this step may
+    /// not run it (that head stays in `input`, for the next step).
+    fn queue_answers(&mut self, ctx: &mut Context<'_>, now: Instant) -> Queued {
         let mut queued = false;
         while self.output.len() < BATCH_BYTES {
             let Some(end) = find_head_end(&self.input, 0) else {
                 break;
             };
-            self.served += 1;
             let (response, head_only, keep_alive) = match parse_head(&self.input[..end]) {
                 Ok(request) => {
+                    if !ctx.may_wait && ctx.handler.waits(&request) {
+                        if queued {
+                            // Those answers first; this head at the next step.
+                            break;
+                        }
+                        return Queued::Defer;
+                    }
                     let keep_alive = request.wants_keep_alive()
                         && !request.has_body()
-                        && self.served < ctx.config.max_requests_per_connection;
+                        && self.served + 1 < ctx.config.max_requests_per_connection;
                     (
                         ctx.handler.handle(&request),
                         request.method == "HEAD",
@@ -197,18 +232,20 @@ impl Connection {
                 }
                 Err(e) => (error_response(e), false, false),
             };
+            self.served += 1;
             self.input.drain(..end);
             self.push(response.to_bytes(head_only, keep_alive), now, ctx);
             queued = true;
             if !keep_alive {
                 self.phase = Phase::Flush { close_after: true };
-                return true;
+                return Queued::Answers;
             }
         }
-        if queued {
-            self.phase = Phase::Flush { close_after: false };
+        if !queued {
+            return Queued::Nothing;
         }
-        queued
+        self.phase = Phase::Flush { close_after: false };
+        Queued::Answers
     }
 
     /// Queues an error answer after which the connection closes.

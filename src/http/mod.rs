@@ -3,7 +3,8 @@
 //! while nothing happens. It knows nothing about metrics.
 //!
 //! - [`listen`]: the listening socket and non-blocking accepts;
-//! - [`reactor`]: the readiness loop (one epoll set, a few workers);
+//! - [`reactor`]: the readiness loop (one thread over one epoll set);
+//! - [`pool`]: the hand-off of requests that may wait to the handler threads;
 //! - [`connection`]: one connection's request/response cycle;
 //! - [`deadline`]: the per-connection deadlines and the timer behind them;
 //! - [`request`], [`response`]: the bytes of a request head and an answer;
@@ -12,6 +13,7 @@
 mod connection;
 mod deadline;
 mod listen;
+mod pool;
 mod reactor;
 pub mod request;
 pub mod response;

@@ -1,34 +1,43 @@
-//! The readiness loop: one epoll set holds the listener, every open
-//! connection, the deadline timer and the stop signal; every worker thread
-//! sleeps in `epoll_wait` on it and does the work of the one event it gets.
+//! The readiness loop: one thread sleeps in `epoll_wait` on one epoll set
+//! holding the listener, every open connection, the deadline timer and the
+//! stop signal, and makes every step that cannot wait: accepting, reading,
+//! parsing, answering from handlers that do not wait, writing, expiring.
+//! A head whose handler may wait ([`Handler::waits`]) is handed, with its
+//! connection, to the handler threads ([`super::pool`]).
+//!
+//! One thread, not a pool, runs the loop: a scrape is a few microseconds
+//! of work, and a second waiter on the same epoll set only adds wake-ups
+//! and a run queue longer than the cores (the tail latency on a 2-core
+//! box was 5× the single thread's, BENCHMARKS.md).
 //!
 //! Invariants:
 //! - A connection is either *armed* (in its table slot, its deadline in the
-//!   slot) or *held* (taken out of its slot by one worker); only the holder
-//!   touches it. It is registered once, edge-triggered: an event for an
-//!   armed connection makes the worker that gets it the holder; an event
-//!   for a held one is noted in the slot, and the holder steps the
-//!   connection again before it puts it back (both under the slot's lock),
-//!   so no readiness is lost and no connection is stepped by two workers.
-//!   A request takes no lock but its slot's, and no system call but its
-//!   read, its write and the wait for the next event.
-//! - The listener and the timer are one-shot: one worker at a time handles
-//!   them and re-arms them when done.
-//! - Idle, slow and hostile clients hold a table slot, never a worker: a
-//!   worker only ever runs a step that cannot block. The table has
+//!   slot) or *held* (taken out of its slot by the loop, or by a handler
+//!   thread it was handed to); only the holder touches it. It is registered
+//!   once, edge-triggered: an event for an armed connection makes the loop
+//!   its holder; an event for a held one is noted in the slot, and the
+//!   holder steps the connection again before it puts it back (both under
+//!   the slot's lock), so no readiness is lost and no connection is stepped
+//!   by two threads.
+//! - The loop never waits for anything but the kernel: idle, slow and
+//!   hostile clients hold a table slot, never a thread, and a handler that
+//!   may wait runs on a handler thread. The table has
 //!   [`ServerConfig::max_connections`] slots; when all are taken, a new
 //!   connection takes the slot of the connection waiting longest without
 //!   an answer in flight.
 //! - Every armed connection's deadline is covered by the [`Timer`]; when it
-//!   fires, one worker scans the slots for what is due.
-//! - Nothing wakes a worker but a client, a deadline or [`stop`]: with no
-//!   traffic and no open connection, the process sleeps in the kernel.
+//!   fires, the loop scans the slots for what is due.
+//! - Nothing wakes a thread but a client, a deadline, a hand-off or
+//!   [`stop`]: with no traffic and no open connection, the process sleeps in
+//!   the kernel.
 //!
 //! [`stop`]: super::ServerHandle::stop
+//! [`Handler::waits`]: super::server::Handler::waits
 
 use super::connection::{Connection, Context, Next};
 use super::deadline::Timer;
 use super::listen::{self, check};
+use super::pool::Queue;
 use super::request::MAX_HEAD_BYTES;
 use super::server::{Handler, ServerConfig};
 use std::io;
@@ -46,6 +55,8 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// The most connections taken in one turn, so that accepting does not
 /// starve the clients already in.
 const ACCEPT_BATCH: usize = 64;
+/// The most events taken from the kernel at once.
+const EVENT_BATCH: usize = 32;
 
 /// An epoll set.
 struct Poller {
@@ -73,20 +84,22 @@ impl Poller {
         self.control(libc::EPOLL_CTL_MOD, fd, events, token)
     }
 
-    /// Sleeps until one event: (token, events).
-    fn wait(&self) -> (u64, u32) {
-        let mut event = libc::epoll_event { events: 0, u64: 0 };
+    /// Sleeps until there are events; fills the front of `events` with
+    /// them and says how many.
+    fn wait(&self, events: &mut [libc::epoll_event]) -> usize {
+        let room = libc::c_int::try_from(events.len()).unwrap_or(libc::c_int::MAX);
         loop {
-            // SAFETY: room for exactly the one event asked for.
-            let n = unsafe { libc::epoll_wait(self.fd.as_raw_fd(), &mut event, 1, -1) };
-            if n == 1 {
-                return (event.u64, event.events);
+            // SAFETY: room for `room` events in `events`.
+            let n = unsafe { libc::epoll_wait(self.fd.as_raw_fd(), events.as_mut_ptr(), room, -1) };
+            if let Ok(n @ 1..) = usize::try_from(n) {
+                return n;
             }
         }
     }
 }
 
-/// The listener and the timer: one event per readiness, re-armed after.
+/// The listener and the timer: one event per readiness, re-armed when
+/// handled (so that a paused listener stays quiet).
 const ONE_SHOT: u32 = (libc::EPOLLIN | libc::EPOLLONESHOT) as u32;
 /// A connection: an event each time bytes arrive or room to write frees
 /// up, so it is registered once and never re-armed.
@@ -128,7 +141,7 @@ fn token(index: usize, generation: u32) -> u64 {
     (u64::from(generation) << 32) | index as u64
 }
 
-/// Everything the workers share.
+/// Everything the loop and the handler threads share.
 pub(super) struct Reactor {
     poller: Poller,
     listener: TcpListener,
@@ -144,6 +157,8 @@ pub(super) struct Reactor {
     /// Accepting is paused until then (the process ran out of descriptors).
     listener_paused: Mutex<Option<Instant>>,
     handler: Box<dyn Handler>,
+    /// Held connections for the handler threads.
+    deferred: Queue<(usize, Box<Connection>)>,
     config: ServerConfig,
     last_accept_error_log: Mutex<Option<Instant>>,
 }
@@ -170,8 +185,8 @@ impl Reactor {
         };
         poller.add(listener.as_raw_fd(), ONE_SHOT, LISTENER)?;
         poller.add(timer.fd(), ONE_SHOT, TIMER)?;
-        // Level-triggered and never read: once written, every worker that
-        // waits wakes up and leaves.
+        // Level-triggered and never read: once written, the loop wakes up
+        // and leaves.
         poller.add(stop_fd.as_raw_fd(), libc::EPOLLIN as u32, STOP)?;
         let capacity = config.max_connections.max(1);
         Ok(Reactor {
@@ -184,6 +199,7 @@ impl Reactor {
             timer,
             listener_paused: Mutex::new(None),
             handler,
+            deferred: Queue::new(),
             config,
             last_accept_error_log: Mutex::new(None),
         })
@@ -191,6 +207,7 @@ impl Reactor {
 
     pub fn stop(&self) {
         self.stopped.store(true, Ordering::SeqCst);
+        self.deferred.stop();
         let one = 1u64.to_ne_bytes();
         // SAFETY: writes 8 bytes from an 8-byte buffer to an eventfd.
         unsafe {
@@ -198,25 +215,40 @@ impl Reactor {
         }
     }
 
-    /// A worker: one event at a time until the server stops.
+    /// The readiness loop, until the server stops.
     pub fn run(&self) {
         let mut scratch = vec![0u8; MAX_HEAD_BYTES];
+        let mut events = [libc::epoll_event { events: 0, u64: 0 }; EVENT_BATCH];
         while !self.stopped.load(Ordering::SeqCst) {
-            let (token, _events) = self.poller.wait();
-            match token {
-                STOP => return,
-                LISTENER => self.accept(),
-                TIMER => self.expire(&mut scratch),
-                token => self.ready(token, &mut scratch),
+            let n = self.poller.wait(&mut events);
+            for event in &events[..n] {
+                match event.u64 {
+                    STOP => return,
+                    LISTENER => self.accept(),
+                    TIMER => self.expire(&mut scratch),
+                    token => self.ready(token, &mut scratch),
+                }
             }
         }
     }
 
-    fn context<'a>(&'a self, scratch: &'a mut [u8]) -> Context<'a> {
+    /// A handler thread: answers the heads handed over by the loop, until
+    /// the server stops.
+    pub fn run_handlers(&self) {
+        let mut scratch = vec![0u8; MAX_HEAD_BYTES];
+        while let Some((index, mut connection)) = self.deferred.pop() {
+            let mut ctx = self.context(&mut scratch, true);
+            let next = connection.resume(&mut ctx, Instant::now());
+            self.settle(index, connection, next, &mut scratch, true);
+        }
+    }
+
+    fn context<'a>(&'a self, scratch: &'a mut [u8], may_wait: bool) -> Context<'a> {
         Context {
             handler: &*self.handler,
             config: &self.config,
             scratch,
+            may_wait,
         }
     }
 
@@ -227,7 +259,7 @@ impl Reactor {
         let connection = match self.slots.get(index).map(lock) {
             Some(mut slot) if slot.generation == generation => {
                 let connection = slot.take();
-                // Held by another worker (or a deadline): it steps again.
+                // Held (by a handler thread): its holder steps it again.
                 slot.missed = connection.is_none();
                 connection
             }
@@ -235,32 +267,42 @@ impl Reactor {
             _ => None,
         };
         if let Some(mut connection) = connection {
-            let next = connection.ready(&mut self.context(scratch), Instant::now());
-            self.settle(index, connection, next, scratch);
+            let next = connection.ready(&mut self.context(scratch, false), Instant::now());
+            self.settle(index, connection, next, scratch, false);
         }
     }
 
-    /// Puts a held connection back, waiting until its deadline, or closes
-    /// it. An event missed while it was held makes it step again first.
+    /// Puts a held connection back, waiting until its deadline, hands it
+    /// to the handler threads, or closes it. An event missed while it was
+    /// held makes it step again first. `may_wait`: this is a handler thread.
     fn settle(
         &self,
         index: usize,
         mut connection: Box<Connection>,
         mut next: Next,
         scratch: &mut [u8],
+        may_wait: bool,
     ) {
         loop {
-            let mut slot = lock(&self.slots[index]);
-            let Next::Wait { until, evictable } = next else {
-                slot.free();
-                drop(slot);
-                self.release(index);
-                drop(connection);
-                return;
+            let (until, evictable) = match next {
+                Next::Wait { until, evictable } => (until, evictable),
+                Next::Defer => {
+                    // Still held: the handler thread that takes it settles it.
+                    self.deferred.push((index, connection));
+                    return;
+                }
+                Next::Close => {
+                    lock(&self.slots[index]).free();
+                    self.release(index);
+                    drop(connection);
+                    return;
+                }
             };
+            let mut slot = lock(&self.slots[index]);
             if std::mem::take(&mut slot.missed) {
                 drop(slot);
-                next = connection.ready(&mut self.context(scratch), Instant::now());
+                let mut ctx = self.context(scratch, may_wait);
+                next = connection.ready(&mut ctx, Instant::now());
                 continue;
             }
             slot.connection = Some(connection);
@@ -433,8 +475,8 @@ impl Reactor {
             self.rearm_listener();
         }
         for (index, mut connection) in due {
-            let next = connection.expired(&mut self.context(scratch), now);
-            self.settle(index, connection, next, scratch);
+            let next = connection.expired(&mut self.context(scratch, false), now);
+            self.settle(index, connection, next, scratch, false);
         }
     }
 }

@@ -1,11 +1,14 @@
 //! The server's public face: its configuration, the handler it calls, and
 //! starting and stopping it. How it works is in [`super::reactor`] (the
-//! readiness loop), [`super::connection`] (one connection's cycle),
-//! [`super::deadline`] (timeouts) and [`super::listen`] (the socket).
+//! readiness loop), [`super::pool`] (the hand-off to the handler threads),
+//! [`super::connection`] (one connection's cycle), [`super::deadline`]
+//! (timeouts) and [`super::listen`] (the socket).
 //!
 //! Invariant: the handler is the only code that sees a request, and it is
-//! called from a worker thread with a whole, parsed head; it never waits
-//! for a client.
+//! called with a whole, parsed head; it never waits for a client. It is
+//! called on the readiness loop unless [`Handler::waits`] says it may wait
+//! for something else, in which case it runs on one of the handler
+//! threads.
 
 use super::reactor::Reactor;
 use super::request::Request;
@@ -19,6 +22,14 @@ use std::time::Duration;
 /// What answers a parsed request. The server knows nothing else about it.
 pub trait Handler: Send + Sync + 'static {
     fn handle(&self, request: &Request) -> Response;
+
+    /// Whether answering `request` may wait (for another server, say). Such
+    /// a request is answered on a handler thread, so that the readiness
+    /// loop goes on serving everyone else; the rest are answered on the
+    /// loop, with no hand-off. The default: nothing waits.
+    fn waits(&self, _request: &Request) -> bool {
+        false
+    }
 }
 
 impl<F> Handler for F
@@ -32,8 +43,9 @@ where
 
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
-    /// Worker threads: they run handlers and move bytes; no client can
-    /// hold one while it is idle or slow.
+    /// Handler threads: they answer the requests whose handler may wait
+    /// ([`Handler::waits`]), at most this many at once; the others queue.
+    /// Everything else runs on the one readiness-loop thread.
     pub threads: usize,
     /// The longest a client may take to send a whole request head, and the
     /// longest an idle keep-alive connection is kept.
@@ -73,14 +85,15 @@ impl ServerHandle {
         self.local_addr
     }
 
-    /// Stops the workers after the step each is making; connections still
-    /// open are closed when the last worker has gone.
+    /// Stops the loop and the handler threads after the step each is
+    /// making; connections still open are closed when the last of them has
+    /// gone.
     pub fn stop(&self) {
         self.reactor.stop();
     }
 }
 
-/// Starts the worker threads on `listener`.
+/// Starts the readiness loop and the handler threads on `listener`.
 pub fn serve(
     listener: TcpListener,
     handler: impl Handler,
@@ -89,16 +102,20 @@ pub fn serve(
     let local_addr = listener.local_addr()?;
     let threads = config.threads.max(1);
     let reactor = Arc::new(Reactor::new(listener, Box::new(handler), config)?);
-    for index in 0..threads {
-        let worker = Arc::clone(&reactor);
-        let spawned = thread::Builder::new()
-            .name(format!("http-worker-{index}"))
+    let start = |name: String, run: fn(&Reactor)| {
+        let reactor = Arc::clone(&reactor);
+        thread::Builder::new()
+            .name(name)
             .stack_size(128 * 1024)
-            .spawn(move || worker.run());
-        if let Err(e) = spawned {
-            reactor.stop();
-            return Err(e);
-        }
+            .spawn(move || run(&reactor))
+            .map(drop)
+    };
+    let started = (0..threads)
+        .try_for_each(|index| start(format!("http-handler-{index}"), Reactor::run_handlers))
+        .and_then(|()| start("http-loop".into(), Reactor::run));
+    if let Err(e) = started {
+        reactor.stop();
+        return Err(e);
     }
     Ok(ServerHandle {
         local_addr,

@@ -20,10 +20,11 @@
 //! targets are asked for. Nothing runs between probes: idle sessions are
 //! swept when a probe comes.
 //!
-//! The poll itself runs on a thread of its own while the request's worker
-//! waits for it until the probe's deadline: the scrape timeout Prometheus
-//! announces (`X-Prometheus-Scrape-Timeout-Seconds`) minus [`MARGIN`],
-//! capped by `--timeout`. At the deadline the answer is `probe_success 0`
+//! The poll itself runs on a thread of its own while the request's handler
+//! thread (`/probe` waits, so it is answered off the HTTP loop) waits for
+//! it until the probe's deadline: the scrape timeout Prometheus announces
+//! (`X-Prometheus-Scrape-Timeout-Seconds`) minus [`MARGIN`], capped by
+//! `--timeout`. At the deadline the answer is `probe_success 0`
 //! with a `timeout` poll error; the poll finishes in the background (its
 //! in-flight slot held until then) so that a late login is not wasted.
 

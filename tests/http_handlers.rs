@@ -1,0 +1,180 @@
+//! Where a request is answered: on the readiness loop when its handler
+//! does not wait, on one of `threads` handler threads when it may
+//! ([`Handler::waits`]), over real TCP on loopback. A handler here waits
+//! behind a gate the test opens, so "still waiting" is a fact, not a race.
+
+use linxdot_exporter::http::{self, Handler, Request, Response, ServerConfig, ServerHandle};
+use linxdot_sim::http::{connect, get, read_all, split_answers};
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+/// `/wait` waits until the gate opens; every other path answers at once.
+/// Each body is the path and the name of the thread that answered.
+struct Gated {
+    open: Mutex<bool>,
+    opened: Condvar,
+    inside: AtomicUsize,
+    most_inside: AtomicUsize,
+    entered: Mutex<Sender<()>>,
+}
+
+impl Gated {
+    fn open(&self) {
+        *self.open.lock().unwrap() = true;
+        self.opened.notify_all();
+    }
+}
+
+/// The server's handle on the gate the test also holds.
+struct Shared(Arc<Gated>);
+
+impl Handler for Shared {
+    fn handle(&self, request: &Request) -> Response {
+        let gated = &self.0;
+        if request.path == "/wait" {
+            let now = gated.inside.fetch_add(1, Ordering::SeqCst) + 1;
+            gated.most_inside.fetch_max(now, Ordering::SeqCst);
+            let _ = gated.entered.lock().unwrap().send(());
+            let mut open = gated.open.lock().unwrap();
+            while !*open {
+                open = gated.opened.wait(open).unwrap();
+            }
+            drop(open);
+            gated.inside.fetch_sub(1, Ordering::SeqCst);
+        }
+        let thread = std::thread::current();
+        let body = format!("{} {}", request.path, thread.name().unwrap_or("?"));
+        Response::new(200, "text/plain", body.into_bytes())
+    }
+
+    fn waits(&self, request: &Request) -> bool {
+        request.path == "/wait"
+    }
+}
+
+/// A server over a [`Gated`] handler, the gate open or closed.
+fn server(threads: usize, open: bool) -> (ServerHandle, Arc<Gated>, Receiver<()>) {
+    let (tx, rx) = mpsc::channel();
+    let gated = Arc::new(Gated {
+        open: Mutex::new(open),
+        opened: Condvar::new(),
+        inside: AtomicUsize::new(0),
+        most_inside: AtomicUsize::new(0),
+        entered: Mutex::new(tx),
+    });
+    let listener = http::bind(Some("127.0.0.1".parse().unwrap()), 0, None).unwrap();
+    let config = ServerConfig {
+        threads,
+        ..ServerConfig::default()
+    };
+    let s = http::serve(listener, Shared(Arc::clone(&gated)), config).unwrap();
+    (s, gated, rx)
+}
+
+const ENTER_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[test]
+fn answers_that_do_not_wait_run_on_the_loop_and_the_rest_on_handler_threads() {
+    let (s, _, _rx) = server(2, true);
+    assert_eq!(get(s.local_addr(), "/metrics").body, "/metrics http-loop");
+    let waited = get(s.local_addr(), "/wait").body;
+    assert!(waited.starts_with("/wait http-handler-"), "{waited}");
+    s.stop();
+}
+
+#[test]
+fn a_waiting_answer_does_not_hold_up_a_scrape() {
+    // One handler thread, and it is taken.
+    let (s, gated, entered) = server(1, false);
+    let addr = s.local_addr();
+    let waiting = std::thread::spawn(move || get(addr, "/wait"));
+    entered
+        .recv_timeout(ENTER_TIMEOUT)
+        .expect("/wait reaches its handler");
+    for _ in 0..3 {
+        let a = get(addr, "/metrics");
+        assert_eq!((a.status, a.body.as_str()), (200, "/metrics http-loop"));
+    }
+    // Answered while the gate was shut: nothing waited behind it.
+    assert_eq!(gated.inside.load(Ordering::SeqCst), 1);
+    gated.open();
+    let a = waiting.join().unwrap();
+    assert_eq!((a.status, a.body.as_str()), (200, "/wait http-handler-0"));
+    s.stop();
+}
+
+#[test]
+fn waiting_answers_run_at_most_threads_at_once_and_the_rest_queue() {
+    let (s, gated, entered) = server(2, false);
+    let addr = s.local_addr();
+    let clients: Vec<_> = (0..5)
+        .map(|_| std::thread::spawn(move || get(addr, "/wait")))
+        .collect();
+    for _ in 0..2 {
+        entered
+            .recv_timeout(ENTER_TIMEOUT)
+            .expect("two reach a handler");
+    }
+    // The other three are queued, not started, while the two wait.
+    assert!(entered.recv_timeout(Duration::from_millis(200)).is_err());
+    assert_eq!(gated.inside.load(Ordering::SeqCst), 2);
+    // A scrape is still answered at once.
+    assert_eq!(get(addr, "/metrics").body, "/metrics http-loop");
+    gated.open();
+    for client in clients {
+        let a = client.join().unwrap();
+        assert_eq!(a.status, 200, "{a:?}");
+        assert!(a.body.starts_with("/wait http-handler-"), "{}", a.body);
+    }
+    assert_eq!(gated.most_inside.load(Ordering::SeqCst), 2);
+    s.stop();
+}
+
+#[test]
+fn pipelined_answers_keep_their_order_across_the_hand_off() {
+    let (s, _, _rx) = server(1, true);
+    let mut stream = connect(s.local_addr());
+    let paths = ["/a", "/wait", "/b", "/wait", "/c"];
+    let mut raw = String::new();
+    for (i, path) in paths.iter().enumerate() {
+        let close = if i + 1 == paths.len() {
+            "Connection: close\r\n"
+        } else {
+            ""
+        };
+        raw += &format!("GET {path} HTTP/1.1\r\nHost: t\r\n{close}\r\n");
+    }
+    stream.write_all(raw.as_bytes()).unwrap();
+    let answers = split_answers(&read_all(&mut stream));
+    let got: Vec<&str> = answers
+        .iter()
+        .map(|a| a.body.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(got, paths);
+    // The first answer is the loop's; the first `/wait` is handed over.
+    assert_eq!(answers[0].body, "/a http-loop");
+    assert_eq!(answers[1].body, "/wait http-handler-0");
+    s.stop();
+}
+
+#[test]
+fn a_client_that_leaves_while_its_answer_waits_costs_nothing_after() {
+    let (s, gated, entered) = server(1, false);
+    let addr = s.local_addr();
+    let mut stream = connect(addr);
+    stream
+        .write_all(b"GET /wait HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    entered
+        .recv_timeout(ENTER_TIMEOUT)
+        .expect("/wait reaches its handler");
+    drop(stream);
+    gated.open();
+    // The handler thread wrote to a closed connection and is free again.
+    let a = get(addr, "/wait");
+    assert_eq!((a.status, a.body.as_str()), (200, "/wait http-handler-0"));
+    s.stop();
+}
