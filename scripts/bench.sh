@@ -4,8 +4,9 @@
 #     (scripts/build-static.sh), polling the dashboard simulator;
 #   - the reference server (examples/reference-server.rs): the same body,
 #     pre-rendered, thread per connection, nothing else;
-#   - the upstream Python exporter (python3 -m linxdot_exporter), when it is
-#     installed (it is not packaged for Debian: the report says when absent).
+#   - the upstream Python exporter (python3 -m linxdot_exporter) when it is
+#     installed, else its stand-in (scripts/upstream-standin.py: the same
+#     families served by prometheus_client, as the upstream serves them).
 # Writes BENCHMARKS.md (or $BENCH_OUT): ratios first, then the figures and
 # the command behind each, paths relative to the repository (target/ for
 # cargo's target directory).
@@ -120,18 +121,41 @@ reference_url="http://127.0.0.1:$reference_port/metrics"
 rss_reference_idle=$(rss_kib "$reference_pid")
 
 upstream_url=""
-upstream_note="not installed here (\`python3 -m linxdot_exporter\` cannot be imported; the upstream exporter is not packaged for Debian): no upstream column"
-if python3 -c 'import linxdot_exporter' 2>/dev/null; then
+upstream_note="not measured: neither the upstream exporter (\`python3 -m linxdot_exporter\`) nor prometheus_client for its stand-in could be had: no upstream column"
+start_upstream() { # note python args...
+    local note=$1
+    shift
     upstream_port=$(free_port)
-    python3 -m linxdot_exporter -o "127.0.0.1:$sim_port" -u admin -p admin -r 60 -t "$upstream_port" \
+    "$@" -o "127.0.0.1:$sim_port" -u admin -p admin -r 60 -t "$upstream_port" \
         >"$work/upstream.log" 2>&1 &
     upstream_pid=$!
     pids+=("$upstream_pid")
     upstream_url="http://127.0.0.1:$upstream_port/metrics"
     wait_http "$upstream_url"
-    upstream_note="\`python3 -m linxdot_exporter -o 127.0.0.1:$sim_port -u admin -p admin -r 60 -t PORT\`"
+    upstream_note="$note"
+}
+# prometheus_client for the stand-in: Debian's, the PATH python's, or a venv.
+standin_python() {
+    local py
+    for py in python3 /usr/bin/python3; do
+        if "$py" -c 'import prometheus_client' 2>/dev/null; then
+            command -v "$py"
+            return 0
+        fi
+    done
+    /usr/bin/python3 -m venv "$work/venv" >/dev/null 2>&1 &&
+        "$work/venv/bin/pip" install -q prometheus_client >"$work/pip.log" 2>&1 &&
+        echo "$work/venv/bin/python"
+}
+if python3 -c 'import linxdot_exporter' 2>/dev/null; then
+    start_upstream "\`python3 -m linxdot_exporter -o 127.0.0.1:$sim_port -u admin -p admin -r 60 -t PORT\`" \
+        python3 -m linxdot_exporter
+elif py=$(standin_python); then
+    version=$("$py" -c 'import importlib.metadata as m; print(m.version("prometheus_client"))')
+    start_upstream "the upstream exporter is not published (PyPI, Debian), so its stand-in: \`scripts/upstream-standin.py\`, which serves as the upstream does (prometheus_client $version \`start_http_server\`, the default registry, the same five miner families, a 60 s poll loop of the same simulator)" \
+        "$py" "$root/scripts/upstream-standin.py"
 else
-    echo "bench: the upstream Python exporter is not installed here; no upstream column" >&2
+    echo "bench: no upstream exporter and no prometheus_client for its stand-in; no upstream column" >&2
 fi
 
 # --- idle wake-ups (nothing scrapes; the exporter polls every 60 s) ---------
@@ -247,6 +271,12 @@ ir_reference=$(instructions reference 'listening on' "$reference" --body "$work/
 # --- sizes ---------------------------------------------------------------------
 size_of() { if [ -f "$1" ]; then stat -c %s "$1"; else echo "not built"; fi; }
 aarch64_bin=$CARGO_TARGET_DIR/aarch64-unknown-linux-musl/release/linxdot-exporter
+if [ "$musl" != aarch64-unknown-linux-musl ]; then
+    echo "bench: building the static aarch64 binary for its size"
+    rm -f "$aarch64_bin"
+    "$root/scripts/build-static.sh" aarch64-unknown-linux-musl >"$work/build-aarch64.log" 2>&1 ||
+        { echo "bench: the aarch64 build failed:" >&2; tail -5 "$work/build-aarch64.log" >&2; }
+fi
 size_aarch64=$(size_of "$aarch64_bin")
 
 # --- the report ----------------------------------------------------------------
