@@ -225,7 +225,25 @@ fn write_finite(out: &mut String, value: f64) {
     write_general(out, value);
 }
 
+/// Whole numbers up to here have exactly one double each: their shortest
+/// round-trip digits are the integer's digits, trailing zeros dropped.
+const EXACT_WHOLE: f64 = 9_007_199_254_740_992.0; // 2^53
+
 fn write_general(out: &mut String, value: f64) {
+    let sign = if value.is_sign_negative() { "-" } else { "" };
+    if value.fract() == 0.0 && value.abs() < EXACT_WHOLE {
+        // Byte sizes and times: no float formatting needed.
+        let whole = Digits::new(value.abs() as u64);
+        let all = whole.as_str();
+        let exponent = all.len() as i32 - 1;
+        let digits = all.trim_end_matches('0');
+        let digits = if digits.is_empty() { "0" } else { digits };
+        return write_layout(out, value, sign, digits, exponent);
+    }
+    write_scientific(out, value, sign);
+}
+
+fn write_scientific(out: &mut String, value: f64, sign: &str) {
     // `{:e}` gives the shortest round-trip digits: "-1.2345e3", "5e-7".
     let mut sci = SciBuf {
         bytes: [0; 32],
@@ -235,10 +253,7 @@ fn write_general(out: &mut String, value: f64) {
     let sci = std::str::from_utf8(&sci.bytes[..sci.len]).unwrap_or("0e0");
     let (mantissa, exponent) = sci.split_once('e').unwrap_or((sci, "0"));
     let exponent: i32 = exponent.parse().unwrap_or(0);
-    let (sign, mantissa) = match mantissa.strip_prefix('-') {
-        Some(m) => ("-", m),
-        None => ("", mantissa),
-    };
+    let mantissa = mantissa.strip_prefix('-').unwrap_or(mantissa);
     // The mantissa without its point: ASCII digits, at most 17 of them.
     let mut digit_bytes = [0u8; 24];
     let mut n = 0;
@@ -251,6 +266,12 @@ fn write_general(out: &mut String, value: f64) {
         n += 1;
     }
     let digits = std::str::from_utf8(&digit_bytes[..n]).unwrap_or("0");
+    write_layout(out, value, sign, digits, exponent);
+}
+
+/// Writes `sign`, then the value `0.DIGITS × 10^(exponent + 1)` as Python
+/// and Go spell it.
+fn write_layout(out: &mut String, value: f64, sign: &str, digits: &str, exponent: i32) {
     out.push_str(sign);
     if value > 0.0 && exponent >= 6 {
         // Go switches to exponents sooner than Python does.
@@ -285,12 +306,11 @@ fn write_exponent_form(out: &mut String, digits: &str, exponent: i32) {
         out.push('.');
         out.push_str(&digits[1..]);
     }
-    let _ = write!(
-        out,
-        "e{}{:02}",
-        if exponent < 0 { '-' } else { '+' },
-        exponent.unsigned_abs()
-    );
+    out.push_str(if exponent < 0 { "e-" } else { "e+" });
+    if exponent.unsigned_abs() < 10 {
+        out.push('0');
+    }
+    out.push_str(Digits::new(u64::from(exponent.unsigned_abs())).as_str());
 }
 
 /// `[a-zA-Z_:][a-zA-Z0-9_:]*`
@@ -333,6 +353,44 @@ mod tests {
         }
         assert_eq!(format_value(-0.0), "-0.0");
         assert_eq!(format_value(1e6), "1e+06");
+    }
+
+    /// Whole numbers below 2^53 (byte counts, start times) are written from
+    /// their integer digits; `{:e}`'s shortest digits say the same.
+    #[test]
+    fn large_whole_numbers_take_a_short_cut_to_the_same_text() {
+        let mut values = vec![
+            0.0,
+            1e6,
+            181_280_768.0,
+            1_795_448_121.0,
+            9_007_199_254_740_991.0,
+            4_503_599_627_370_497.0,
+            1e15,
+            123_000_000_000_000.0,
+        ];
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for bits in 1..=53 {
+            values.push((1u64 << (bits - 1)) as f64);
+            for _ in 0..200 {
+                // xorshift: whole numbers of every length up to 2^53.
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                values.push((x >> (64 - bits)) as f64);
+            }
+        }
+        for v in values
+            .clone()
+            .into_iter()
+            .chain(values.into_iter().map(|v| -v))
+        {
+            let sign = if v.is_sign_negative() { "-" } else { "" };
+            let (mut short, mut scientific) = (String::new(), String::new());
+            write_general(&mut short, v);
+            write_scientific(&mut scientific, v, sign);
+            assert_eq!(short, scientific, "{v}");
+        }
     }
 
     use super::*;
