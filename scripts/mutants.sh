@@ -31,13 +31,15 @@ targets() {
         src/temper/decode.rs) echo "--lib --test=temper --test=temper_faults" ;;
         src/miner/client.rs) echo "--lib --test=miner --test=faults" ;;
         src/http/request.rs) echo "--lib --test=http --test=abuse" ;;
+        src/http/connection.rs | src/http/pool.rs) echo "--lib --test=http --test=http_handlers" ;;
         src/config.rs | src/config/*.rs) echo "--lib --test=config --test=cli" ;;
         *) return 1 ;;
     esac
 }
 
 if [ $# -eq 0 ]; then
-    set -- src/exposition.rs src/temper/decode.rs src/miner/client.rs src/http/request.rs
+    set -- src/exposition.rs src/temper/decode.rs src/miner/client.rs src/http/request.rs \
+        src/http/connection.rs src/http/pool.rs
     for f in src/config.rs src/config/*.rs; do
         [ -f "$f" ] && set -- "$@" "$f"
     done
@@ -52,7 +54,8 @@ missed_total=0
 for file in "$@"; do
     if ! tests=$(targets "$file"); then
         echo "$file: not a core file; known: src/exposition.rs src/temper/decode.rs" \
-            "src/miner/client.rs src/http/request.rs src/config/*.rs" >&2
+            "src/miner/client.rs src/http/request.rs src/http/connection.rs src/http/pool.rs" \
+            "src/config/*.rs" >&2
         exit 2
     fi
     name=$(basename "${file%.rs}")
