@@ -5,7 +5,9 @@ use linxdot_exporter::collector::Registry;
 use linxdot_exporter::exporter::{App, BuildInfoCollector};
 use linxdot_exporter::http::{self, ServerConfig, ServerHandle};
 use linxdot_sim::exporter::Exporter;
-use linxdot_sim::http::{get, http_request, http_request_bytes, parse_answer};
+use linxdot_sim::http::{
+    get, http_request, http_request_bytes, parse_answer, read_all, split_answers,
+};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
@@ -209,6 +211,31 @@ fn pipelined_requests_are_answered_in_order() {
         .map(|(i, _)| &text[i + 9..i + 12])
         .collect();
     assert_eq!(statuses, ["200", "404", "200"], "{text}");
+}
+
+#[test]
+fn a_connection_is_closed_after_its_last_allowed_request() {
+    let s = server(ServerConfig {
+        max_requests_per_connection: 3,
+        ..ServerConfig::default()
+    });
+    let mut stream = TcpStream::connect(s.local_addr()).unwrap();
+    let five = "GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n".repeat(5);
+    stream.write_all(five.as_bytes()).unwrap();
+    // The server closes after the third answer: read_all returns then.
+    let answers = split_answers(&read_all(&mut stream));
+    let connection: Vec<_> = answers
+        .iter()
+        .map(|a| (a.status, a.header("connection").unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        connection,
+        [
+            (200, "keep-alive".into()),
+            (200, "keep-alive".into()),
+            (200, "close".into())
+        ]
+    );
 }
 
 #[test]
