@@ -31,7 +31,8 @@ targets() {
         src/temper/decode.rs) echo "--lib --test=temper --test=temper_faults" ;;
         src/miner/client.rs) echo "--lib --test=miner --test=faults" ;;
         src/http/request.rs) echo "--lib --test=http --test=abuse" ;;
-        src/http/connection.rs | src/http/pool.rs) echo "--lib --test=http --test=http_handlers" ;;
+        src/http/connection.rs) echo "--lib --test=http --test=http_handlers --test=probe" ;;
+        src/http/pool.rs) echo "--lib --test=http --test=http_handlers" ;;
         src/config.rs | src/config/*.rs) echo "--lib --test=config --test=cli" ;;
         *) return 1 ;;
     esac

@@ -9,6 +9,7 @@ use linxdot_exporter::probe::{ProbeConfig, Prober};
 use linxdot_sim::dashboard::{Dashboard, Fault};
 use linxdot_sim::http::{http_request, http_request_bytes, HttpAnswer};
 use linxdot_sim::text::sample;
+use linxdot_sim::wait;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{mpsc, Arc};
 use std::thread;
@@ -43,13 +44,17 @@ impl http::Handler for ProbeRoute {
 }
 
 fn server_with(config: ProbeConfig) -> ProbeServer {
+    server_with_threads(config, 40)
+}
+
+fn server_with_threads(config: ProbeConfig, threads: usize) -> ProbeServer {
     let prober = Arc::new(Prober::new(config).expect("probe config"));
     let listener = http::bind(Some([127, 0, 0, 1].into()), 0, None).expect("bind");
     let handle = http::serve(
         listener,
         ProbeRoute(Arc::clone(&prober)),
         ServerConfig {
-            threads: 40,
+            threads,
             ..ServerConfig::default()
         },
     )
@@ -278,6 +283,47 @@ fn probe_is_off_without_patterns() {
     let answer = server.probe("127.0.0.1:80");
     assert_eq!(answer.status, 404);
     assert!(answer.body.contains("--probe-allow"), "{}", answer.body);
+}
+
+#[test]
+fn a_probe_that_waited_for_a_thread_past_its_deadline_sends_nothing() {
+    let hanging = Dashboard::start();
+    hanging.set_fault(Fault::Hang);
+    let healthy = Dashboard::start();
+    let mut config = ProbeConfig::new(AllowList::parse(&["127.0.0.1"]).unwrap());
+    config.default_credentials = Some(admin());
+    config.timeout = Duration::from_secs(30);
+    // One handler thread, held for 3.5 s by the hanging miner's probe.
+    let server = Arc::new(server_with_threads(config, 1));
+    {
+        let (server, host) = (Arc::clone(&server), hanging.host());
+        thread::spawn(move || {
+            server.probe_with(&host, "X-Prometheus-Scrape-Timeout-Seconds: 4\r\n")
+        });
+    }
+    wait::poll(
+        "the hanging probe reaches its miner",
+        Duration::from_secs(10),
+        Duration::from_millis(10),
+        || match hanging.state().requests {
+            0 => Err("not yet".to_string()),
+            _ => Ok(()),
+        },
+    );
+    // Queued behind it with a 0.3 s budget: by the time it has the thread,
+    // Prometheus has given up on it.
+    let answer = server.probe_with(
+        &healthy.host(),
+        "X-Prometheus-Scrape-Timeout-Seconds: 0.6\r\n",
+    );
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(sample(&answer.body, "probe_success"), Some(0.0));
+    assert!(
+        answer.body.contains("reason=\"timeout\""),
+        "{}",
+        answer.body
+    );
+    assert_eq!(healthy.state().requests, 0, "a request reached the miner");
 }
 
 #[test]

@@ -71,7 +71,11 @@ fuzz_target!(|data: &[u8]| {
     let data = &data[..data.len().min(MAX_HEAD_BYTES)];
     if let Ok(request) = parse_head(data) {
         check(&request);
-        let again = parse_head(&write_back(&request));
+        // The same head, parsed later: the same request but for when.
+        let again = parse_head(&write_back(&request)).map(|mut again| {
+            again.received = request.received;
+            again
+        });
         assert_eq!(again.as_ref(), Ok(&request), "written back: {:?}", request);
     }
 });

@@ -95,6 +95,8 @@ pub(super) struct Connection {
     readable: bool,
     /// The client has shut its side.
     eof: bool,
+    /// When the head at the front was handed to a handler thread.
+    deferred_at: Option<Instant>,
 }
 
 impl Connection {
@@ -109,6 +111,7 @@ impl Connection {
             until: now + config.head_timeout,
             readable: false,
             eof: false,
+            deferred_at: None,
         }
     }
 
@@ -213,14 +216,16 @@ impl Connection {
                 break;
             };
             let (response, head_only, keep_alive) = match parse_head(&self.input[..end]) {
-                Ok(request) => {
+                Ok(mut request) => {
                     if !ctx.may_wait && ctx.handler.waits(&request) {
                         if queued {
                             // Those answers first; this head at the next step.
                             break;
                         }
+                        self.deferred_at = Some(now);
                         return Queued::Defer;
                     }
+                    request.received = self.deferred_at.take().unwrap_or(now);
                     let keep_alive = request.wants_keep_alive()
                         && !request.has_body()
                         && self.served + 1 < ctx.config.max_requests_per_connection;

@@ -4,6 +4,8 @@
 //! Only the head is read: this server has no routes that take a body, so a
 //! request that announces one is answered and its connection closed.
 
+use std::time::Instant;
+
 /// The largest request head (request line and headers) accepted.
 pub const MAX_HEAD_BYTES: usize = 8 * 1024;
 /// The most header lines accepted.
@@ -19,6 +21,11 @@ pub struct Request {
     pub version: (u8, u8),
     /// Header names lowercased, values trimmed, in order.
     pub headers: Vec<(String, String)>,
+    /// When the whole head was in: the step of the connection that found
+    /// it (for a head handed to a handler thread, the step on the loop), so
+    /// that a handler can count the wait for a thread against its own
+    /// deadline. [`parse_head`] sets the time it is called.
+    pub received: Instant,
 }
 
 impl Request {
@@ -153,6 +160,7 @@ pub fn parse_head(head: &[u8]) -> Result<Request, HeadError> {
         query,
         version,
         headers,
+        received: Instant::now(),
     };
     if let Some(length) = request.header("content-length") {
         if length.trim().parse::<u64>().is_err() {

@@ -24,7 +24,8 @@
 //! thread (`/probe` waits, so it is answered off the HTTP loop) waits for
 //! it until the probe's deadline: the scrape timeout Prometheus announces
 //! (`X-Prometheus-Scrape-Timeout-Seconds`) minus [`MARGIN`], capped by
-//! `--timeout`. At the deadline the answer is `probe_success 0`
+//! `--timeout`, counted from when the request was in: a probe that waited
+//! for a handler thread past it sends nothing to the miner. At the deadline the answer is `probe_success 0`
 //! with a `timeout` poll error; the poll finishes in the background (its
 //! in-flight slot held until then) so that a late login is not wasted.
 
@@ -254,7 +255,7 @@ impl Prober {
             request.header("x-prometheus-scrape-timeout-seconds"),
             self.config.timeout,
         );
-        match self.probe(&target, credentials, deadline_budget) {
+        match self.probe(&target, credentials, request.received, deadline_budget) {
             Some(body) => Response::new(200, CONTENT_TYPE, body),
             None => Response::text(
                 503,
@@ -327,44 +328,28 @@ impl Prober {
         session
     }
 
-    /// Polls `target` within `budget`; `None` when no slot is free.
+    /// Polls `target` within `budget` from `received` (when the request
+    /// was in, so that a wait for a handler thread counts); `None` when no
+    /// slot is free.
     fn probe(
         &self,
         target: &Target,
         credentials: Arc<Credentials>,
+        received: Instant,
         budget: Duration,
     ) -> Option<String> {
         let slot = self.take_slot()?;
-        let started = Instant::now();
-        let deadline = started + budget;
+        let deadline = received + budget;
         let session = self.session(target, credentials);
-        let (tx, rx) = mpsc::channel();
-        let worker_session = Arc::clone(&session);
-        let spawned = std::thread::Builder::new()
-            .name("probe".into())
-            .stack_size(256 * 1024)
-            .spawn(move || {
-                let _slot = slot;
-                let mut client = lock(&worker_session.client);
-                // Waited out a previous probe of the same target.
-                if Instant::now() >= deadline {
-                    return;
-                }
-                let result = client
-                    .fetch_system()
-                    .and_then(|body| parse_system(&body).map_err(PollError::Parse));
-                let _ = tx.send(result);
-            });
-        let result = match spawned {
-            Ok(_) => match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(result) => result,
-                Err(_) => Err(PollError::Timeout),
-            },
-            Err(e) => Err(PollError::Connection(format!(
-                "cannot start a probe thread: {e}"
-            ))),
+        let result = if Instant::now() >= deadline {
+            // It waited for a handler thread until Prometheus gave up on
+            // it: nothing is sent to the miner.
+            drop(slot);
+            Err(PollError::Timeout)
+        } else {
+            poll_within(&session, slot, deadline)
         };
-        let seconds = started.elapsed().as_secs_f64();
+        let seconds = received.elapsed().as_secs_f64();
         let mut state = lock(&session.state);
         log_change(target, &mut state.complaint, &result);
         let success = result.is_ok();
@@ -387,6 +372,41 @@ impl Prober {
             Some(if success { 1.0 } else { 0.0 }),
         );
         Some(out.into_string())
+    }
+}
+
+/// Polls the session's miner on a thread of its own, waiting for it until
+/// `deadline`; the thread holds `slot` until the poll ends.
+fn poll_within(
+    session: &Arc<Session>,
+    slot: Slot,
+    deadline: Instant,
+) -> Result<miner::system::SystemInfo, PollError> {
+    let (tx, rx) = mpsc::channel();
+    let worker_session = Arc::clone(session);
+    let spawned = std::thread::Builder::new()
+        .name("probe".into())
+        .stack_size(256 * 1024)
+        .spawn(move || {
+            let _slot = slot;
+            let mut client = lock(&worker_session.client);
+            // Waited out a previous probe of the same target.
+            if Instant::now() >= deadline {
+                return;
+            }
+            let result = client
+                .fetch_system()
+                .and_then(|body| parse_system(&body).map_err(PollError::Parse));
+            let _ = tx.send(result);
+        });
+    match spawned {
+        Ok(_) => match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(result) => result,
+            Err(_) => Err(PollError::Timeout),
+        },
+        Err(e) => Err(PollError::Connection(format!(
+            "cannot start a probe thread: {e}"
+        ))),
     }
 }
 
