@@ -5,6 +5,7 @@
 
 use linxdot_exporter::http::{self, Handler, Request, Response, ServerConfig, ServerHandle};
 use linxdot_sim::http::{connect, get, read_all, split_answers};
+use linxdot_sim::wait;
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -57,6 +58,16 @@ impl Handler for Shared {
 
 /// A server over a [`Gated`] handler, the gate open or closed.
 fn server(threads: usize, open: bool) -> (ServerHandle, Arc<Gated>, Receiver<()>) {
+    server_with(
+        ServerConfig {
+            threads,
+            ..ServerConfig::default()
+        },
+        open,
+    )
+}
+
+fn server_with(config: ServerConfig, open: bool) -> (ServerHandle, Arc<Gated>, Receiver<()>) {
     let (tx, rx) = mpsc::channel();
     let gated = Arc::new(Gated {
         open: Mutex::new(open),
@@ -66,10 +77,6 @@ fn server(threads: usize, open: bool) -> (ServerHandle, Arc<Gated>, Receiver<()>
         entered: Mutex::new(tx),
     });
     let listener = http::bind(Some("127.0.0.1".parse().unwrap()), 0, None).unwrap();
-    let config = ServerConfig {
-        threads,
-        ..ServerConfig::default()
-    };
     let s = http::serve(listener, Shared(Arc::clone(&gated)), config).unwrap();
     (s, gated, rx)
 }
@@ -130,6 +137,59 @@ fn waiting_answers_run_at_most_threads_at_once_and_the_rest_queue() {
         assert!(a.body.starts_with("/wait http-handler-"), "{}", a.body);
     }
     assert_eq!(gated.most_inside.load(Ordering::SeqCst), 2);
+    s.stop();
+}
+
+#[test]
+fn a_waiting_request_beyond_max_waiting_is_answered_503_at_once() {
+    let config = ServerConfig {
+        threads: 1,
+        max_waiting: 2,
+        ..ServerConfig::default()
+    };
+    let (s, gated, entered) = server_with(config, false);
+    let addr = s.local_addr();
+    let (tx, answers) = mpsc::channel();
+    let first = {
+        let tx = tx.clone();
+        std::thread::spawn(move || tx.send(get(addr, "/wait")).unwrap())
+    };
+    entered
+        .recv_timeout(ENTER_TIMEOUT)
+        .expect("the first reaches its handler");
+    // One more may queue; the one after that is refused, whichever of the
+    // two arrives second.
+    let others: Vec<_> = (0..2)
+        .map(|_| {
+            let tx = tx.clone();
+            std::thread::spawn(move || tx.send(get(addr, "/wait")).unwrap())
+        })
+        .collect();
+    let refused = answers
+        .recv_timeout(ENTER_TIMEOUT)
+        .expect("an answer while the gate is shut");
+    assert_eq!(refused.status, 503, "{refused:?}");
+    assert_eq!(refused.header("retry-after").as_deref(), Some("1"));
+    // A scrape is not a waiting request: still answered.
+    assert_eq!(get(addr, "/metrics").status, 200);
+    gated.open();
+    for client in others.into_iter().chain([first]) {
+        client.join().unwrap();
+    }
+    let rest: Vec<u16> = answers.try_iter().map(|a| a.status).collect();
+    assert_eq!(rest, [200, 200]);
+    assert_eq!(gated.most_inside.load(Ordering::SeqCst), 1);
+    // Once both have settled (just after their answers went out), the
+    // count is down again: a waiting request is handed over again.
+    wait::poll(
+        "a waiting request handed over again",
+        ENTER_TIMEOUT,
+        Duration::from_millis(10),
+        || match get(addr, "/wait").status {
+            200 => Ok(()),
+            status => Err(format!("status {status}")),
+        },
+    );
     s.stop();
 }
 

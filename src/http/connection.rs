@@ -77,6 +77,9 @@ pub(super) struct Context<'a> {
     pub scratch: &'a mut [u8],
     /// This step may run a handler that waits ([`Handler::waits`]).
     pub may_wait: bool,
+    /// Otherwise, such a head may be handed to a handler thread; if not
+    /// (too many wait already), it is answered 503.
+    pub may_defer: bool,
 }
 
 pub(super) struct Connection {
@@ -217,11 +220,12 @@ impl Connection {
             };
             let (response, head_only, keep_alive) = match parse_head(&self.input[..end]) {
                 Ok(mut request) => {
-                    if !ctx.may_wait && ctx.handler.waits(&request) {
-                        if queued {
-                            // Those answers first; this head at the next step.
-                            break;
-                        }
+                    let waits = !ctx.may_wait && ctx.handler.waits(&request);
+                    if waits && queued {
+                        // Those answers first; this head at the next step.
+                        break;
+                    }
+                    if waits && ctx.may_defer {
                         self.deferred_at = Some(now);
                         return Queued::Defer;
                     }
@@ -229,11 +233,15 @@ impl Connection {
                     let keep_alive = request.wants_keep_alive()
                         && !request.has_body()
                         && self.served + 1 < ctx.config.max_requests_per_connection;
-                    (
-                        ctx.handler.handle(&request),
-                        request.method == "HEAD",
-                        keep_alive,
-                    )
+                    let response = match waits {
+                        true => Response::text(
+                            503,
+                            "too many requests waiting for a handler thread; try again",
+                        )
+                        .with_header("Retry-After", "1"),
+                        false => ctx.handler.handle(&request),
+                    };
+                    (response, request.method == "HEAD", keep_alive)
                 }
                 Err(e) => (error_response(e), false, false),
             };

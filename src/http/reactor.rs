@@ -21,7 +21,10 @@
 //!   by two threads.
 //! - The loop never waits for anything but the kernel: idle, slow and
 //!   hostile clients hold a table slot, never a thread, and a handler that
-//!   may wait runs on a handler thread. The table has
+//!   may wait runs on a handler thread; at most
+//!   [`ServerConfig::max_waiting`] connections are handed over at once (one
+//!   more request that would wait is answered 503), so they never hold
+//!   every slot. The table has
 //!   [`ServerConfig::max_connections`] slots; when all are taken, a new
 //!   connection takes the slot of the connection waiting longest without
 //!   an answer in flight.
@@ -43,7 +46,7 @@ use super::server::{Handler, ServerConfig};
 use std::io;
 use std::net::TcpListener;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -159,6 +162,9 @@ pub(super) struct Reactor {
     handler: Box<dyn Handler>,
     /// Held connections for the handler threads.
     deferred: Queue<(usize, Box<Connection>)>,
+    /// Connections handed to the handler threads and not settled yet, at
+    /// most [`ServerConfig::max_waiting`]. Only the loop adds to it.
+    waiting: AtomicUsize,
     config: ServerConfig,
     last_accept_error_log: Mutex<Option<Instant>>,
 }
@@ -200,6 +206,7 @@ impl Reactor {
             listener_paused: Mutex::new(None),
             handler,
             deferred: Queue::new(),
+            waiting: AtomicUsize::new(0),
             config,
             last_accept_error_log: Mutex::new(None),
         })
@@ -240,6 +247,7 @@ impl Reactor {
             let mut ctx = self.context(&mut scratch, true);
             let next = connection.resume(&mut ctx, Instant::now());
             self.settle(index, connection, next, &mut scratch, true);
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
         }
     }
 
@@ -249,6 +257,7 @@ impl Reactor {
             config: &self.config,
             scratch,
             may_wait,
+            may_defer: self.waiting.load(Ordering::SeqCst) < self.config.max_waiting,
         }
     }
 
@@ -288,6 +297,7 @@ impl Reactor {
                 Next::Wait { until, evictable } => (until, evictable),
                 Next::Defer => {
                     // Still held: the handler thread that takes it settles it.
+                    self.waiting.fetch_add(1, Ordering::SeqCst);
                     self.deferred.push((index, connection));
                     return;
                 }

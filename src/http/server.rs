@@ -58,6 +58,10 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// The most requests answered on one connection.
     pub max_requests_per_connection: usize,
+    /// The most requests handed to the handler threads at once, running or
+    /// queued; one more is answered 503 on the spot, so that requests that
+    /// wait can never hold every connection slot.
+    pub max_waiting: usize,
 }
 
 impl Default for ServerConfig {
@@ -68,6 +72,7 @@ impl Default for ServerConfig {
             write_timeout: Duration::from_secs(5),
             max_connections: 128,
             max_requests_per_connection: 1000,
+            max_waiting: 64,
         }
     }
 }
