@@ -285,14 +285,20 @@ fn probe_is_off_without_patterns() {
     assert!(answer.body.contains("--probe-allow"), "{}", answer.body);
 }
 
-#[test]
-fn a_probe_that_waited_for_a_thread_past_its_deadline_sends_nothing() {
+/// A miner that never answers, a healthy one, and a configuration that
+/// may probe both, with a 30 s `--timeout`.
+fn hanging_and_healthy() -> (Dashboard, Dashboard, ProbeConfig) {
     let hanging = Dashboard::start();
     hanging.set_fault(Fault::Hang);
-    let healthy = Dashboard::start();
     let mut config = ProbeConfig::new(AllowList::parse(&["127.0.0.1"]).unwrap());
     config.default_credentials = Some(admin());
     config.timeout = Duration::from_secs(30);
+    (hanging, Dashboard::start(), config)
+}
+
+#[test]
+fn a_probe_that_waited_for_a_thread_past_its_deadline_sends_nothing() {
+    let (hanging, healthy, config) = hanging_and_healthy();
     // One handler thread, held for 3.5 s by the hanging miner's probe.
     let server = Arc::new(server_with_threads(config, 1));
     {
@@ -328,13 +334,8 @@ fn a_probe_that_waited_for_a_thread_past_its_deadline_sends_nothing() {
 
 #[test]
 fn probes_beyond_the_limit_are_answered_503_at_once() {
-    let hanging = Dashboard::start();
-    hanging.set_fault(Fault::Hang);
-    let healthy = Dashboard::start();
-    let mut config = ProbeConfig::new(AllowList::parse(&["127.0.0.1"]).unwrap());
-    config.default_credentials = Some(admin());
+    let (hanging, healthy, mut config) = hanging_and_healthy();
     config.max_in_flight = 1;
-    config.timeout = Duration::from_secs(30);
     let server = Arc::new(server_with(config));
     let (tx, rx) = mpsc::channel();
     {
