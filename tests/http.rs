@@ -406,6 +406,53 @@ fn heads_up_to_8_kib_are_served_and_one_byte_more_is_refused() {
 }
 
 #[test]
+fn a_head_over_8_kib_in_two_writes_is_refused_too() {
+    let s = server(ServerConfig::default());
+    let head = head_of(9000);
+    let mut c = TcpStream::connect(s.local_addr()).unwrap();
+    c.write_all(&head[..5000]).unwrap();
+    // Let the server take in the first part, so that the rest is a second read.
+    std::thread::sleep(Duration::from_millis(100));
+    c.write_all(&head[5000..]).unwrap();
+    assert_eq!(parse_answer(&read_all(&mut c)).status, 431);
+}
+
+#[test]
+fn pipelined_heads_over_8_kib_in_one_write_are_all_answered() {
+    let s = server(ServerConfig::default());
+    // Three heads of 3,000 bytes: the first read fills the 8 KiB buffer
+    // whole, and what is left in the socket must still be read.
+    let head = |close: &str| {
+        let start = format!("GET /metrics HTTP/1.1\r\nHost: t\r\n{close}X: ");
+        format!("{start}{}\r\n\r\n", "a".repeat(3000 - start.len() - 4))
+    };
+    let raw = [head(""), head(""), head("Connection: close\r\n")].concat();
+    assert_eq!(raw.len(), 9000);
+    let mut c = TcpStream::connect(s.local_addr()).unwrap();
+    c.write_all(raw.as_bytes()).unwrap();
+    let statuses: Vec<u16> = split_answers(&read_all(&mut c))
+        .iter()
+        .map(|a| a.status)
+        .collect();
+    assert_eq!(statuses, [200, 200, 200]);
+}
+
+#[test]
+fn a_full_table_makes_room_by_closing_the_connection_idle_longest() {
+    let s = server(ServerConfig {
+        max_connections: 2,
+        ..ServerConfig::default()
+    });
+    let idle: Vec<TcpStream> = (0..2)
+        .map(|_| TcpStream::connect(s.local_addr()).unwrap())
+        .collect();
+    // Both taken into the table before the scrape comes.
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(get(s.local_addr(), "/metrics").status, 200);
+    drop(idle);
+}
+
+#[test]
 fn a_head_in_one_byte_writes_is_served() {
     let s = server(ServerConfig::default());
     let mut c = TcpStream::connect(s.local_addr()).unwrap();

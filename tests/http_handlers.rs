@@ -46,6 +46,9 @@ impl Handler for Shared {
             drop(open);
             gated.inside.fetch_sub(1, Ordering::SeqCst);
         }
+        if request.path == "/big" {
+            return Response::new(200, "application/octet-stream", big_body());
+        }
         let thread = std::thread::current();
         let body = format!("{} {}", request.path, thread.name().unwrap_or("?"));
         Response::new(200, "text/plain", body.into_bytes())
@@ -54,6 +57,12 @@ impl Handler for Shared {
     fn waits(&self, request: &Request) -> bool {
         request.path == "/wait"
     }
+}
+
+/// `/big`: more than the socket buffers of both ends hold, so that writing
+/// it to a client that does not read yet would block.
+fn big_body() -> Vec<u8> {
+    (0..32 << 20).map(|i: u32| (i % 251) as u8).collect()
 }
 
 /// A server over a [`Gated`] handler, the gate open or closed.
@@ -190,6 +199,24 @@ fn a_waiting_request_beyond_max_waiting_is_answered_503_at_once() {
             status => Err(format!("status {status}")),
         },
     );
+    s.stop();
+}
+
+#[test]
+fn a_large_answer_to_a_slow_reader_arrives_whole() {
+    let (s, _, _rx) = server(1, true);
+    let mut stream = connect(s.local_addr());
+    stream
+        .write_all(b"GET /big HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    // Not reading for a while: the socket fills, the server's write would
+    // block, and it must wait for room, not give up.
+    std::thread::sleep(Duration::from_millis(300));
+    let answer = read_all(&mut stream);
+    let end = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert!(answer.starts_with(b"HTTP/1.1 200 "));
+    assert_eq!(answer.len() - end, 32 << 20, "bytes of body");
+    assert!(answer[end..] == big_body()[..], "the body differs");
     s.stop();
 }
 

@@ -291,9 +291,11 @@ impl Connection {
                     self.readable = false;
                 }
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+            Err(e) => match failure(&e) {
+                Failure::NotReady => self.readable = false,
+                Failure::Interrupted => {}
+                Failure::Fatal => return Err(e),
+            },
         }
         Ok(())
     }
@@ -304,9 +306,11 @@ impl Connection {
             match (&self.stream).write(&self.output[self.written..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => self.written += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+                Err(e) => match failure(&e) {
+                    Failure::NotReady => return Ok(false),
+                    Failure::Interrupted => {}
+                    Failure::Fatal => return Err(e),
+                },
             }
         }
         // Answers can be large: do not keep their buffer while idle.
@@ -337,11 +341,31 @@ impl Connection {
                         return None;
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Some(drained),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return None,
+                Err(e) => match failure(&e) {
+                    Failure::NotReady => return Some(drained),
+                    Failure::Interrupted => {}
+                    Failure::Fatal => return None,
+                },
             }
         }
+    }
+}
+
+/// What a failed read or write on the non-blocking socket means.
+enum Failure {
+    /// Nothing to read, or no room to write: wait for readiness.
+    NotReady,
+    /// A signal came first: try again now.
+    Interrupted,
+    /// The connection is broken: close it.
+    Fatal,
+}
+
+fn failure(e: &io::Error) -> Failure {
+    match e.kind() {
+        io::ErrorKind::WouldBlock => Failure::NotReady,
+        io::ErrorKind::Interrupted => Failure::Interrupted,
+        _ => Failure::Fatal,
     }
 }
 
