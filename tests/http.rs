@@ -6,7 +6,7 @@ use linxdot_exporter::exporter::{App, BuildInfoCollector};
 use linxdot_exporter::http::{self, ServerConfig, ServerHandle};
 use linxdot_sim::exporter::Exporter;
 use linxdot_sim::http::{
-    get, http_request, http_request_bytes, parse_answer, read_all, split_answers,
+    get, http_request, http_request_bytes, parse_answer, read_all, split_answers, HttpAnswer,
 };
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -280,25 +280,29 @@ fn a_request_body_is_never_read_as_the_next_request() {
     }
 }
 
-#[test]
-fn idle_connections_do_not_starve_a_scrape() {
-    let s = server(ServerConfig {
-        threads: 2,
-        ..ServerConfig::default()
-    });
-    let idle: Vec<TcpStream> = (0..100)
+/// A scrape on a server with `idle` connections open that never speak
+/// (each taken into the table first), and how long it took.
+fn scrape_behind_idle(config: ServerConfig, idle: usize) -> (HttpAnswer, Duration) {
+    let s = server(config);
+    let idle: Vec<TcpStream> = (0..idle)
         .map(|_| TcpStream::connect(s.local_addr()).unwrap())
         .collect();
     std::thread::sleep(Duration::from_millis(100));
     let started = Instant::now();
-    let a = get(s.local_addr(), "/metrics");
+    let answer = get(s.local_addr(), "/metrics");
     let took = started.elapsed();
+    drop(idle);
+    (answer, took)
+}
+
+#[test]
+fn idle_connections_do_not_starve_a_scrape() {
+    let (a, took) = scrape_behind_idle(ServerConfig::default(), 100);
     assert_eq!(a.status, 200);
     assert!(
         took < Duration::from_secs(1),
         "scrape took {took:?} behind idle connections"
     );
-    drop(idle);
 }
 
 /// Whether this host has IPv6: what the exporter's default bind depends on.
@@ -439,17 +443,11 @@ fn pipelined_heads_over_8_kib_in_one_write_are_all_answered() {
 
 #[test]
 fn a_full_table_makes_room_by_closing_the_connection_idle_longest() {
-    let s = server(ServerConfig {
+    let config = ServerConfig {
         max_connections: 2,
         ..ServerConfig::default()
-    });
-    let idle: Vec<TcpStream> = (0..2)
-        .map(|_| TcpStream::connect(s.local_addr()).unwrap())
-        .collect();
-    // Both taken into the table before the scrape comes.
-    std::thread::sleep(Duration::from_millis(100));
-    assert_eq!(get(s.local_addr(), "/metrics").status, 200);
-    drop(idle);
+    };
+    assert_eq!(scrape_behind_idle(config, 2).0.status, 200);
 }
 
 #[test]
