@@ -8,7 +8,8 @@ use linxdot_sim::exporter::Exporter;
 use linxdot_sim::http::{
     get, http_request, http_request_bytes, parse_answer, read_all, split_answers, HttpAnswer,
 };
-use std::io::{Read, Write};
+use linxdot_sim::wait;
+use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
@@ -235,6 +236,58 @@ fn a_connection_is_closed_after_its_last_allowed_request() {
             (200, "keep-alive".into()),
             (200, "close".into())
         ]
+    );
+}
+
+/// A server whose closing connections drain for 10 s, so that a test acts
+/// well within the drain.
+fn draining_server() -> ServerHandle {
+    server(ServerConfig {
+        drain_for: Duration::from_secs(10),
+        ..ServerConfig::default()
+    })
+}
+
+/// `GET /metrics` with `Connection: close`, its whole answer read: the
+/// server has shut its side and drains what comes next.
+fn answered_and_shut(addr: SocketAddr) -> TcpStream {
+    let mut c = TcpStream::connect(addr).unwrap();
+    c.write_all(b"GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    assert_eq!(parse_answer(&read_all(&mut c)).status, 200);
+    c.set_write_timeout(Some(Duration::from_secs(1))).unwrap();
+    c
+}
+
+#[test]
+fn what_a_client_sends_after_its_last_answer_is_drained_not_reset() {
+    let s = draining_server();
+    let mut c = answered_and_shut(s.local_addr());
+    // Had the server closed instead of reading, the first write would draw
+    // a reset, and the next ones fail.
+    for _ in 0..4 {
+        c.write_all(&[b'x'; 16 * 1024]).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_closing_connection_drains_at_most_256_kib() {
+    let s = draining_server();
+    let mut c = answered_and_shut(s.local_addr());
+    let chunk = [b'x'; 16 * 1024];
+    // Past the cap the server closes: writes then fail with a reset, long
+    // before the 10 s drain is over.
+    wait::poll(
+        "a write refused once 256 KiB were drained",
+        Duration::from_secs(5),
+        Duration::from_millis(10),
+        || match c.write_all(&chunk) {
+            Err(e) if matches!(e.kind(), ErrorKind::BrokenPipe | ErrorKind::ConnectionReset) => {
+                Ok(())
+            }
+            other => Err(format!("{other:?}")),
+        },
     );
 }
 

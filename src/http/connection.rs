@@ -27,8 +27,6 @@ use std::net::{Shutdown, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
-/// How long a closing connection is drained.
-const DRAIN_FOR: Duration = Duration::from_millis(500);
 /// The most bytes drained from a closing connection.
 const DRAIN_MAX: usize = 256 * 1024;
 /// Answers to pipelined requests are queued up to about this many bytes
@@ -166,7 +164,7 @@ impl Connection {
                 Phase::Flush { close_after } => match self.flush() {
                     Err(_) => return Next::Close,
                     Ok(false) => return self.waiting(),
-                    Ok(true) if close_after => self.start_drain(now),
+                    Ok(true) if close_after => self.start_drain(now, ctx.config.drain_for),
                     Ok(true) => {
                         self.phase = Phase::Head;
                         self.until = now + ctx.config.head_timeout;
@@ -319,11 +317,11 @@ impl Connection {
         Ok(true)
     }
 
-    fn start_drain(&mut self, now: Instant) {
+    fn start_drain(&mut self, now: Instant, drain_for: Duration) {
         let _ = self.stream.shutdown(Shutdown::Write);
         self.input = Vec::new();
         self.phase = Phase::Drain { drained: 0 };
-        self.until = now + DRAIN_FOR;
+        self.until = now + drain_for;
     }
 
     /// Reads and drops what the client sends; `None` once the connection

@@ -52,6 +52,10 @@ pub struct ServerConfig {
     pub head_timeout: Duration,
     /// The longest a client may take to receive an answer.
     pub write_timeout: Duration,
+    /// After the last answer on a connection, how long what the client
+    /// still sends is read and dropped (at most 256 KiB), so that unread
+    /// bytes do not turn the close into a reset that destroys the answer.
+    pub drain_for: Duration,
     /// The most connections open at once; when full, a new connection
     /// replaces the one that has waited longest without an answer in
     /// flight.
@@ -70,6 +74,7 @@ impl Default for ServerConfig {
             threads: 4,
             head_timeout: Duration::from_secs(5),
             write_timeout: Duration::from_secs(5),
+            drain_for: Duration::from_millis(500),
             max_connections: 128,
             max_requests_per_connection: 1000,
             max_waiting: 64,
