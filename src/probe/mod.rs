@@ -25,9 +25,10 @@
 //! it until the probe's deadline: the scrape timeout Prometheus announces
 //! (`X-Prometheus-Scrape-Timeout-Seconds`) minus [`MARGIN`], capped by
 //! `--timeout`, counted from when the request was in: a probe that waited
-//! for a handler thread past it sends nothing to the miner. At the deadline the answer is `probe_success 0`
-//! with a `timeout` poll error; the poll finishes in the background (its
-//! in-flight slot held until then) so that a late login is not wasted.
+//! for a handler thread past it sends nothing to the miner. At the
+//! deadline the answer is `probe_success 0` with a `timeout` poll error;
+//! the poll finishes in the background (its in-flight slot held until
+//! then) so that a late login is not wasted.
 
 pub mod allow;
 pub mod credentials;
