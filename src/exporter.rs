@@ -230,7 +230,7 @@ mod tests {
             ("/nope", false),
         ] {
             let head = format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n");
-            let request = parse_head(head.as_bytes()).unwrap();
+            let request = parse_head(head.as_bytes(), std::time::Instant::now()).unwrap();
             assert_eq!(app.waits(&request), waits, "{path}");
         }
     }

@@ -216,8 +216,9 @@ impl Connection {
             let Some(end) = find_head_end(&self.input, 0) else {
                 break;
             };
-            let (response, head_only, keep_alive) = match parse_head(&self.input[..end]) {
-                Ok(mut request) => {
+            let received = self.deferred_at.unwrap_or(now);
+            let (response, head_only, keep_alive) = match parse_head(&self.input[..end], received) {
+                Ok(request) => {
                     let waits = !ctx.may_wait && ctx.handler.waits(&request);
                     if waits && queued {
                         // Those answers first; this head at the next step.
@@ -227,7 +228,7 @@ impl Connection {
                         self.deferred_at = Some(now);
                         return Queued::Defer;
                     }
-                    request.received = self.deferred_at.take().unwrap_or(now);
+                    self.deferred_at = None;
                     let keep_alive = request.wants_keep_alive()
                         && !request.has_body()
                         && self.served + 1 < ctx.config.max_requests_per_connection;

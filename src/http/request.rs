@@ -24,7 +24,7 @@ pub struct Request {
     /// When the whole head was in: the step of the connection that found
     /// it (for a head handed to a handler thread, the step on the loop), so
     /// that a handler can count the wait for a thread against its own
-    /// deadline. [`parse_head`] sets the time it is called.
+    /// deadline.
     pub received: Instant,
 }
 
@@ -87,8 +87,9 @@ fn is_token_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-/// Parses a complete head (up to and including its blank line).
-pub fn parse_head(head: &[u8]) -> Result<Request, HeadError> {
+/// Parses a complete head (up to and including its blank line), in
+/// `received` when it was.
+pub fn parse_head(head: &[u8], received: Instant) -> Result<Request, HeadError> {
     let text =
         std::str::from_utf8(head).map_err(|_| HeadError::Malformed("request head is not UTF-8"))?;
     let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
@@ -160,7 +161,7 @@ pub fn parse_head(head: &[u8]) -> Result<Request, HeadError> {
         query,
         version,
         headers,
-        received: Instant::now(),
+        received,
     };
     if let Some(length) = request.header("content-length") {
         if length.trim().parse::<u64>().is_err() {
@@ -178,7 +179,7 @@ mod tests {
     use super::*;
 
     fn parse(s: &str) -> Result<Request, HeadError> {
-        parse_head(s.as_bytes())
+        parse_head(s.as_bytes(), Instant::now())
     }
 
     #[test]
@@ -250,7 +251,7 @@ mod tests {
             assert_eq!(parse(head).as_ref().err(), Some(want), "{head:?}");
         }
         assert_eq!(
-            parse_head(b"\xff\xfe / HTTP/1.1\r\n\r\n").err(),
+            parse_head(b"\xff\xfe / HTTP/1.1\r\n\r\n", Instant::now()).err(),
             Some(HeadError::Malformed("request head is not UTF-8"))
         );
     }
