@@ -3,7 +3,7 @@
 
 use linxdot_sim::dashboard::{Dashboard, Fault};
 use linxdot_sim::exporter::{command, Exporter};
-use linxdot_sim::http::{http_request, HttpAnswer};
+use linxdot_sim::http::{get, HttpAnswer};
 use linxdot_sim::text::{family_block, sample};
 use linxdot_sim::wait;
 use std::path::{Path, PathBuf};
@@ -157,12 +157,7 @@ fn a_scrape_never_waits_behind_probes() {
     for _ in 0..2 {
         let (addr, tx, host) = (exp.addr, tx.clone(), hanging.host());
         thread::spawn(move || {
-            let _ = tx.send(http_request(
-                addr,
-                &format!(
-                    "GET /probe?target={host} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-                ),
-            ));
+            let _ = tx.send(get(addr, &format!("/probe?target={host}")));
         });
     }
     wait::poll(
