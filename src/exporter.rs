@@ -167,6 +167,7 @@ impl http::Handler for App {
 
 /// Binds, starts everything and returns the running server.
 pub fn start(config: &Config, temper: TemperSource) -> std::io::Result<ServerHandle> {
+    http::set_log_hook(log_http);
     let listener = http::bind(config.bind_address, config.port, config.bind_v6only)?;
     let prober = Prober::new(config.probe.clone()).map_err(std::io::Error::other)?;
     prober.announce();
@@ -185,6 +186,17 @@ pub fn start(config: &Config, temper: TemperSource) -> std::io::Result<ServerHan
         config.thread_count
     );
     Ok(handle)
+}
+
+/// The HTTP server's log lines, into this program's log.
+fn log_http(level: http::Level, message: std::fmt::Arguments<'_>) {
+    let level = match level {
+        http::Level::Debug => crate::log::Level::Debug,
+        http::Level::Info => crate::log::Level::Info,
+        http::Level::Warn => crate::log::Level::Warn,
+        http::Level::Error => crate::log::Level::Error,
+    };
+    crate::log::log(level, message);
 }
 
 /// Allocator settings for a process that runs for months: call first thing

@@ -14,7 +14,7 @@ pub mod config;
 pub mod decimal;
 pub mod exporter;
 pub mod exposition;
-pub mod http;
+pub use http;
 pub mod landing;
 pub mod miner;
 pub mod probe;

@@ -1,9 +1,9 @@
 //! The HTTP server over real TCP on loopback: every status it can answer,
 //! keep-alive, pipelining, and that idle clients cannot starve a scrape.
 
+use http::{ServerConfig, ServerHandle};
 use linxdot_exporter::collector::Registry;
 use linxdot_exporter::exporter::{App, BuildInfoCollector};
-use linxdot_exporter::http::{self, ServerConfig, ServerHandle};
 use linxdot_sim::exporter::Exporter;
 use linxdot_sim::http::{
     get, http_request, http_request_bytes, parse_answer, read_all, split_answers, HttpAnswer,

@@ -3,7 +3,7 @@
 //! ([`Handler::waits`]), over real TCP on loopback. A handler here waits
 //! behind a gate the test opens, so "still waiting" is a fact, not a race.
 
-use linxdot_exporter::http::{self, Handler, Request, Response, ServerConfig, ServerHandle};
+use http::{Handler, Request, Response, ServerConfig, ServerHandle};
 use linxdot_sim::http::{connect, get, read_all, split_answers};
 use linxdot_sim::wait;
 use std::io::Write;

@@ -7,7 +7,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use linxdot_exporter::http::request::{parse_head, Request, MAX_HEADERS, MAX_HEAD_BYTES};
+use http::request::{parse_head, Request, MAX_HEADERS, MAX_HEAD_BYTES};
 
 fn is_token(s: &str) -> bool {
     !s.is_empty()

@@ -1,5 +1,5 @@
 //! Finding and parsing one HTTP/1.x request head, within limits. The bytes
-//! come from [`super::connection`], which reads at most [`MAX_HEAD_BYTES`].
+//! come from [`crate::connection`], which reads at most [`MAX_HEAD_BYTES`].
 //!
 //! Only the head is read: this server has no routes that take a body, so a
 //! request that announces one is answered and its connection closed.

@@ -3,7 +3,7 @@
 //! stop signal, and makes every step that cannot wait: accepting, reading,
 //! parsing, answering from handlers that do not wait, writing, expiring.
 //! A head whose handler may wait ([`Handler::waits`]) is handed, with its
-//! connection, to the handler threads ([`super::pool`]).
+//! connection, to the handler threads ([`crate::pool`]).
 //!
 //! One thread, not a pool, runs the loop: a scrape is a few microseconds
 //! of work, and a second waiter on the same epoll set only adds wake-ups
@@ -34,18 +34,19 @@
 //!   [`stop`]: with no traffic and no open connection, the process sleeps in
 //!   the kernel.
 //!
-//! [`stop`]: super::ServerHandle::stop
-//! [`Handler::waits`]: super::server::Handler::waits
+//! [`stop`]: crate::ServerHandle::stop
+//! [`Handler::waits`]: crate::Handler::waits
 
-use super::connection::{Connection, Context, Next};
-use super::deadline::Timer;
-use super::listen::{self, check};
-use super::pool::Queue;
-use super::request::MAX_HEAD_BYTES;
-use super::server::{Handler, ServerConfig};
+use crate::connection::{Connection, Context, Next};
+use crate::deadline::Timer;
+use crate::listen;
+use crate::pool::Queue;
+use crate::request::MAX_HEAD_BYTES;
+use crate::sys::{self, Control, Event};
+use crate::{Handler, ServerConfig};
 use std::io;
 use std::net::TcpListener;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -68,45 +69,32 @@ struct Poller {
 
 impl Poller {
     fn new() -> io::Result<Poller> {
-        // SAFETY: epoll_create1 returns a new descriptor for the OwnedFd.
-        let fd = unsafe { OwnedFd::from_raw_fd(check(libc::epoll_create1(libc::EPOLL_CLOEXEC))?) };
-        Ok(Poller { fd })
+        Ok(Poller {
+            fd: sys::epoll_create()?,
+        })
     }
 
-    fn control(&self, op: libc::c_int, fd: RawFd, events: u32, token: u64) -> io::Result<()> {
-        let mut event = libc::epoll_event { events, u64: token };
-        // SAFETY: a valid epoll descriptor and a fully initialised event.
-        check(unsafe { libc::epoll_ctl(self.fd.as_raw_fd(), op, fd, &mut event) }).map(|_| ())
+    fn add(&self, fd: BorrowedFd<'_>, events: u32, token: u64) -> io::Result<()> {
+        sys::epoll_control(self.fd.as_fd(), Control::Add, fd, events, token)
     }
 
-    fn add(&self, fd: RawFd, events: u32, token: u64) -> io::Result<()> {
-        self.control(libc::EPOLL_CTL_ADD, fd, events, token)
-    }
-
-    fn rearm(&self, fd: RawFd, events: u32, token: u64) -> io::Result<()> {
-        self.control(libc::EPOLL_CTL_MOD, fd, events, token)
+    fn rearm(&self, fd: BorrowedFd<'_>, events: u32, token: u64) -> io::Result<()> {
+        sys::epoll_control(self.fd.as_fd(), Control::Modify, fd, events, token)
     }
 
     /// Sleeps until there are events; fills the front of `events` with
     /// them and says how many.
-    fn wait(&self, events: &mut [libc::epoll_event]) -> usize {
-        let room = libc::c_int::try_from(events.len()).unwrap_or(libc::c_int::MAX);
-        loop {
-            // SAFETY: room for `room` events in `events`.
-            let n = unsafe { libc::epoll_wait(self.fd.as_raw_fd(), events.as_mut_ptr(), room, -1) };
-            if let Ok(n @ 1..) = usize::try_from(n) {
-                return n;
-            }
-        }
+    fn wait(&self, events: &mut [Event]) -> usize {
+        sys::epoll_wait(self.fd.as_fd(), events)
     }
 }
 
 /// The listener and the timer: one event per readiness, re-armed when
 /// handled (so that a paused listener stays quiet).
-const ONE_SHOT: u32 = (libc::EPOLLIN | libc::EPOLLONESHOT) as u32;
+const ONE_SHOT: u32 = sys::IN | sys::ONE_SHOT;
 /// A connection: an event each time bytes arrive or room to write frees
 /// up, so it is registered once and never re-armed.
-const EDGES: u32 = (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLET) as u32;
+const EDGES: u32 = sys::IN | sys::OUT | sys::EDGE;
 
 /// One connection's place in the table.
 #[derive(Default)]
@@ -182,18 +170,12 @@ impl Reactor {
         listener.set_nonblocking(true)?;
         let poller = Poller::new()?;
         let timer = Timer::new()?;
-        // SAFETY: eventfd returns a new descriptor for the OwnedFd.
-        let stop_fd = unsafe {
-            OwnedFd::from_raw_fd(check(libc::eventfd(
-                0,
-                libc::EFD_CLOEXEC | libc::EFD_NONBLOCK,
-            ))?)
-        };
-        poller.add(listener.as_raw_fd(), ONE_SHOT, LISTENER)?;
+        let stop_fd = sys::event_create()?;
+        poller.add(listener.as_fd(), ONE_SHOT, LISTENER)?;
         poller.add(timer.fd(), ONE_SHOT, TIMER)?;
         // Level-triggered and never read: once written, the loop wakes up
         // and leaves.
-        poller.add(stop_fd.as_raw_fd(), libc::EPOLLIN as u32, STOP)?;
+        poller.add(stop_fd.as_fd(), sys::IN, STOP)?;
         let capacity = config.max_connections.max(1);
         Ok(Reactor {
             poller,
@@ -215,21 +197,17 @@ impl Reactor {
     pub fn stop(&self) {
         self.stopped.store(true, Ordering::SeqCst);
         self.deferred.stop();
-        let one = 1u64.to_ne_bytes();
-        // SAFETY: writes 8 bytes from an 8-byte buffer to an eventfd.
-        unsafe {
-            libc::write(self.stop_fd.as_raw_fd(), one.as_ptr().cast(), 8);
-        }
+        sys::counter_add(self.stop_fd.as_fd());
     }
 
     /// The readiness loop, until the server stops.
     pub fn run(&self) {
         let mut scratch = vec![0u8; MAX_HEAD_BYTES];
-        let mut events = [libc::epoll_event { events: 0, u64: 0 }; EVENT_BATCH];
+        let mut events = [sys::no_event(); EVENT_BATCH];
         while !self.stopped.load(Ordering::SeqCst) {
             let n = self.poller.wait(&mut events);
             for event in &events[..n] {
-                match event.u64 {
+                match sys::token(event) {
                     STOP => return,
                     LISTENER => self.accept(),
                     TIMER => self.expire(&mut scratch),
@@ -356,18 +334,15 @@ impl Reactor {
     }
 
     fn rearm_listener(&self) {
-        if let Err(e) = self
-            .poller
-            .rearm(self.listener.as_raw_fd(), ONE_SHOT, LISTENER)
-        {
-            crate::error!("http: cannot wait for connections: {e}");
+        if let Err(e) = self.poller.rearm(self.listener.as_fd(), ONE_SHOT, LISTENER) {
+            error!("http: cannot wait for connections: {e}");
         }
     }
 
     fn log_accept_error(&self, e: &io::Error) {
         let mut last = lock(&self.last_accept_error_log);
         if last.is_none_or(|t| t.elapsed() > Duration::from_secs(60)) {
-            crate::warn!("http: accept failed: {e}");
+            warn!("http: accept failed: {e}");
             *last = Some(Instant::now());
         }
     }
@@ -398,7 +373,7 @@ impl Reactor {
                 if let Some(connection) = slot.take() {
                     slot.free();
                     drop(slot);
-                    crate::debug!("http: closing the connection idle longest, for a new one");
+                    debug!("http: closing the connection idle longest, for a new one");
                     drop(connection);
                     return Some(index);
                 }
@@ -410,7 +385,7 @@ impl Reactor {
     /// A new connection into the table, making room if it is full.
     fn admit(&self, stream: std::net::TcpStream) {
         let Some(index) = self.room() else {
-            crate::debug!("http: every connection has an answer in flight; refusing a new one");
+            debug!("http: every connection has an answer in flight; refusing a new one");
             return;
         };
         let connection = Box::new(Connection::new(stream, Instant::now(), &self.config));
@@ -420,15 +395,15 @@ impl Reactor {
         else {
             unreachable!("a new connection waits for its first head")
         };
-        let fd = connection.fd();
         let mut slot = lock(&self.slots[index]);
         let token = token(index, slot.generation);
+        // Under the slot's lock: the connection is in place before any event.
+        let added = self.poller.add(connection.fd(), EDGES, token);
         slot.connection = Some(connection);
         slot.until = Some(until);
         slot.evictable = evictable;
-        // Under the slot's lock: the connection is in place before any event.
-        if let Err(e) = self.poller.add(fd, EDGES, token) {
-            crate::warn!("http: cannot wait for a new connection: {e}");
+        if let Err(e) = added {
+            warn!("http: cannot wait for a new connection: {e}");
             let connection = slot.take();
             slot.free();
             drop(slot);
@@ -479,7 +454,7 @@ impl Reactor {
             self.timer.arm_for(at);
         }
         if let Err(e) = self.poller.rearm(self.timer.fd(), ONE_SHOT, TIMER) {
-            crate::error!("http: cannot wait for deadlines: {e}");
+            error!("http: cannot wait for deadlines: {e}");
         }
         if resume_listener {
             self.rearm_listener();

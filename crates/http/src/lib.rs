@@ -1,22 +1,59 @@
-//! The server's public face: its configuration, the handler it calls, and
-//! starting and stopping it. How it works is in [`super::reactor`] (the
-//! readiness loop), [`super::pool`] (the hand-off to the handler threads),
-//! [`super::connection`] (one connection's cycle), [`super::deadline`]
-//! (timeouts) and [`super::listen`] (the socket).
+//! A small HTTP/1.1 server on `std` and `libc`: enough to serve scrapes,
+//! bounded against slow and hostile clients, and asleep in the kernel
+//! while nothing happens. It knows nothing about metrics: what it needs
+//! from the program is a [`Handler`] and, if it wants the server's log
+//! lines, a [`set_log_hook`].
+//!
+//! - this file: the [`Handler`] the server calls and its [`ServerConfig`];
+//! - [`listen`]: the listening socket and non-blocking accepts;
+//! - [`reactor`]: the readiness loop (one thread over one epoll set);
+//! - [`pool`]: the hand-off of requests that may wait to the handler threads;
+//! - [`connection`]: one connection's request/response cycle;
+//! - [`deadline`]: the per-connection deadlines and the timer behind them;
+//! - [`request`], [`response`]: the bytes of a request head and an answer;
+//! - [`server`]: starting and stopping;
+//! - [`sys`]: every system call `std` does not make, the crate's only
+//!   `unsafe` code.
 //!
 //! Invariant: the handler is the only code that sees a request, and it is
 //! called with a whole, parsed head; it never waits for a client. It is
 //! called on the readiness loop unless [`Handler::waits`] says it may wait
 //! for something else, in which case it runs on one of the handler
 //! threads.
+#![deny(unsafe_code)]
 
-use super::reactor::Reactor;
-use super::request::Request;
-use super::response::Response;
-use std::io;
-use std::net::{SocketAddr, TcpListener};
-use std::sync::Arc;
-use std::thread;
+macro_rules! debug {
+    ($($arg:tt)*) => { $crate::log::log($crate::Level::Debug, format_args!($($arg)*)) };
+}
+macro_rules! info {
+    ($($arg:tt)*) => { $crate::log::log($crate::Level::Info, format_args!($($arg)*)) };
+}
+macro_rules! warn {
+    ($($arg:tt)*) => { $crate::log::log($crate::Level::Warn, format_args!($($arg)*)) };
+}
+macro_rules! error {
+    ($($arg:tt)*) => { $crate::log::log($crate::Level::Error, format_args!($($arg)*)) };
+}
+
+mod connection;
+mod deadline;
+mod digits;
+mod listen;
+mod log;
+mod pool;
+mod reactor;
+pub mod request;
+pub mod response;
+mod server;
+#[allow(unsafe_code)]
+mod sys;
+
+pub use listen::bind;
+pub use log::{set_log_hook, Level, LogHook};
+pub use request::Request;
+pub use response::Response;
+pub use server::{serve, ServerHandle};
+
 use std::time::Duration;
 
 /// What answers a parsed request. The server knows nothing else about it.
@@ -80,55 +117,4 @@ impl Default for ServerConfig {
             max_waiting: 64,
         }
     }
-}
-
-/// A running server. Dropping the handle leaves it running; [`stop`] ends it.
-///
-/// [`stop`]: ServerHandle::stop
-pub struct ServerHandle {
-    local_addr: SocketAddr,
-    reactor: Arc<Reactor>,
-}
-
-impl ServerHandle {
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
-    }
-
-    /// Stops the loop and the handler threads after the step each is
-    /// making; connections still open are closed when the last of them has
-    /// gone.
-    pub fn stop(&self) {
-        self.reactor.stop();
-    }
-}
-
-/// Starts the readiness loop and the handler threads on `listener`.
-pub fn serve(
-    listener: TcpListener,
-    handler: impl Handler,
-    config: ServerConfig,
-) -> io::Result<ServerHandle> {
-    let local_addr = listener.local_addr()?;
-    let threads = config.threads.max(1);
-    let reactor = Arc::new(Reactor::new(listener, Box::new(handler), config)?);
-    let start = |name: String, run: fn(&Reactor)| {
-        let reactor = Arc::clone(&reactor);
-        thread::Builder::new()
-            .name(name)
-            .stack_size(128 * 1024)
-            .spawn(move || run(&reactor))
-            .map(drop)
-    };
-    let started = (0..threads)
-        .try_for_each(|index| start(format!("http-handler-{index}"), Reactor::run_handlers))
-        .and_then(|()| start("http-loop".into(), Reactor::run));
-    if let Err(e) = started {
-        reactor.stop();
-        return Err(e);
-    }
-    Ok(ServerHandle {
-        local_addr,
-        reactor,
-    })
 }

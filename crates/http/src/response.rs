@@ -1,6 +1,6 @@
 //! An HTTP/1.1 response and its bytes on the wire.
 
-use crate::decimal::Digits;
+use crate::digits::Digits;
 use std::io::{self, Write};
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -19,12 +19,12 @@
 //! [`Next::Defer`]; the handler thread that takes the connection over
 //! answers it with [`Connection::resume`].
 
-use super::request::{find_head_end, parse_head, HeadError, MAX_HEAD_BYTES};
-use super::response::Response;
-use super::server::{Handler, ServerConfig};
+use crate::request::{find_head_end, parse_head, HeadError, MAX_HEAD_BYTES};
+use crate::response::Response;
+use crate::{Handler, ServerConfig};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 /// The most bytes drained from a closing connection.
@@ -116,8 +116,8 @@ impl Connection {
         }
     }
 
-    pub fn fd(&self) -> RawFd {
-        self.stream.as_raw_fd()
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.stream.as_fd()
     }
 
     /// What to wait for now, without doing anything.

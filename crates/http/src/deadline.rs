@@ -1,5 +1,5 @@
 //! Deadlines: each waiting connection's deadline is kept in its table slot
-//! (see [`super::reactor`]); this is the one kernel timer that fires when
+//! (see [`crate::reactor`]); this is the one kernel timer that fires when
 //! the earliest of them is reached.
 //!
 //! Invariants: the timer is armed no later than the earliest deadline
@@ -13,9 +13,9 @@
 //! closes, the timer is disarmed, so that a deadline met since does not
 //! wake anyone.
 
-use super::listen::check;
+use crate::sys;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -35,24 +35,16 @@ pub(super) struct Timer {
 
 impl Timer {
     pub fn new() -> io::Result<Timer> {
-        // SAFETY: timerfd_create returns a new descriptor that the OwnedFd
-        // takes over.
-        let fd = unsafe {
-            OwnedFd::from_raw_fd(check(libc::timerfd_create(
-                libc::CLOCK_MONOTONIC,
-                libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
-            ))?)
-        };
         Ok(Timer {
-            fd,
+            fd: sys::timer_create()?,
             base: Instant::now(),
             armed_at: AtomicU64::new(DISARMED),
             lock: Mutex::new(()),
         })
     }
 
-    pub fn fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
     }
 
     fn nanos(&self, at: Instant) -> u64 {
@@ -79,42 +71,16 @@ impl Timer {
         let wait = at
             .saturating_duration_since(Instant::now())
             .max(Duration::from_nanos(1));
-        let spec = libc::itimerspec {
-            it_interval: libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            },
-            it_value: libc::timespec {
-                // `as _`: time_t, whose width musl changed (the name is deprecated there).
-                tv_sec: wait.as_secs() as _,
-                tv_nsec: wait.subsec_nanos() as libc::c_long,
-            },
-        };
-        // SAFETY: a valid timerfd and a fully initialised itimerspec.
-        let r = unsafe { libc::timerfd_settime(self.fd(), 0, &spec, std::ptr::null_mut()) };
-        if r == 0 {
-            self.armed_at.store(wanted, Ordering::SeqCst);
-        } else {
-            crate::warn!(
-                "http: cannot arm the deadline timer: {}",
-                io::Error::last_os_error()
-            );
+        match sys::timer_set(self.fd(), wait) {
+            Ok(()) => self.armed_at.store(wanted, Ordering::SeqCst),
+            Err(e) => warn!("http: cannot arm the deadline timer: {e}"),
         }
     }
-
     /// Disarms the timer: no deadline is pending (the caller knows).
     pub fn disarm(&self) {
         let _guard = self.guard();
-        let zero = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        let spec = libc::itimerspec {
-            it_interval: zero,
-            it_value: zero,
-        };
-        // SAFETY: a valid timerfd and a fully initialised itimerspec.
-        unsafe { libc::timerfd_settime(self.fd(), 0, &spec, std::ptr::null_mut()) };
+        // Zero disarms; a failure leaves nothing better to do.
+        let _ = sys::timer_set(self.fd(), Duration::ZERO);
         self.armed_at.store(DISARMED, Ordering::SeqCst);
     }
 
@@ -123,12 +89,7 @@ impl Timer {
     /// that are due, so that a deadline recorded meanwhile re-arms it.
     pub fn fired(&self) {
         let _guard = self.guard();
-        let mut expirations = [0u8; 8];
-        // SAFETY: reads at most 8 bytes into an 8-byte buffer; the fd is
-        // non-blocking, so a read with nothing to take just fails.
-        unsafe {
-            libc::read(self.fd(), expirations.as_mut_ptr().cast(), 8);
-        }
+        sys::counter_take(self.fd());
         self.armed_at.store(DISARMED, Ordering::SeqCst);
     }
 
@@ -143,13 +104,7 @@ mod tests {
     use super::*;
 
     fn readable(timer: &Timer, wait: Duration) -> bool {
-        let mut pfd = libc::pollfd {
-            fd: timer.fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd.
-        unsafe { libc::poll(&mut pfd, 1, wait.as_millis() as libc::c_int) == 1 }
+        sys::readable_within(timer.fd(), wait)
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! sleeps on the condition variable: nothing wakes it but a hand-off or
 //! the stop.
 //!
-//! [`Handler::waits`]: super::server::Handler::waits
+//! [`Handler::waits`]: crate::Handler::waits
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard};
