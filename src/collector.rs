@@ -61,14 +61,21 @@ impl Registry {
 
     /// One whole scrape body.
     pub fn render(&self) -> String {
-        let mut out = Exposition::new();
-        out.reserve(self.last_length.load(Ordering::Relaxed) + 256);
+        let mut body = String::with_capacity(self.last_length.load(Ordering::Relaxed) + 256);
+        self.render_into(&mut body);
+        body
+    }
+
+    /// One whole scrape body, into `body` (emptied first): with a buffer
+    /// that has grown to a scrape's size, this allocates nothing (every
+    /// collector copies text rendered earlier, or writes a few numbers).
+    pub fn render_into(&self, body: &mut String) {
+        let mut out = Exposition::over(std::mem::take(body));
         for collector in &self.collectors {
             collector.collect(&mut out);
         }
-        let body = out.into_string();
+        *body = out.into_string();
         self.last_length.store(body.len(), Ordering::Relaxed);
-        body
     }
 }
 

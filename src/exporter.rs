@@ -5,7 +5,7 @@ pub use crate::build_info::BuildInfoCollector;
 use crate::collector::{Collector, Registry};
 use crate::config::{Config, VERSION};
 use crate::exposition::CONTENT_TYPE;
-use crate::http::{self, Request, Response, ServerConfig, ServerHandle};
+use crate::http::{self, Reply, Request, Response, ServerConfig, ServerHandle};
 use crate::miner::MinerCollector;
 use crate::probe::Prober;
 use crate::process::ProcessCollector;
@@ -118,7 +118,8 @@ pub struct Route {
     /// The answer may wait for another server (a probed miner): it runs on
     /// a handler thread, not on the readiness loop ([`http::Handler::waits`]).
     pub waits: bool,
-    pub answer: fn(&App, &Request) -> Response,
+    /// Writes the answer into the server's reply.
+    pub answer: fn(&App, &Request, &mut Reply<'_>),
 }
 
 /// Every path the exporter answers, `GET` and `HEAD` only.
@@ -126,17 +127,24 @@ pub const ROUTES: &[Route] = &[
     Route {
         path: "/metrics",
         waits: false,
-        answer: |app, _| Response::new(200, CONTENT_TYPE, app.registry.render()),
+        // Into the server's reused buffer: a scrape allocates nothing.
+        answer: |app, _, reply| app.registry.render_into(reply.body(200, CONTENT_TYPE)),
     },
     Route {
         path: "/",
         waits: false,
-        answer: |app, _| Response::new(200, "text/html; charset=utf-8", app.registry.status_page()),
+        answer: |app, _, reply| {
+            reply.send(Response::new(
+                200,
+                "text/html; charset=utf-8",
+                app.registry.status_page(),
+            ))
+        },
     },
     Route {
         path: "/probe",
         waits: true,
-        answer: |app, request| app.prober.handle(request),
+        answer: |app, request, reply| reply.send(app.prober.handle(request)),
     },
 ];
 
@@ -144,20 +152,33 @@ fn route(request: &Request) -> Option<&'static Route> {
     ROUTES.iter().find(|route| route.path == request.path)
 }
 
-/// Answers one request from [`ROUTES`].
-pub fn handle(app: &App, request: &Request) -> Response {
+/// Answers one request from [`ROUTES`] into `reply`.
+pub fn respond(app: &App, request: &Request, reply: &mut Reply<'_>) {
     let Some(route) = route(request) else {
-        return Response::text(404, "not found; metrics are at /metrics");
+        return reply.send(Response::text(404, "not found; metrics are at /metrics"));
     };
     if request.method != "GET" && request.method != "HEAD" {
-        return Response::text(405, "method not allowed").with_header("Allow", "GET, HEAD");
+        return reply
+            .send(Response::text(405, "method not allowed").with_header("Allow", "GET, HEAD"));
     }
-    (route.answer)(app, request)
+    (route.answer)(app, request, reply)
+}
+
+/// Answers one request from [`ROUTES`].
+pub fn handle(app: &App, request: &Request) -> Response {
+    let mut body = String::new();
+    let mut reply = Reply::new(&mut body);
+    respond(app, request, &mut reply);
+    reply.into_response()
 }
 
 impl http::Handler for App {
     fn handle(&self, request: &Request) -> Response {
         handle(self, request)
+    }
+
+    fn respond(&self, request: &Request, reply: &mut Reply<'_>) {
+        respond(self, request, reply)
     }
 
     fn waits(&self, request: &Request) -> bool {
@@ -242,7 +263,8 @@ mod tests {
             ("/nope", false),
         ] {
             let head = format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n");
-            let request = parse_head(head.as_bytes(), std::time::Instant::now()).unwrap();
+            let mut head = head.into_bytes();
+            let request = parse_head(&mut head, std::time::Instant::now()).unwrap();
             assert_eq!(app.waits(&request), waits, "{path}");
         }
     }

@@ -41,6 +41,15 @@ impl Exposition {
         Self::default()
     }
 
+    /// A body written into `buffer` (emptied first), reusing its memory.
+    pub fn over(mut buffer: String) -> Self {
+        buffer.clear();
+        Exposition {
+            body: buffer,
+            families: Vec::new(),
+        }
+    }
+
     /// Starts a family: writes its `# HELP` and `# TYPE` lines.
     pub fn family(&mut self, name: &'static str, help: &str, kind: MetricType) -> FamilyWriter<'_> {
         debug_assert!(is_valid_metric_name(name), "bad metric name {name:?}");

@@ -28,10 +28,10 @@ fn check(request: &Request) {
         assert!(no_ctl(q), "query {q:?}");
     }
     assert!(matches!(request.version, (1, 0) | (1, 1)));
-    assert!(request.headers.len() <= MAX_HEADERS);
-    for (name, value) in &request.headers {
+    assert!(request.headers().count() <= MAX_HEADERS);
+    for (name, value) in request.headers() {
         assert!(is_token(name), "header name {name:?}");
-        assert_eq!(name, &name.to_ascii_lowercase());
+        assert_eq!(name, name.to_ascii_lowercase());
         assert!(
             !value.bytes().any(|b| (b < b' ' && b != b'\t') || b == 0x7f),
             "header value {value:?}"
@@ -59,7 +59,7 @@ fn write_back(request: &Request) -> Vec<u8> {
         " HTTP/{}.{}\r\n",
         request.version.0, request.version.1
     ));
-    for (name, value) in &request.headers {
+    for (name, value) in request.headers() {
         out.push_str(&format!("{name}: {value}\r\n"));
     }
     out.push_str("\r\n");
@@ -68,11 +68,13 @@ fn write_back(request: &Request) -> Vec<u8> {
 
 fuzz_target!(|data: &[u8]| {
     // the connection never hands the parser more than this.
-    let data = &data[..data.len().min(MAX_HEAD_BYTES)];
+    // The parser lowercases header names in place: it gets a copy.
+    let mut data = data[..data.len().min(MAX_HEAD_BYTES)].to_vec();
     let received = std::time::Instant::now();
-    if let Ok(request) = parse_head(data, received) {
+    if let Ok(request) = parse_head(&mut data, received) {
         check(&request);
-        let again = parse_head(&write_back(&request), received);
+        let mut written = write_back(&request);
+        let again = parse_head(&mut written, received);
         assert_eq!(again.as_ref(), Ok(&request), "written back: {:?}", request);
     }
 });

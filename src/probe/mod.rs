@@ -219,12 +219,11 @@ impl Prober {
             return Response::text(405, "method not allowed").with_header("Allow", "GET, HEAD");
         }
         self.credentials.reload_if_requested();
-        let target = match target::target_param(request.query.as_deref())
-            .and_then(|t| target::parse_target(&t))
-        {
-            Ok(t) => t,
-            Err(e) => return Response::text(400, &format!("bad target: {e}")),
-        };
+        let target =
+            match target::target_param(request.query).and_then(|t| target::parse_target(&t)) {
+                Ok(t) => t,
+                Err(e) => return Response::text(400, &format!("bad target: {e}")),
+            };
         if !self.config.allow.allows(&target) {
             crate::debug!("probe: refused {target}: not allowed");
             return Response::text(

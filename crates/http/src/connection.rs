@@ -20,7 +20,7 @@
 //! answers it with [`Connection::resume`].
 
 use crate::request::{find_head_end, parse_head, HeadError, MAX_HEAD_BYTES};
-use crate::response::Response;
+use crate::response::{Reply, Response};
 use crate::{Handler, ServerConfig};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -29,6 +29,9 @@ use std::time::{Duration, Instant};
 
 /// The most bytes drained from a closing connection.
 const DRAIN_MAX: usize = 256 * 1024;
+/// The most output buffer a connection keeps between answers, so that a
+/// keep-alive scrape reuses it instead of allocating another.
+const KEEP_OUTPUT_BYTES: usize = 16 * 1024;
 /// Answers to pipelined requests are queued up to about this many bytes
 /// before they are written.
 const BATCH_BYTES: usize = 64 * 1024;
@@ -67,12 +70,29 @@ enum Phase {
     Drain { drained: usize },
 }
 
+/// The buffers of one thread that steps connections, kept and reused so
+/// that a request answered from them allocates nothing.
+pub(crate) struct Buffers {
+    /// What one read takes, [`MAX_HEAD_BYTES`] long.
+    scratch: Box<[u8]>,
+    /// The body a handler writes with [`Reply::body`].
+    body: String,
+}
+
+impl Buffers {
+    pub fn new() -> Buffers {
+        Buffers {
+            scratch: vec![0u8; MAX_HEAD_BYTES].into_boxed_slice(),
+            body: String::new(),
+        }
+    }
+}
+
 /// What a step needs from the server.
-pub(super) struct Context<'a> {
+pub(crate) struct Context<'a> {
     pub handler: &'a dyn Handler,
     pub config: &'a ServerConfig,
-    /// The thread's read buffer, at least [`MAX_HEAD_BYTES`] long.
-    pub scratch: &'a mut [u8],
+    pub buffers: &'a mut Buffers,
     /// This step may run a handler that waits ([`Handler::waits`]).
     pub may_wait: bool,
     /// Otherwise, such a head may be handed to a handler thread; if not
@@ -171,7 +191,7 @@ impl Connection {
                     }
                 },
                 Phase::Drain { drained } => {
-                    return match self.drain(ctx.scratch, drained) {
+                    return match self.drain(&mut ctx.buffers.scratch, drained) {
                         Some(drained) => {
                             self.phase = Phase::Drain { drained };
                             self.waiting()
@@ -199,7 +219,7 @@ impl Connection {
                         );
                     } else if !self.readable {
                         return self.waiting();
-                    } else if self.fill(ctx.scratch).is_err() {
+                    } else if self.fill(&mut ctx.buffers.scratch).is_err() {
                         return Next::Close;
                     }
                 }
@@ -217,7 +237,8 @@ impl Connection {
                 break;
             };
             let received = self.deferred_at.unwrap_or(now);
-            let (response, head_only, keep_alive) = match parse_head(&self.input[..end], received) {
+            let was_empty = self.output.is_empty();
+            let keep_alive = match parse_head(&mut self.input[..end], received) {
                 Ok(request) => {
                     let waits = !ctx.may_wait && ctx.handler.waits(&request);
                     if waits && queued {
@@ -232,21 +253,30 @@ impl Connection {
                     let keep_alive = request.wants_keep_alive()
                         && !request.has_body()
                         && self.served + 1 < ctx.config.max_requests_per_connection;
-                    let response = match waits {
-                        true => Response::text(
-                            503,
-                            "too many requests waiting for a handler thread; try again",
-                        )
-                        .with_header("Retry-After", "1"),
-                        false => ctx.handler.handle(&request),
-                    };
-                    (response, request.method == "HEAD", keep_alive)
+                    let mut reply = Reply::new(&mut ctx.buffers.body);
+                    match waits {
+                        true => reply.send(
+                            Response::text(
+                                503,
+                                "too many requests waiting for a handler thread; try again",
+                            )
+                            .with_header("Retry-After", "1"),
+                        ),
+                        false => ctx.handler.respond(&request, &mut reply),
+                    }
+                    reply.write_into(&mut self.output, request.method == "HEAD", keep_alive);
+                    keep_alive
                 }
-                Err(e) => (error_response(e), false, false),
+                Err(e) => {
+                    error_response(e).write_into(&mut self.output, false, false);
+                    false
+                }
             };
+            if was_empty {
+                self.until = now + ctx.config.write_timeout;
+            }
             self.served += 1;
             self.input.drain(..end);
-            self.push(response.to_bytes(head_only, keep_alive), now, ctx);
             queued = true;
             if !keep_alive {
                 self.phase = Phase::Flush { close_after: true };
@@ -262,17 +292,11 @@ impl Connection {
 
     /// Queues an error answer after which the connection closes.
     fn queue_error(&mut self, response: Response, now: Instant, ctx: &Context<'_>) {
-        self.push(response.to_bytes(false, false), now, ctx);
-        self.phase = Phase::Flush { close_after: true };
-    }
-
-    fn push(&mut self, bytes: Vec<u8>, now: Instant, ctx: &Context<'_>) {
         if self.output.is_empty() {
-            self.output = bytes;
             self.until = now + ctx.config.write_timeout;
-        } else {
-            self.output.extend_from_slice(&bytes);
         }
+        response.write_into(&mut self.output, false, false);
+        self.phase = Phase::Flush { close_after: true };
     }
 
     /// Reads once into `input`, at most up to [`MAX_HEAD_BYTES`] held.
@@ -312,8 +336,12 @@ impl Connection {
                 },
             }
         }
-        // Answers can be large: do not keep their buffer while idle.
-        self.output = Vec::new();
+        // Kept for the next answer, unless it grew large (a big answer, a
+        // pipelined batch): then it is not held while idle.
+        self.output.clear();
+        if self.output.capacity() > KEEP_OUTPUT_BYTES {
+            self.output = Vec::new();
+        }
         self.written = 0;
         Ok(true)
     }

@@ -51,14 +51,23 @@ mod sys;
 pub use listen::bind;
 pub use log::{set_log_hook, Level, LogHook};
 pub use request::Request;
-pub use response::Response;
+pub use response::{Reply, Response};
 pub use server::{serve, ServerHandle};
 
 use std::time::Duration;
 
 /// What answers a parsed request. The server knows nothing else about it.
 pub trait Handler: Send + Sync + 'static {
+    /// The answer to `request`.
     fn handle(&self, request: &Request) -> Response;
+
+    /// Writes the answer to `request` into `reply`; what the server calls.
+    /// The default sends what [`handle`](Handler::handle) returns. A
+    /// handler on a hot path writes its body with [`Reply::body`] instead,
+    /// into a buffer the server reuses, and allocates nothing.
+    fn respond(&self, request: &Request, reply: &mut Reply<'_>) {
+        reply.send(self.handle(request));
+    }
 
     /// Whether answering `request` may wait (for another server, say). Such
     /// a request is answered on a handler thread, so that the readiness

@@ -37,11 +37,10 @@
 //! [`stop`]: crate::ServerHandle::stop
 //! [`Handler::waits`]: crate::Handler::waits
 
-use crate::connection::{Connection, Context, Next};
+use crate::connection::{Buffers, Connection, Context, Next};
 use crate::deadline::Timer;
 use crate::listen;
 use crate::pool::Queue;
-use crate::request::MAX_HEAD_BYTES;
 use crate::sys::{self, Control, Event};
 use crate::{Handler, ServerConfig};
 use std::io;
@@ -202,7 +201,7 @@ impl Reactor {
 
     /// The readiness loop, until the server stops.
     pub fn run(&self) {
-        let mut scratch = vec![0u8; MAX_HEAD_BYTES];
+        let mut buffers = Buffers::new();
         let mut events = [sys::no_event(); EVENT_BATCH];
         while !self.stopped.load(Ordering::SeqCst) {
             let n = self.poller.wait(&mut events);
@@ -210,8 +209,8 @@ impl Reactor {
                 match sys::token(event) {
                     STOP => return,
                     LISTENER => self.accept(),
-                    TIMER => self.expire(&mut scratch),
-                    token => self.ready(token, &mut scratch),
+                    TIMER => self.expire(&mut buffers),
+                    token => self.ready(token, &mut buffers),
                 }
             }
         }
@@ -220,27 +219,27 @@ impl Reactor {
     /// A handler thread: answers the heads handed over by the loop, until
     /// the server stops.
     pub fn run_handlers(&self) {
-        let mut scratch = vec![0u8; MAX_HEAD_BYTES];
+        let mut buffers = Buffers::new();
         while let Some((index, mut connection)) = self.deferred.pop() {
-            let mut ctx = self.context(&mut scratch, true);
+            let mut ctx = self.context(&mut buffers, true);
             let next = connection.resume(&mut ctx, Instant::now());
-            self.settle(index, connection, next, &mut scratch, true);
+            self.settle(index, connection, next, &mut buffers, true);
             self.waiting.fetch_sub(1, Ordering::SeqCst);
         }
     }
 
-    fn context<'a>(&'a self, scratch: &'a mut [u8], may_wait: bool) -> Context<'a> {
+    fn context<'a>(&'a self, buffers: &'a mut Buffers, may_wait: bool) -> Context<'a> {
         Context {
             handler: &*self.handler,
             config: &self.config,
-            scratch,
+            buffers,
             may_wait,
             may_defer: self.waiting.load(Ordering::SeqCst) < self.config.max_waiting,
         }
     }
 
     /// A connection's event: the step it can make now.
-    fn ready(&self, token: u64, scratch: &mut [u8]) {
+    fn ready(&self, token: u64, buffers: &mut Buffers) {
         let index = (token & u64::from(u32::MAX)) as usize;
         let generation = (token >> 32) as u32;
         let connection = match self.slots.get(index).map(lock) {
@@ -254,8 +253,8 @@ impl Reactor {
             _ => None,
         };
         if let Some(mut connection) = connection {
-            let next = connection.ready(&mut self.context(scratch, false), Instant::now());
-            self.settle(index, connection, next, scratch, false);
+            let next = connection.ready(&mut self.context(buffers, false), Instant::now());
+            self.settle(index, connection, next, buffers, false);
         }
     }
 
@@ -267,7 +266,7 @@ impl Reactor {
         index: usize,
         mut connection: Box<Connection>,
         mut next: Next,
-        scratch: &mut [u8],
+        buffers: &mut Buffers,
         may_wait: bool,
     ) {
         loop {
@@ -289,7 +288,7 @@ impl Reactor {
             let mut slot = lock(&self.slots[index]);
             if std::mem::take(&mut slot.missed) {
                 drop(slot);
-                let mut ctx = self.context(scratch, may_wait);
+                let mut ctx = self.context(buffers, may_wait);
                 next = connection.ready(&mut ctx, Instant::now());
                 continue;
             }
@@ -418,7 +417,7 @@ impl Reactor {
     /// The timer fired: every connection whose deadline has passed gets its
     /// last step, a paused listener is resumed, and the timer is armed for
     /// the earliest deadline left.
-    fn expire(&self, scratch: &mut [u8]) {
+    fn expire(&self, buffers: &mut Buffers) {
         // First, so that a deadline recorded during the scan re-arms it.
         self.timer.fired();
         let now = Instant::now();
@@ -460,8 +459,8 @@ impl Reactor {
             self.rearm_listener();
         }
         for (index, mut connection) in due {
-            let next = connection.expired(&mut self.context(scratch, false), now);
-            self.settle(index, connection, next, scratch, false);
+            let next = connection.expired(&mut self.context(buffers, false), now);
+            self.settle(index, connection, next, buffers, false);
         }
     }
 }

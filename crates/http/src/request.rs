@@ -11,16 +11,19 @@ pub const MAX_HEAD_BYTES: usize = 8 * 1024;
 /// The most header lines accepted.
 pub const MAX_HEADERS: usize = 64;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Request {
-    pub method: String,
+/// A parsed request head. It borrows the bytes it was parsed from (the
+/// connection's input buffer), so that parsing allocates nothing.
+#[derive(Debug, Clone)]
+pub struct Request<'a> {
+    pub method: &'a str,
     /// The path of the target, without the query.
-    pub path: String,
-    pub query: Option<String>,
+    pub path: &'a str,
+    pub query: Option<&'a str>,
     /// `(major, minor)`: (1, 0) or (1, 1).
     pub version: (u8, u8),
-    /// Header names lowercased, values trimmed, in order.
-    pub headers: Vec<(String, String)>,
+    /// The header lines, checked, names lowercased, up to the blank line:
+    /// [`headers`](Request::headers) splits them.
+    header_lines: &'a str,
     /// When the whole head was in: the step of the connection that found
     /// it (for a head handed to a handler thread, the step on the loop), so
     /// that a handler can count the wait for a thread against its own
@@ -28,12 +31,44 @@ pub struct Request {
     pub received: Instant,
 }
 
-impl Request {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
+/// Two requests are equal when they say the same: the same method, target,
+/// version, headers (names and trimmed values, in order) and time, however
+/// their lines ended.
+impl PartialEq for Request<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        (
+            self.method,
+            self.path,
+            self.query,
+            self.version,
+            self.received,
+        ) == (
+            other.method,
+            other.path,
+            other.query,
+            other.version,
+            other.received,
+        ) && self.headers().eq(other.headers())
+    }
+}
+
+impl Eq for Request<'_> {}
+
+impl<'a> Request<'a> {
+    /// The headers in order: names lowercased, values trimmed.
+    pub fn headers(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        self.header_lines
+            .split('\n')
+            .map(|l| l.strip_suffix('\r').unwrap_or(l))
+            .take_while(|l| !l.is_empty())
+            .filter_map(|l| l.split_once(':'))
+            .map(|(name, value)| (name, value.trim_matches([' ', '\t'])))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&'a str> {
+        self.headers()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v)
     }
 
     /// Whether the client wants the connection kept open after this answer.
@@ -87,17 +122,50 @@ fn is_token_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
+/// The next line of `rest` (without its `\n` or `\r\n`), and `rest`
+/// moved past it.
+fn next_line<'a>(rest: &mut &'a str) -> &'a str {
+    let (line, after) = rest.split_once('\n').unwrap_or((rest, ""));
+    *rest = after;
+    line.strip_suffix('\r').unwrap_or(line)
+}
+
+/// Lowercases the header names of `head` in place: what precedes the
+/// first colon of each line after the request line, up to the blank line
+/// (bytes outside A-Z are left alone, so UTF-8 stays what it was).
+fn lowercase_names(head: &mut [u8]) {
+    let mut lines = head.split_mut(|&b| b == b'\n');
+    // RFC 9112 2.2: at most one empty line before the request line.
+    match lines.next() {
+        Some(first) if first.is_empty() || first == b"\r" => {
+            lines.next();
+        }
+        _ => {}
+    }
+    for line in lines {
+        if line.is_empty() || line == b"\r" {
+            break;
+        }
+        let name_end = line.iter().position(|&b| b == b':').unwrap_or(0);
+        line[..name_end].make_ascii_lowercase();
+    }
+}
+
 /// Parses a complete head (up to and including its blank line), in
-/// `received` when it was.
-pub fn parse_head(head: &[u8], received: Instant) -> Result<Request, HeadError> {
+/// `received` when it was. Header names are lowercased in `head` itself,
+/// and the request borrows it.
+pub fn parse_head(head: &mut [u8], received: Instant) -> Result<Request<'_>, HeadError> {
+    lowercase_names(head);
+    let head: &[u8] = head;
     let text =
         std::str::from_utf8(head).map_err(|_| HeadError::Malformed("request head is not UTF-8"))?;
-    let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
+    let mut rest = text;
     // RFC 9112 2.2: a server should ignore at least one empty line before the request line.
-    let mut request_line = lines.next().unwrap_or("");
+    let mut request_line = next_line(&mut rest);
     if request_line.is_empty() {
-        request_line = lines.next().unwrap_or("");
+        request_line = next_line(&mut rest);
     }
+    let header_lines = rest;
     let mut parts = request_line.split(' ');
     let (method, target, version) = match (parts.next(), parts.next(), parts.next(), parts.next()) {
         (Some(m), Some(t), Some(v), None) => (m, t, v),
@@ -126,12 +194,13 @@ pub fn parse_head(head: &[u8], received: Instant) -> Result<Request, HeadError> 
         return Err(HeadError::Malformed("bad request target"));
     }
     let (path, query) = match origin_form.split_once('?') {
-        Some((p, q)) => (p.to_string(), Some(q.to_string())),
-        None => (origin_form.to_string(), None),
+        Some((p, q)) => (p, Some(q)),
+        None => (origin_form, None),
     };
 
-    let mut headers = Vec::new();
-    for line in lines {
+    let mut count = 0;
+    loop {
+        let line = next_line(&mut rest);
         if line.is_empty() {
             break;
         }
@@ -147,20 +216,17 @@ pub fn parse_head(head: &[u8], received: Instant) -> Result<Request, HeadError> 
         if value.bytes().any(|b| (b < b' ' && b != b'\t') || b == 0x7f) {
             return Err(HeadError::Malformed("control character in a header value"));
         }
-        if headers.len() == MAX_HEADERS {
+        if count == MAX_HEADERS {
             return Err(HeadError::TooLarge);
         }
-        headers.push((
-            name.to_ascii_lowercase(),
-            value.trim_matches([' ', '\t']).to_string(),
-        ));
+        count += 1;
     }
     let request = Request {
-        method: method.to_string(),
+        method,
         path,
         query,
         version,
-        headers,
+        header_lines,
         received,
     };
     if let Some(length) = request.header("content-length") {
@@ -178,8 +244,9 @@ pub fn parse_head(head: &[u8], received: Instant) -> Result<Request, HeadError> 
 mod tests {
     use super::*;
 
-    fn parse(s: &str) -> Result<Request, HeadError> {
-        parse_head(s.as_bytes(), Instant::now())
+    /// Parses a copy of `s` (the request borrows it: leaked, for tests).
+    fn parse(s: &str) -> Result<Request<'static>, HeadError> {
+        parse_head(s.as_bytes().to_vec().leak(), Instant::now())
     }
 
     #[test]
@@ -191,7 +258,7 @@ mod tests {
         .unwrap();
         assert_eq!(r.method, "GET");
         assert_eq!(r.path, "/metrics");
-        assert_eq!(r.query.as_deref(), Some("x=1"));
+        assert_eq!(r.query, Some("x=1"));
         assert_eq!(r.version, (1, 1));
         assert_eq!(r.header("ACCEPT"), Some("text/plain;version=0.0.4"));
         assert!(r.wants_keep_alive());
@@ -251,7 +318,7 @@ mod tests {
             assert_eq!(parse(head).as_ref().err(), Some(want), "{head:?}");
         }
         assert_eq!(
-            parse_head(b"\xff\xfe / HTTP/1.1\r\n\r\n", Instant::now()).err(),
+            parse_head(&mut b"\xff\xfe / HTTP/1.1\r\n\r\n".to_vec(), Instant::now()).err(),
             Some(HeadError::Malformed("request head is not UTF-8"))
         );
     }
@@ -358,10 +425,7 @@ mod tests {
         let r = parse("OPTIONS * HTTP/1.0\r\n\r\n").unwrap();
         assert_eq!(r.path, "*");
         let r = parse("GET /~a!$&'()*+,;=:@?b=%20~ HTTP/1.0\r\nA: tab\there ~\r\n\r\n").unwrap();
-        assert_eq!(
-            (r.path.as_str(), r.query.as_deref()),
-            ("/~a!$&'()*+,;=:@", Some("b=%20~"))
-        );
+        assert_eq!((r.path, r.query), ("/~a!$&'()*+,;=:@", Some("b=%20~")));
         assert_eq!(r.header("a"), Some("tab\there ~"));
         let r = parse("GET https://x/ HTTP/1.0\r\n\r\n").unwrap();
         assert_eq!(r.path, "/");
@@ -376,8 +440,8 @@ mod tests {
         let r = parse(&head[..head.len() - 4]).unwrap();
         assert_eq!(r.path, "/m");
         assert_eq!(
-            r.headers,
-            [("host".into(), "a".into()), ("accept".into(), "b".into())]
+            r.headers().collect::<Vec<_>>(),
+            [("host", "a"), ("accept", "b")]
         );
         let head = "GET / HTTP/1.0\r\nA: b\r\n\nNEXT";
         assert_eq!(find_head_end(head.as_bytes(), 0), Some(head.len() - 4));
@@ -398,7 +462,7 @@ mod tests {
         for i in 0..MAX_HEADERS {
             head.push_str(&format!("X-{i}: {i}\r\n"));
         }
-        assert_eq!(parse(&format!("{head}\r\n")).unwrap().headers.len(), 64);
+        assert_eq!(parse(&format!("{head}\r\n")).unwrap().headers().count(), 64);
         head.push_str("X-64: 64\r\n");
         assert_eq!(
             parse(&format!("{head}\r\n")).err(),

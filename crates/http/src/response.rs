@@ -37,13 +37,56 @@ impl Response {
     /// The head and, unless `head_only`, the body, in one buffer so that it
     /// leaves in as few packets as possible.
     pub fn to_bytes(&self, head_only: bool, keep_alive: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.write_into(&mut out, head_only, keep_alive);
+        out
+    }
+
+    /// Appends what [`to_bytes`](Response::to_bytes) returns to `out`.
+    pub fn write_into(&self, out: &mut Vec<u8>, head_only: bool, keep_alive: bool) {
+        let head = Head {
+            status: self.status,
+            content_type: self.content_type,
+            headers: &self.headers,
+            length: self.body.len(),
+            keep_alive,
+        };
+        head.write_into(out, if head_only { 0 } else { self.body.len() });
+        if !head_only {
+            out.extend_from_slice(&self.body);
+        }
+    }
+
+    pub fn write_to(
+        &self,
+        out: &mut impl Write,
+        head_only: bool,
+        keep_alive: bool,
+    ) -> io::Result<()> {
+        out.write_all(&self.to_bytes(head_only, keep_alive))?;
+        out.flush()
+    }
+}
+
+/// The head of an answer.
+struct Head<'a> {
+    status: u16,
+    content_type: &'static str,
+    headers: &'a [(&'static str, String)],
+    /// The body's length (also for an answer to HEAD, which leaves it out).
+    length: usize,
+    keep_alive: bool,
+}
+
+impl Head<'_> {
+    /// Appends the head to `out`, with room for `body` more bytes.
+    fn write_into(&self, out: &mut Vec<u8>, body: usize) {
         let extra: usize = self
             .headers
             .iter()
             .map(|(n, v)| n.len() + v.len() + 4)
             .sum();
-        let body = if head_only { 0 } else { self.body.len() };
-        let mut out = Vec::with_capacity(160 + self.content_type.len() + extra + body);
+        out.reserve(160 + self.content_type.len() + extra + body);
         out.extend_from_slice(b"HTTP/1.1 ");
         out.extend_from_slice(Digits::new(self.status.into()).as_bytes());
         out.push(b' ');
@@ -58,33 +101,88 @@ impl Response {
         );
         out.extend_from_slice(self.content_type.as_bytes());
         out.extend_from_slice(b"\r\nContent-Length: ");
-        out.extend_from_slice(Digits::new(self.body.len() as u64).as_bytes());
+        out.extend_from_slice(Digits::new(self.length as u64).as_bytes());
         out.extend_from_slice(b"\r\n");
-        for (name, value) in &self.headers {
+        for (name, value) in self.headers {
             out.extend_from_slice(name.as_bytes());
             out.extend_from_slice(b": ");
             out.extend_from_slice(value.as_bytes());
             out.extend_from_slice(b"\r\n");
         }
-        out.extend_from_slice(if keep_alive {
+        out.extend_from_slice(if self.keep_alive {
             b"Connection: keep-alive\r\n\r\n"
         } else {
             b"Connection: close\r\n\r\n"
         });
-        if !head_only {
-            out.extend_from_slice(&self.body);
+    }
+}
+
+/// The answer to one request as a handler gives it ([`Handler::respond`]):
+/// either a body written into a buffer the server keeps and reuses
+/// ([`body`](Reply::body): once that buffer has grown, answering allocates
+/// nothing), or a whole [`Response`] ([`send`](Reply::send)). A handler
+/// that does neither answers 500.
+///
+/// [`Handler::respond`]: crate::Handler::respond
+pub struct Reply<'a> {
+    body: &'a mut String,
+    status: u16,
+    content_type: &'static str,
+    response: Option<Response>,
+}
+
+impl<'a> Reply<'a> {
+    /// A reply that writes its body into `body` (emptied first).
+    pub fn new(body: &'a mut String) -> Reply<'a> {
+        body.clear();
+        Reply {
+            body,
+            status: 500,
+            content_type: "text/plain; charset=utf-8",
+            response: None,
         }
-        out
     }
 
-    pub fn write_to(
-        &self,
-        out: &mut impl Write,
-        head_only: bool,
-        keep_alive: bool,
-    ) -> io::Result<()> {
-        out.write_all(&self.to_bytes(head_only, keep_alive))?;
-        out.flush()
+    /// Answers `status` with a body of `content_type`: the body is what is
+    /// written into the returned buffer (empty at first).
+    pub fn body(&mut self, status: u16, content_type: &'static str) -> &mut String {
+        self.status = status;
+        self.content_type = content_type;
+        self.response = None;
+        self.body.clear();
+        self.body
+    }
+
+    /// Answers with `response`.
+    pub fn send(&mut self, response: Response) {
+        self.response = Some(response);
+    }
+
+    /// The answer as a [`Response`] (which owns its body).
+    pub fn into_response(self) -> Response {
+        match self.response {
+            Some(response) => response,
+            None => Response::new(self.status, self.content_type, std::mem::take(self.body)),
+        }
+    }
+
+    /// Appends the answer's bytes to `out`: what [`Response::write_into`]
+    /// writes for [`into_response`](Reply::into_response).
+    pub fn write_into(&self, out: &mut Vec<u8>, head_only: bool, keep_alive: bool) {
+        if let Some(response) = &self.response {
+            return response.write_into(out, head_only, keep_alive);
+        }
+        let head = Head {
+            status: self.status,
+            content_type: self.content_type,
+            headers: &[],
+            length: self.body.len(),
+            keep_alive,
+        };
+        head.write_into(out, if head_only { 0 } else { self.body.len() });
+        if !head_only {
+            out.extend_from_slice(self.body.as_bytes());
+        }
     }
 }
 
@@ -131,6 +229,23 @@ mod tests {
                  Content-Length: 0\r\nConnection: keep-alive\r\n\r\n"
             )
         );
+        // A reply's body written into the reused buffer: the same bytes as
+        // the response it stands for.
+        let mut buffer = String::from("left over");
+        let mut reply = Reply::new(&mut buffer);
+        reply
+            .body(405, "text/plain; charset=utf-8")
+            .push_str("method not allowed\n");
+        let mut out = b"before".to_vec();
+        reply.write_into(&mut out, false, false);
+        let plain = Response::text(405, "method not allowed");
+        assert_eq!(out[6..], plain.to_bytes(false, false)[..]);
+        assert_eq!(reply.into_response(), plain);
+        let mut reply = Reply::new(&mut buffer);
+        reply.send(r.clone());
+        let mut out = Vec::new();
+        reply.write_into(&mut out, true, true);
+        assert_eq!(out, r.to_bytes(true, true));
         let big = Response::new(200, "x", vec![b'a'; 123_456]);
         let bytes = big.to_bytes(true, false);
         assert!(String::from_utf8(bytes)
