@@ -98,6 +98,17 @@ impl Exposition {
         self.body.push('\n');
     }
 
+    /// [`append_sample`](Exposition::append_sample) for a value that is
+    /// likely a whole number of hundredths (seconds from clock ticks, byte
+    /// counts): written from its integer digits when it is one, in the
+    /// same spelling, without float formatting.
+    pub fn append_sample_hundredths(&mut self, name: &str, value: f64) {
+        self.body.push_str(name);
+        self.body.push(' ');
+        write_hundredths(&mut self.body, value);
+        self.body.push('\n');
+    }
+
     /// Reserves room for `additional` more bytes of body.
     pub fn reserve(&mut self, additional: usize) {
         self.body.reserve(additional);
@@ -199,6 +210,23 @@ pub fn format_value(value: f64) -> String {
     let mut s = String::new();
     write_value(&mut s, value);
     s
+}
+
+/// Writes `value` as [`write_value`] does; when it is a positive whole
+/// number of hundredths below 10^11 (the double nearest to `h / 100` for
+/// an integer `h`), from the digits of `h`. That decimal is then its
+/// shortest round-trip spelling: it reads back as `value`, and any shorter
+/// decimal is at least 0.01 away, far more than half the gap between
+/// doubles of that size.
+pub fn write_hundredths(out: &mut String, value: f64) {
+    let hundredths = (value * 100.0).round();
+    if !(value > 0.0 && hundredths < 1e13 && hundredths / 100.0 == value) {
+        return write_value(out, value);
+    }
+    let all = Digits::new(hundredths as u64);
+    let all = all.as_str();
+    let exponent = all.len() as i32 - 3;
+    write_layout(out, value, "", all.trim_end_matches('0'), exponent);
 }
 
 /// A small stack buffer for one float's `{:e}` text (at most 24 bytes:
@@ -334,6 +362,54 @@ pub fn round_decimals(value: f64, places: usize) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    /// Hundredths (CPU seconds from ticks, start times, byte counts) are
+    /// written from their digits in exactly the spelling of `write_value`;
+    /// anything else falls through to it.
+    #[test]
+    fn hundredths_are_spelled_as_write_value_spells_them() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut values = vec![
+            0.0,
+            -1.5,
+            0.01,
+            0.1,
+            1.0,
+            12.34,
+            99.99,
+            1e6,
+            1e11 - 0.01,
+            1e11,
+            5e-7,
+        ];
+        for scale in [
+            100,
+            10_000,
+            1_000_000,
+            100_000_000,
+            10_000_000_000,
+            1_000_000_000_000,
+        ] {
+            for _ in 0..2_000 {
+                let h = next() % scale;
+                values.push(h as f64 / 100.0);
+                values.push(1_763_790_000.0 + (h % 100_000) as f64 / 100.0);
+                values.push(f64::from_bits(next() >> 2));
+            }
+        }
+        for value in values {
+            let (mut got, mut want) = (String::new(), String::new());
+            super::write_hundredths(&mut got, value);
+            super::write_value(&mut want, value);
+            assert_eq!(got, want, "{value:e}");
+        }
+    }
+
     /// Whole numbers below 2^53 (counts, byte counts, start times) are
     /// written from their integer digits; `{:e}`'s shortest digits say the
     /// same.

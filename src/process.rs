@@ -1,14 +1,28 @@
 //! The standard `process_*` metrics, read from `/proc/self` at scrape time,
 //! with the names and HELP texts of the Prometheus client libraries.
 //!
-//! A scrape reads them with three system calls: `/proc/self/stat` stays
-//! open and is read again from offset 0 (the kernel regenerates it); the
-//! number of open descriptors is the size `fstat` gives the open
-//! `/proc/self/fd` directory (Linux 6.2 and later; older kernels say 0, and
-//! the directory is listed instead, which costs a lookup per descriptor);
-//! the descriptor limit comes from `getrlimit`, not from parsing
-//! `/proc/self/limits`. The two descriptors kept open are counted in
-//! `process_open_fds`, like the one a fresh listing would open.
+//! A scrape reads them with one system call: `/proc/self/stat` stays open
+//! and is read again from offset 0 (the kernel regenerates it).
+//!
+//! - The number of open descriptors is the size `fstat` gives the open
+//!   `/proc/self/fd` directory (Linux 6.2 and later; older kernels say 0,
+//!   and the directory is listed instead). It is counted at most once a
+//!   second: a scrape within a second of the count that came before gets
+//!   that count. Prometheus scrapes every 15 s or more, so a real scrape
+//!   always counts afresh; a burst of scrapes does not pay a system call
+//!   each for a figure that cannot have meant more.
+//! - The listing of older kernels parses `getdents64` records by hand on
+//!   the directory kept open, rather than using `std::fs::read_dir`:
+//!   `read_dir` opens the directory anew for each count (one more
+//!   descriptor, counted too, and an open and a close) and allocates a
+//!   path and an entry for each descriptor, while this lists from a fixed
+//!   buffer with one `lseek` and a `getdents64` per 4 KiB of entries.
+//! - The descriptor limit comes from `getrlimit` once, at start: it
+//!   changes only through `setrlimit`, which this program never calls (a
+//!   `prlimit --pid` from outside is seen after a restart).
+//!
+//! The two descriptors kept open are counted in `process_open_fds`, like
+//! the one a fresh listing would open.
 
 use crate::collector::Collector;
 use crate::exposition::{Exposition, MetricType};
@@ -16,8 +30,15 @@ use crate::landing::{duration_text, Page};
 use std::fs::{self, File};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// The longest a count of open descriptors is reused for.
+const FD_COUNT_FOR: Duration = Duration::from_secs(1);
+/// [`ProcessCollector::fd_count`] before the first count, or when counting
+/// failed.
+const NO_COUNT: u64 = u64::MAX;
 
 pub struct ProcessCollector {
     ticks_per_second: f64,
@@ -30,6 +51,13 @@ pub struct ProcessCollector {
     fd_dir: Option<File>,
     /// One listing at a time: a directory has one read position.
     listing: Mutex<()>,
+    /// The soft limit on open descriptors, read once.
+    max_fds: Option<f64>,
+    /// The last count of open descriptors, or [`NO_COUNT`], and when it
+    /// was taken (nanoseconds since `created`).
+    fd_count: AtomicU64,
+    fd_counted_at: AtomicU64,
+    created: Instant,
 }
 
 /// What one reading of `/proc/self` found.
@@ -61,6 +89,10 @@ impl ProcessCollector {
             stat: File::open("/proc/self/stat").ok(),
             fd_dir: File::open("/proc/self/fd").ok(),
             listing: Mutex::new(()),
+            max_fds: max_fds(),
+            fd_count: AtomicU64::new(NO_COUNT),
+            fd_counted_at: AtomicU64::new(0),
+            created: Instant::now(),
         }
     }
 
@@ -81,9 +113,26 @@ impl ProcessCollector {
                 .boot_time
                 .map(|boot| boot + stat.start_ticks as f64 / self.ticks_per_second);
         }
-        stats.open_fds = self.count_open_fds();
-        stats.max_fds = max_fds();
+        stats.open_fds = self.open_fds();
+        stats.max_fds = self.max_fds;
         stats
+    }
+
+    /// The open descriptors: the last count when it is less than
+    /// [`FD_COUNT_FOR`] old, else a new one.
+    fn open_fds(&self) -> Option<f64> {
+        let now = u64::try_from(self.created.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let at = self.fd_counted_at.load(Ordering::Acquire);
+        let last = self.fd_count.load(Ordering::Acquire);
+        if last != NO_COUNT && now.saturating_sub(at) < FD_COUNT_FOR.as_nanos() as u64 {
+            return Some(last as f64);
+        }
+        let count = self.count_open_fds();
+        // Two scrapes may count at once: either count will do.
+        self.fd_count
+            .store(count.map_or(NO_COUNT, |n| n as u64), Ordering::Release);
+        self.fd_counted_at.store(now, Ordering::Release);
+        count
     }
 
     /// The open descriptors, the directory's own included.
@@ -232,74 +281,76 @@ pub fn parse_max_fds(limits: &str) -> Option<f64> {
     }
 }
 
-/// The families, in the order they are written: name, HELP, type.
-const FAMILIES: [(&str, &str, MetricType); 6] = [
-    (
-        "process_cpu_seconds_total",
-        "Total user and system CPU time spent in seconds.",
-        MetricType::Counter,
-    ),
-    (
-        "process_resident_memory_bytes",
-        "Resident memory size in bytes.",
-        MetricType::Gauge,
-    ),
-    (
-        "process_virtual_memory_bytes",
-        "Virtual memory size in bytes.",
-        MetricType::Gauge,
-    ),
-    (
-        "process_start_time_seconds",
-        "Start time of the process since unix epoch in seconds.",
-        MetricType::Gauge,
-    ),
-    (
-        "process_open_fds",
-        "Number of open file descriptors.",
-        MetricType::Gauge,
-    ),
-    (
-        "process_max_fds",
-        "Maximum number of open file descriptors.",
-        MetricType::Gauge,
-    ),
-];
-
-impl ProcessStats {
-    /// The values in the order of [`FAMILIES`].
-    fn values(&self) -> [Option<f64>; 6] {
-        [
-            self.cpu_seconds,
-            self.resident_bytes,
-            self.virtual_bytes,
-            self.start_time,
-            self.open_fds,
-            self.max_fds,
-        ]
-    }
+/// One `process_*` family: what it is and where its value comes from.
+struct Family {
+    name: &'static str,
+    help: &'static str,
+    kind: MetricType,
+    value: fn(&ProcessStats) -> Option<f64>,
 }
+
+/// The families, in the order they are written.
+const FAMILIES: [Family; 6] = [
+    Family {
+        name: "process_cpu_seconds_total",
+        help: "Total user and system CPU time spent in seconds.",
+        kind: MetricType::Counter,
+        value: |stats| stats.cpu_seconds,
+    },
+    Family {
+        name: "process_resident_memory_bytes",
+        help: "Resident memory size in bytes.",
+        kind: MetricType::Gauge,
+        value: |stats| stats.resident_bytes,
+    },
+    Family {
+        name: "process_virtual_memory_bytes",
+        help: "Virtual memory size in bytes.",
+        kind: MetricType::Gauge,
+        value: |stats| stats.virtual_bytes,
+    },
+    Family {
+        name: "process_start_time_seconds",
+        help: "Start time of the process since unix epoch in seconds.",
+        kind: MetricType::Gauge,
+        value: |stats| stats.start_time,
+    },
+    Family {
+        name: "process_open_fds",
+        help: "Number of open file descriptors.",
+        kind: MetricType::Gauge,
+        value: |stats| stats.open_fds,
+    },
+    Family {
+        name: "process_max_fds",
+        help: "Maximum number of open file descriptors.",
+        kind: MetricType::Gauge,
+        value: |stats| stats.max_fds,
+    },
+];
 
 /// The HELP and TYPE lines of [`FAMILIES`], which never change: rendered
 /// once, copied at each scrape.
 fn headers() -> &'static [String; 6] {
     static HEADERS: std::sync::OnceLock<[String; 6]> = std::sync::OnceLock::new();
     HEADERS.get_or_init(|| {
-        FAMILIES.map(|(name, help, kind)| {
+        FAMILIES.each_ref().map(|family| {
             let mut out = Exposition::new();
-            out.family(name, help, kind);
+            out.family(family.name, family.help, family.kind);
             out.into_string()
         })
     })
 }
 
 /// Writes the families for `stats`: what [`Exposition::single`] writes for
-/// each, with the constant lines copied.
+/// each, with the constant lines copied and the values (whole numbers of
+/// bytes and descriptors, hundredths of seconds from clock ticks) written
+/// from their digits.
 pub fn render(stats: &ProcessStats, out: &mut Exposition) {
-    for ((header, (name, _, _)), value) in headers().iter().zip(FAMILIES).zip(stats.values()) {
+    for (family, header) in FAMILIES.iter().zip(headers()) {
         out.append_rendered(header);
-        if let Some(value) = value {
-            out.append_sample(name, value);
+        if let Some(value) = (family.value)(stats) {
+            out.append_sample_hundredths(family.name, value);
         }
     }
 }
@@ -344,10 +395,22 @@ mod tests {
             open_fds: Some(3.0),
             ..ProcessStats::default()
         };
-        for stats in [all, some, ProcessStats::default()] {
+        // What ticks of 1/100 s give: the digits path.
+        let ticks = ProcessStats {
+            cpu_seconds: Some(12_345.0 / 100.0),
+            start_time: Some(1_763_790_000.0 + 4_242.0 / 100.0),
+            virtual_bytes: Some(0.0),
+            ..ProcessStats::default()
+        };
+        for stats in [all, some, ticks, ProcessStats::default()] {
             let mut want = Exposition::new();
-            for ((name, help, kind), value) in FAMILIES.into_iter().zip(stats.values()) {
-                want.single(name, help, kind, value);
+            for family in &FAMILIES {
+                want.single(
+                    family.name,
+                    family.help,
+                    family.kind,
+                    (family.value)(&stats),
+                );
             }
             let mut got = Exposition::new();
             render(&stats, &mut got);

@@ -86,7 +86,12 @@ impl Head<'_> {
             .iter()
             .map(|(n, v)| n.len() + v.len() + 4)
             .sum();
-        out.reserve(160 + self.content_type.len() + extra + body);
+        let want = 160 + self.content_type.len() + extra + body;
+        if out.capacity() - out.len() < want {
+            // With room to spare: the next answer, a few bytes longer,
+            // fits in a buffer that is kept and reused.
+            out.reserve(want + want / 2);
+        }
         out.extend_from_slice(b"HTTP/1.1 ");
         out.extend_from_slice(Digits::new(self.status.into()).as_bytes());
         out.push(b' ');
