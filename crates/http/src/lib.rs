@@ -87,11 +87,27 @@ where
     }
 }
 
+/// The most readiness loops [`ServerConfig::default`] starts, however many
+/// cores there are.
+pub const MAX_DEFAULT_LOOPS: usize = 4;
+
+/// One readiness loop per core this process may run on (its CPU affinity
+/// counts: a server pinned to one core gets one loop), at most
+/// [`MAX_DEFAULT_LOOPS`].
+pub fn default_loops() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(MAX_DEFAULT_LOOPS)
+}
+
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
+    /// Readiness-loop threads: they accept, read, answer what does not
+    /// wait and write, each for its share of the connections.
+    pub loops: usize,
     /// Handler threads: they answer the requests whose handler may wait
     /// ([`Handler::waits`]), at most this many at once; the others queue.
-    /// Everything else runs on the one readiness-loop thread.
+    /// Everything else runs on the readiness loops.
     pub threads: usize,
     /// The longest a client may take to send a whole request head, and the
     /// longest an idle keep-alive connection is kept.
@@ -117,6 +133,7 @@ pub struct ServerConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
+            loops: default_loops(),
             threads: 4,
             head_timeout: Duration::from_secs(5),
             write_timeout: Duration::from_secs(5),

@@ -1,14 +1,19 @@
-//! The readiness loop: one thread sleeps in `epoll_wait` on one epoll set
-//! holding the listener, every open connection, the deadline timer and the
-//! stop signal, and makes every step that cannot wait: accepting, reading,
-//! parsing, answering from handlers that do not wait, writing, expiring.
-//! A head whose handler may wait ([`Handler::waits`]) is handed, with its
+//! The readiness loops: each loop thread sleeps in `epoll_wait` on its own
+//! epoll set and makes every step that cannot wait for the connections
+//! registered there: reading, parsing, answering from handlers that do not
+//! wait, writing. The first loop's set also holds the listener and the
+//! deadline timer, so that loop also accepts (handing each new connection
+//! to the loops in turn) and expires; every set holds the stop signal. A
+//! head whose handler may wait ([`Handler::waits`]) is handed, with its
 //! connection, to the handler threads ([`crate::pool`]).
 //!
-//! One thread, not a pool, runs the loop: a scrape is a few microseconds
-//! of work, and a second waiter on the same epoll set only adds wake-ups
-//! and a run queue longer than the cores (the tail latency on a 2-core
-//! box was 5× the single thread's, BENCHMARKS.md).
+//! [`ServerConfig::loops`] loops (by default one per core, at most four):
+//! a scrape is a few microseconds of work, so one loop per core keeps
+//! every core busy under load, while a connection belongs to one loop's
+//! set (no thundering herd: a readiness wakes exactly one thread). Sharing
+//! one epoll set between threads only adds wake-ups and a run queue longer
+//! than the cores (the tail latency on a 2-core box was 5× the single
+//! thread's).
 //!
 //! Invariants:
 //! - A connection is either *armed* (in its table slot, its deadline in the
@@ -133,7 +138,11 @@ fn token(index: usize, generation: u32) -> u64 {
 
 /// Everything the loop and the handler threads share.
 pub(super) struct Reactor {
-    poller: Poller,
+    /// One epoll set per loop; the first also holds the listener and the
+    /// timer.
+    pollers: Box<[Poller]>,
+    /// The loop the next connection goes to, modulo the number of loops.
+    next_loop: AtomicUsize,
     listener: TcpListener,
     /// An eventfd, readable (and never read) once the server stops.
     stop_fd: OwnedFd,
@@ -167,17 +176,23 @@ impl Reactor {
         config: ServerConfig,
     ) -> io::Result<Reactor> {
         listener.set_nonblocking(true)?;
-        let poller = Poller::new()?;
+        let pollers = (0..config.loops.max(1))
+            .map(|_| Poller::new())
+            .collect::<io::Result<Box<[Poller]>>>()?;
+        let poller = &pollers[0];
         let timer = Timer::new()?;
         let stop_fd = sys::event_create()?;
         poller.add(listener.as_fd(), ONE_SHOT, LISTENER)?;
         poller.add(timer.fd(), ONE_SHOT, TIMER)?;
         // Level-triggered and never read: once written, the loop wakes up
         // and leaves.
-        poller.add(stop_fd.as_fd(), sys::IN, STOP)?;
+        for poller in &pollers {
+            poller.add(stop_fd.as_fd(), sys::IN, STOP)?;
+        }
         let capacity = config.max_connections.max(1);
         Ok(Reactor {
-            poller,
+            pollers,
+            next_loop: AtomicUsize::new(0),
             listener,
             stop_fd,
             stopped: AtomicBool::new(false),
@@ -199,12 +214,14 @@ impl Reactor {
         sys::counter_add(self.stop_fd.as_fd());
     }
 
-    /// The readiness loop, until the server stops.
-    pub fn run(&self) {
+    /// Readiness loop `index` (below [`ServerConfig::loops`]), until the
+    /// server stops.
+    pub fn run(&self, index: usize) {
+        let poller = &self.pollers[index % self.pollers.len()];
         let mut buffers = Buffers::new();
         let mut events = [sys::no_event(); EVENT_BATCH];
         while !self.stopped.load(Ordering::SeqCst) {
-            let n = self.poller.wait(&mut events);
+            let n = poller.wait(&mut events);
             for event in &events[..n] {
                 match sys::token(event) {
                     STOP => return,
@@ -333,7 +350,7 @@ impl Reactor {
     }
 
     fn rearm_listener(&self) {
-        if let Err(e) = self.poller.rearm(self.listener.as_fd(), ONE_SHOT, LISTENER) {
+        if let Err(e) = self.pollers[0].rearm(self.listener.as_fd(), ONE_SHOT, LISTENER) {
             error!("http: cannot wait for connections: {e}");
         }
     }
@@ -397,7 +414,9 @@ impl Reactor {
         let mut slot = lock(&self.slots[index]);
         let token = token(index, slot.generation);
         // Under the slot's lock: the connection is in place before any event.
-        let added = self.poller.add(connection.fd(), EDGES, token);
+        let next = self.next_loop.fetch_add(1, Ordering::Relaxed);
+        let poller = &self.pollers[next % self.pollers.len()];
+        let added = poller.add(connection.fd(), EDGES, token);
         slot.connection = Some(connection);
         slot.until = Some(until);
         slot.evictable = evictable;
@@ -452,7 +471,7 @@ impl Reactor {
         if let Some(at) = earliest {
             self.timer.arm_for(at);
         }
-        if let Err(e) = self.poller.rearm(self.timer.fd(), ONE_SHOT, TIMER) {
+        if let Err(e) = self.pollers[0].rearm(self.timer.fd(), ONE_SHOT, TIMER) {
             error!("http: cannot wait for deadlines: {e}");
         }
         if resume_listener {

@@ -40,8 +40,9 @@ pub fn serve(
 ) -> io::Result<ServerHandle> {
     let local_addr = listener.local_addr()?;
     let threads = config.threads.max(1);
+    let loops = config.loops.max(1);
     let reactor = Arc::new(Reactor::new(listener, Box::new(handler), config)?);
-    let start = |name: String, run: fn(&Reactor)| {
+    let start = |name: String, run: Box<dyn FnOnce(&Reactor) + Send>| {
         let reactor = Arc::clone(&reactor);
         thread::Builder::new()
             .name(name)
@@ -50,8 +51,18 @@ pub fn serve(
             .map(drop)
     };
     let started = (0..threads)
-        .try_for_each(|index| start(format!("http-handler-{index}"), Reactor::run_handlers))
-        .and_then(|()| start("http-loop".into(), Reactor::run));
+        .try_for_each(|index| {
+            start(
+                format!("http-handler-{index}"),
+                Box::new(Reactor::run_handlers),
+            )
+        })
+        // Every loop thread has the same name: which loop a connection
+        // landed on is of no concern to anyone.
+        .and_then(|()| {
+            (0..loops)
+                .try_for_each(|index| start("http-loop".into(), Box::new(move |r| r.run(index))))
+        });
     if let Err(e) = started {
         reactor.stop();
         return Err(e);
