@@ -3,7 +3,8 @@
 #   - this exporter: the static musl build of the host's architecture
 #     (scripts/build-static.sh), polling the dashboard simulator;
 #   - the reference server (examples/reference-server.rs): the same body,
-#     pre-rendered, thread per connection, nothing else;
+#     pre-rendered, thread per connection, nothing else, built the same way
+#     (static musl, the same profile, in the same cargo invocation);
 #   - the upstream Python exporter (python3 -m linxdot_exporter) when it is
 #     installed, else its stand-in (scripts/upstream-standin.py: the same
 #     families served by prometheus_client, as the upstream serves them).
@@ -14,11 +15,14 @@
 #     scripts/bench.sh
 #
 # Figures: scrapes/s at 1, 4, 16 and 64 connections (wrk -t1), p50/p99,
-# idle wake-ups/s (scripts/wakeups.sh), RSS, instructions per scrape
-# (callgrind; perf counters where the machine has them), binary sizes.
-# Needs wrk, valgrind, curl, python3; takes about three minutes. The load
-# average is recorded with the figures: on a shared machine only the ratios
-# of one run mean something.
+# unpinned and pinned (wrk on CPU 0, the server started on CPU 1, at 4 and
+# 64 connections), every server in turn in each round; idle wake-ups/s
+# (scripts/wakeups.sh), RSS, and per keep-alive scrape: system calls
+# (strace -f -c), allocations and instructions (callgrind, on a build with
+# symbols), binary sizes. Needs wrk, valgrind, strace, taskset, curl,
+# python3; takes about ten minutes (two static builds). The load average is
+# recorded with the figures: on a shared machine only the ratios of one run
+# mean something.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,9 +34,11 @@ ROUNDS=${ROUNDS:-3}
 IDLE_SECONDS=${IDLE_SECONDS:-10}
 CALLGRIND_N=${CALLGRIND_N:-1000}
 CONNECTIONS=${CONNECTIONS:-"1 4 16 64"}
+PINNED_CONNECTIONS=${PINNED_CONNECTIONS:-"4 64"}
+STRACE_N=${STRACE_N:-2000}
 musl=$(uname -m)-unknown-linux-musl
 
-for tool in wrk valgrind curl python3; do
+for tool in wrk valgrind strace taskset curl python3; do
     command -v "$tool" >/dev/null || { echo "bench: $tool is missing" >&2; exit 1; }
 done
 
@@ -47,18 +53,38 @@ show() {
     printf '%s' "$path"
 }
 
-echo "bench: building (release, and the static $musl build)"
+echo "bench: building (release, and the static $musl build of the exporter and the reference)"
 (cd "$root" && cargo build --quiet --release --bin linxdot-exporter \
     --example dashboard-sim --example reference-server)
 sim=$CARGO_TARGET_DIR/release/examples/dashboard-sim
-reference=$CARGO_TARGET_DIR/release/examples/reference-server
-bin=$CARGO_TARGET_DIR/$musl/release/linxdot-exporter
-build_note="the static musl build (\`scripts/build-static.sh $musl\`)"
-if ! "$root/scripts/build-static.sh" "$musl" >"$work/build-static.log" 2>&1; then
-    echo "bench: scripts/build-static.sh $musl failed; measuring the host release build" >&2
+# The exporter alone, as it ships; then the reference with the same script
+# (an example brings the dev-dependencies, which must not touch the binary).
+build_both() { # log
+    "$root/scripts/build-static.sh" "$musl" >"$1" 2>&1 &&
+        LXE_BUILD_TARGETS="--example reference-server" "$root/scripts/build-static.sh" "$musl" >>"$1" 2>&1
+}
+static_dir=$CARGO_TARGET_DIR/$musl/release
+bin=$static_dir/linxdot-exporter
+reference=$static_dir/examples/reference-server
+build_note="static musl (\`scripts/build-static.sh $musl\`, and \`LXE_BUILD_TARGETS='--example reference-server'\` for the reference: the release profile, std rebuilt for size, zig's musl)"
+if ! build_both "$work/build-static.log"; then
+    echo "bench: scripts/build-static.sh $musl failed; measuring the host release builds" >&2
     tail -5 "$work/build-static.log" >&2
     bin=$CARGO_TARGET_DIR/release/linxdot-exporter
+    reference=$CARGO_TARGET_DIR/release/examples/reference-server
     build_note="the host release build (\`cargo build --release\`; the static build failed)"
+fi
+# The same build with its symbols (strip = false; the code is the same),
+# for callgrind to name the allocator's functions.
+symbols_dir=$CARGO_TARGET_DIR/bench-symbols
+sym_bin=$symbols_dir/$musl/release/linxdot-exporter
+sym_reference=$symbols_dir/$musl/release/examples/reference-server
+echo "bench: building the same with symbols, for callgrind"
+if ! CARGO_TARGET_DIR=$symbols_dir CARGO_PROFILE_RELEASE_STRIP=false build_both "$work/build-symbols.log"; then
+    echo "bench: the build with symbols failed; callgrind runs the stripped one (no allocation count)" >&2
+    tail -5 "$work/build-symbols.log" >&2
+    sym_bin=$bin
+    sym_reference=$reference
 fi
 
 pids=()
@@ -120,6 +146,25 @@ wait_for "$work/reference.log" 'listening on'
 reference_url="http://127.0.0.1:$reference_port/metrics"
 rss_reference_idle=$(rss_kib "$reference_pid")
 
+# Pinned: each server started on CPU 1 (so the exporter sizes its loops
+# to that one core), wrk on CPU 0.
+pinned=""
+if [ "$(nproc)" -ge 2 ]; then
+    pinned=1
+    exporter_pinned_port=$(free_port)
+    # shellcheck disable=SC2086
+    taskset -c 1 "$bin" ${args_text/PORT/$exporter_pinned_port} 2>"$work/exporter-pinned.log" &
+    pids+=($!)
+    wait_for "$work/exporter-pinned.log" 'first poll good'
+    exporter_pinned_url="http://127.0.0.1:$exporter_pinned_port/metrics"
+    reference_pinned_port=$(free_port)
+    taskset -c 1 "$reference" --body "$work/body.txt" --listen "127.0.0.1:$reference_pinned_port" \
+        2>"$work/reference-pinned.log" &
+    pids+=($!)
+    wait_for "$work/reference-pinned.log" 'listening on'
+    reference_pinned_url="http://127.0.0.1:$reference_pinned_port/metrics"
+fi
+
 upstream_url=""
 upstream_note="not measured: neither the upstream exporter (\`python3 -m linxdot_exporter\`) nor prometheus_client for its stand-in could be had: no upstream column"
 start_upstream() { # note python args...
@@ -180,15 +225,17 @@ kill "$temper_pid" 2>/dev/null || true
 
 # --- throughput and latency --------------------------------------------------
 # One row per server and connection count: requests/s p50 p99 non-2xx.
-wrk_run() { # url connections
-    wrk -t1 -c"$2" -d"${WRK_SECONDS}s" --latency "$1" | awk '
+wrk_run() { # url connections [taskset CPU list]
+    local pin=()
+    [ -n "${3:-}" ] && pin=(taskset -c "$3")
+    "${pin[@]}" wrk -t1 -c"$2" -d"${WRK_SECONDS}s" --latency "$1" | awk '
         /Requests\/sec/ { rps = $2 }
         /^ +50%/ { p50 = $2 } /^ +99%/ { p99 = $2 }
         /Non-2xx/ { bad = $NF }
         END { printf "%s %s %s %s\n", rps, p50, p99, bad ? bad : 0 }'
 }
 declare -A runs
-for url in "$exporter_url" "$reference_url" $upstream_url; do
+for url in "$exporter_url" "$reference_url" $upstream_url ${pinned:+"$exporter_pinned_url" "$reference_pinned_url"}; do
     wrk -t1 -c4 -d1s "$url" >/dev/null # warm-up
 done
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -199,6 +246,12 @@ for round in $(seq "$ROUNDS"); do
         runs[exporter,$c]+="$(wrk_run "$exporter_url" "$c");"
         runs[reference,$c]+="$(wrk_run "$reference_url" "$c");"
         [ -n "$upstream_url" ] && runs[upstream,$c]+="$(wrk_run "$upstream_url" "$c");"
+    done
+    [ -n "$pinned" ] || continue
+    for c in $PINNED_CONNECTIONS; do
+        echo "bench: round $round of $ROUNDS, pinned, wrk -t1 -c$c"
+        runs[exporter-pinned,$c]+="$(wrk_run "$exporter_pinned_url" "$c" 0);"
+        runs[reference-pinned,$c]+="$(wrk_run "$reference_pinned_url" "$c" 0);"
     done
 done
 # The median of each figure over the rounds, from "rps p50 p99 bad;...":
@@ -239,8 +292,32 @@ for _ in range(int(sys.argv[2])):
         sys.exit(f"bad answer: {answer.status}")
 EOF
 }
+# Calls into the allocator (malloc, calloc, realloc, posix_memalign,
+# aligned_alloc) in a callgrind dump, from functions outside it.
+allocator_calls() { # dump
+    python3 - "$1" <<'EOF'
+import re, sys
+allocator = {"malloc", "calloc", "realloc", "posix_memalign", "aligned_alloc", "memalign"}
+names, fn, cfn, total = {}, None, None, 0
+def name(spec):
+    m = re.match(r"\((\d+)\)(?:\s+(.*))?", spec)
+    if not m:
+        return spec
+    if m[2]:
+        names[m[1]] = m[2]
+    return names.get(m[1], "?")
+for line in open(sys.argv[1], errors="replace"):
+    if line.startswith("fn="):
+        fn = name(line[3:].strip())
+    elif line.startswith("cfn="):
+        cfn = name(line[4:].strip())
+    elif line.startswith("calls=") and cfn in allocator and fn not in allocator:
+        total += int(line[6:].split()[0])
+print(total)
+EOF
+}
 # Instructions executed by a program under callgrind for N scrapes, after 20
-# warm-up scrapes: prints the count.
+# warm-up scrapes, and its calls into the allocator: prints both.
 instructions() { # name ready-text command...
     local name=$1 ready=$2
     shift 2
@@ -261,12 +338,30 @@ instructions() { # name ready-text command...
     local dump
     dump=$(find "$work" -name "cg.$name.$pid.*" -newer "$work/cg.$name.mark" | sort | tail -1)
     kill "$pid" 2>/dev/null || true
-    awk '/^(summary|totals):/ {print $2; exit}' "$dump"
+    echo "$(awk '/^(summary|totals):/ {print $2; exit}' "$dump") $(allocator_calls "$dump")"
 }
 echo "bench: callgrind, $CALLGRIND_N scrapes each"
 # shellcheck disable=SC2086
-ir_exporter=$(instructions exporter 'first poll good' "$bin" $args_text)
-ir_reference=$(instructions reference 'listening on' "$reference" --body "$work/body.txt" --listen 127.0.0.1:PORT)
+read -r ir_exporter alloc_exporter < <(instructions exporter 'first poll good' "$sym_bin" $args_text)
+read -r ir_reference alloc_reference < <(instructions reference 'listening on' "$sym_reference" --body "$work/body.txt" --listen 127.0.0.1:PORT)
+
+# --- system calls per keep-alive scrape (strace -f -c, all threads) ----------
+# Prints the calls per scrape, then each system call's calls per scrape.
+syscalls() { # pid url
+    strace -f -c -p "$1" -o "$work/strace.$1" 2>/dev/null &
+    local strace_pid=$!
+    sleep 1 # attached to every thread
+    scrape_n "$2" "$STRACE_N"
+    kill -INT "$strace_pid"
+    wait "$strace_pid" 2>/dev/null || true
+    awk -v n="$STRACE_N" '
+        $NF == "total" { total = $4 }
+        $1 ~ /^[0-9.]+$/ && $NF != "total" { each = each sprintf("%s %.2f, ", $NF, $4 / n) }
+        END { printf "%.2f %s\n", total / n, substr(each, 1, length(each) - 2) }' "$work/strace.$1"
+}
+echo "bench: strace, $STRACE_N scrapes each"
+read -r sc_exporter sc_exporter_each < <(syscalls "$exporter_pid" "$exporter_url")
+read -r sc_reference sc_reference_each < <(syscalls "$reference_pid" "$reference_url")
 
 # --- sizes ---------------------------------------------------------------------
 size_of() { if [ -f "$1" ]; then stat -c %s "$1"; else echo "not built"; fi; }
@@ -290,8 +385,15 @@ for c in $CONNECTIONS; do
     r_rps=$(field reference "$c" 1)
     up_cell="not installed"
     if [ -n "$upstream_url" ]; then up_cell="$(ratio "$e_rps" "$(field upstream "$c" 1)")×"; fi
-    ratio_rows+="| $c | $(ratio "$e_rps" "$r_rps") | $up_cell | $(field exporter "$c" 3) / $(field reference "$c" 3) |"$'\n'
-    for who in exporter reference upstream; do
+    ratio_rows+="| $c | unpinned | $(ratio "$e_rps" "$r_rps") | $up_cell | $(field exporter "$c" 3) / $(field reference "$c" 3) |"$'\n'
+done
+if [ -n "$pinned" ]; then
+    for c in $PINNED_CONNECTIONS; do
+        ratio_rows+="| $c | pinned | $(ratio "$(field exporter-pinned "$c" 1)" "$(field reference-pinned "$c" 1)") | | $(field exporter-pinned "$c" 3) / $(field reference-pinned "$c" 3) |"$'\n'
+    done
+fi
+for who in exporter reference upstream exporter-pinned reference-pinned; do
+    for c in $CONNECTIONS; do
         [ -n "${figures[$who,$c]:-}" ] || continue
         figure_rows+="| $who | $c | $(field "$who" "$c" 1) ($(field "$who" "$c" 5)) | $(field "$who" "$c" 2) | $(field "$who" "$c" 3) | $(field "$who" "$c" 4) |"$'\n'
     done
@@ -300,7 +402,10 @@ rps_4=$(field exporter 4 1)
 rps_64=$(field exporter 64 1)
 ipr_exporter=$((ir_exporter / CALLGRIND_N))
 ipr_reference=$((ir_reference / CALLGRIND_N))
-commit=$(cd "$root" && git rev-parse --short HEAD)$(cd "$root" && git diff --quiet HEAD -- src Cargo.toml examples || echo "+changes")
+per_scrape() { python3 -c "import sys; print(f'{int(sys.argv[1]) / int(sys.argv[2]):.2f}')" "$1" "$CALLGRIND_N"; }
+apr_exporter=$(per_scrape "$alloc_exporter")
+apr_reference=$(per_scrape "$alloc_reference")
+commit=$(cd "$root" && git rev-parse --short HEAD)$(cd "$root" && git diff --quiet HEAD -- src crates Cargo.toml examples || echo "+changes")
 
 cat >"$report" <<EOF
 # Benchmarks
@@ -313,36 +418,49 @@ what to compare. All traffic on 127.0.0.1.
 
 - **exporter**: $build_note, polling the dashboard simulator (\`$(show "$sim") --listen 127.0.0.1:$sim_port\`):
   \`$(show "$bin") $args_text\`
-- **reference**: \`$(show "$reference") --body BODY --listen 127.0.0.1:PORT\`, where BODY is one
-  scrape of the exporter ($body_bytes bytes), answered with the same headers, thread per connection,
-  nothing else (examples/reference-server.rs)
+- **reference**: \`$(show "$reference") --body BODY --listen 127.0.0.1:PORT\`, built the same
+  way as the exporter, where BODY is one scrape of the exporter ($body_bytes
+  bytes), answered with the same headers, thread per connection, nothing else
+  (examples/reference-server.rs)
 - **upstream**: $upstream_note
+- **pinned**: a second instance of each server started with \`taskset -c 1\` (the exporter then
+  runs one readiness loop), measured with \`taskset -c 0 wrk\`: the cost per core. Unpinned, the
+  exporter runs one loop per core and the reference a thread per connection: the scaling.
 
 ## Ratios
 
-| connections | exporter / reference, scrapes/s | exporter / upstream | p99 ms, exporter / reference |
-|---|---|---|---|
+| connections | | exporter / reference, scrapes/s | exporter / upstream | p99 ms, exporter / reference |
+|---|---|---|---|---|
 $ratio_rows
+| per keep-alive scrape, after a warm-up | exporter | reference | target |
+|---|---|---|---|
+| system calls (\`strace -f -c\`, $STRACE_N scrapes) | $sc_exporter | $sc_reference | ≤ 4 |
+| allocations (callgrind: calls into malloc, calloc, realloc, ...) | $apr_exporter | $apr_reference | 0 |
+| instructions (callgrind, user space, all threads) | $ipr_exporter | $ipr_reference | ≤ 8000 |
+
+System calls, each per scrape: exporter $sc_exporter_each; reference $sc_reference_each.
+
 | figure | exporter | reference | target |
 |---|---|---|---|
 | scrapes/s at 64 ÷ at 4 | $(ratio "$rps_64" "$rps_4") | | ≥ 1 |
-| idle wake-ups/s (\`-r 60\`, ${IDLE_SECONDS} s) | $wake_exporter | $wake_reference | ≤ 0.5 |
+| idle wake-ups/s (\`-r 60\`, ${IDLE_SECONDS} s) | $wake_exporter | $wake_reference | 0.00 |
 | idle wake-ups/s, TEMPer scanner on (no sensor) | $wake_temper | | ≤ 0.5 |
 | VmRSS idle, KiB | $rss_exporter_idle | $rss_reference_idle | ≤ 1024 |
 | VmRSS after the wrk runs, KiB | $rss_exporter_busy | $rss_reference_busy | |
-| instructions per scrape (callgrind) | $ipr_exporter | $ipr_reference | |
 | static aarch64 binary, bytes | $size_aarch64 | | ≤ 524288 |
 | $(show "$bin"), bytes | $(size_of "$bin") | | |
 ${wake_upstream:+| upstream idle wake-ups/s | $wake_upstream | | |}
 
-Targets from issue 11: exporter ≥ 0.5 × the reference's scrapes/s and ≥ 20 × the upstream's at 4
-connections, p99 ≤ 0.5 ms at 4 connections, no collapse at 64.
+Targets from issue 23: exporter ≥ 0.8 × the reference's scrapes/s at 4 and 64 connections, unpinned
+and pinned; p99 at 4 connections ≤ 2 × the reference's and ≤ 0.5 ms; per scrape ≤ 4 system calls,
+0 allocations, ≤ 8000 instructions. From issue 11: ≥ 20 × the upstream's scrapes/s at 4
+connections.
 
 ## Throughput and latency
 
-\`wrk -t1 -cN -d${WRK_SECONDS}s --latency URL\` for each server in turn, N = $CONNECTIONS, $ROUNDS rounds
-(after a 1 s warm-up of each server): the median of each figure over the rounds, each round's
-scrapes/s in brackets. Latency in ms.
+\`wrk -t1 -cN -d${WRK_SECONDS}s --latency URL\` for each server in turn, N = $CONNECTIONS unpinned and
+$PINNED_CONNECTIONS pinned, $ROUNDS rounds (after a 1 s warm-up of each server): the median of each
+figure over the rounds, each round's scrapes/s in brackets. Latency in ms.
 
 | server | connections | scrapes/s (rounds) | p50 | p99 | non-2xx |
 |---|---|---|---|---|---|
@@ -355,10 +473,16 @@ $figure_rows
   \`$(show "$bin") ${temper_args/$temper_port/PORT}\`.
 - VmRSS: /proc/PID/status, once started (the exporter after its first dashboard poll) and
   after all the wrk runs.
-- Instructions: each server under \`valgrind --tool=callgrind\`; after 20 warm-up scrapes,
-  \`callgrind_control --zero\`, then $CALLGRIND_N scrapes over one keep-alive connection (python
-  http.client, every answer checked), then \`callgrind_control --dump\`: the Ir total divided by
-  $CALLGRIND_N (all threads; user space only; this machine has no hardware counters for perf).
+- System calls: \`strace -f -c -p PID\` on the unpinned servers while $STRACE_N scrapes go over one
+  keep-alive connection (python http.client, every answer checked): the calls of all threads
+  divided by $STRACE_N.
+- Instructions and allocations: each server, built the same way with its symbols
+  (\`CARGO_PROFILE_RELEASE_STRIP=false\`, \`$(show "$sym_bin")\`), under
+  \`valgrind --tool=callgrind\`; after 20 warm-up scrapes, \`callgrind_control --zero\`, then
+  $CALLGRIND_N scrapes over one keep-alive connection, then \`callgrind_control --dump\`: the Ir
+  total, and the calls into the allocator from outside it, divided by $CALLGRIND_N (all threads;
+  user space only; this machine has no hardware counters for perf). \`cargo test --test
+  scrape_allocations\` checks the 0 on every CI run, under a counting allocator.
 - Sizes: \`stat -c %s\` of the binaries \`scripts/build-static.sh TARGET\` writes.
 EOF
 echo "bench: wrote $(show "$report")"

@@ -144,7 +144,10 @@ export RUSTC RUSTC_BOOTSTRAP=1
 export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }$rustflags"
 unset RUSTC_WRAPPER CARGO_BUILD_TARGET
 log "building $target (std features: $std_features) with $("$RUSTC" --version), zig $(python3 -m ziglang version 2>/dev/null || zig version)"
-"$CARGO" zigbuild --release --locked --target "$target" --bin linxdot-exporter \
+# LXE_BUILD_TARGETS: what cargo builds (default "--bin linxdot-exporter");
+# scripts/bench.sh adds its reference server ("--example reference-server").
+read -ra build_targets <<<"${LXE_BUILD_TARGETS:---bin linxdot-exporter}"
+"$CARGO" zigbuild --release --locked --target "$target" "${build_targets[@]}" \
     -Zbuild-std=std,panic_abort "${build_std_features[@]}"
 
 bin="$CARGO_TARGET_DIR/$target/release/linxdot-exporter"

@@ -226,7 +226,12 @@ pub fn write_hundredths(out: &mut String, value: f64) {
     let all = Digits::new(hundredths as u64);
     let all = all.as_str();
     let exponent = all.len() as i32 - 3;
-    write_layout(out, value, "", all.trim_end_matches('0'), exponent);
+    // Trailing zeros off (hundredths > 0: a digit other than 0 stays).
+    let mut end = all.len();
+    while all.as_bytes()[end - 1] == b'0' {
+        end -= 1;
+    }
+    write_layout(out, value, "", &all[..end], exponent);
 }
 
 /// A small stack buffer for one float's `{:e}` text (at most 24 bytes:

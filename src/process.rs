@@ -97,14 +97,17 @@ impl ProcessCollector {
     }
 
     pub fn read(&self) -> ProcessStats {
+        thread_local! {
+            /// Each thread's buffer for `/proc/self/stat` (not zeroed anew
+            /// at each scrape).
+            static BUFFER: std::cell::RefCell<[u8; 1024]> =
+                const { std::cell::RefCell::new([0; 1024]) };
+        }
         let mut stats = ProcessStats::default();
-        let mut buffer = [0u8; 1024];
-        let stat = self
-            .stat
-            .as_ref()
-            .and_then(|f| f.read_at(&mut buffer, 0).ok())
-            .and_then(|n| std::str::from_utf8(&buffer[..n]).ok())
-            .and_then(parse_stat);
+        let stat = BUFFER.with_borrow_mut(|buffer| {
+            let n = self.stat.as_ref()?.read_at(buffer, 0).ok()?;
+            parse_stat(&buffer[..n])
+        });
         if let Some(stat) = stat {
             stats.cpu_seconds = Some((stat.utime + stat.stime) as f64 / self.ticks_per_second);
             stats.virtual_bytes = Some(stat.vsize as f64);
@@ -235,31 +238,57 @@ pub struct Stat {
     pub rss_pages: u64,
 }
 
-/// `/proc/self/stat`: the command name may hold spaces and parentheses, so
-/// fields are counted from the last `)`.
-pub fn parse_stat(text: &str) -> Option<Stat> {
-    let rest = &text[text.rfind(')')? + 1..];
+/// `/proc/self/stat`: the command name may hold spaces, parentheses and
+/// bytes that are not UTF-8, so fields are counted from the last `)`.
+/// Fields are separated by ASCII whitespace; a number is ASCII digits.
+pub fn parse_stat(stat: &[u8]) -> Option<Stat> {
+    // The name is at most 64 bytes (TASK_COMM_LEN is 16; kernel threads
+    // may have up to 64) after a pid of at most 10 digits, and no field
+    // after it holds a `)`: the last one is within the first 128 bytes.
+    let close = stat[..stat.len().min(128)]
+        .iter()
+        .rposition(|&b| b == b')')?;
+    let rest = &stat[close + 1..];
     // Field 3 (state) of proc(5) comes first; fields are read in order.
-    let mut fields = rest.split_ascii_whitespace();
-    let mut skip_to = {
-        let mut at = 3;
-        move |n: usize| {
-            let field = fields.nth(n - at)?.parse::<u64>().ok();
-            at = n + 1;
-            field
+    const WANTED: [usize; 5] = [14, 15, 22, 23, 24];
+    let mut values = [0u64; WANTED.len()];
+    let (mut field, mut wanted, mut at) = (3, 0, 0);
+    while wanted < WANTED.len() {
+        while at < rest.len() && rest[at].is_ascii_whitespace() {
+            at += 1;
         }
-    };
-    let utime = skip_to(14)?;
-    let stime = skip_to(15)?;
-    let start_ticks = skip_to(22)?;
-    let vsize = skip_to(23)?;
-    let rss_pages = skip_to(24)?;
+        if at == rest.len() {
+            return None;
+        }
+        let start = at;
+        while at < rest.len() && !rest[at].is_ascii_whitespace() {
+            at += 1;
+        }
+        if field == WANTED[wanted] {
+            values[wanted] = parse_u64(&rest[start..at])?;
+            wanted += 1;
+        }
+        field += 1;
+    }
+    let [utime, stime, start_ticks, vsize, rss_pages] = values;
     Some(Stat {
         utime,
         stime,
         start_ticks,
         vsize,
         rss_pages,
+    })
+}
+
+/// ASCII digits (after an optional `+`, as `str::parse` takes) as a u64.
+fn parse_u64(text: &[u8]) -> Option<u64> {
+    let digits = text.strip_prefix(b"+").unwrap_or(text);
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &b| {
+        let digit = b.checked_sub(b'0').filter(|d| *d < 10)?;
+        n.checked_mul(10)?.checked_add(u64::from(digit))
     })
 }
 
@@ -423,7 +452,7 @@ mod tests {
         let line = "4242 (a) b (c) S 1 4242 4242 0 -1 4194560 300 0 0 0 17 5 0 0 20 0 3 0 123456 9830400 380 \
                     18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0";
         assert_eq!(
-            parse_stat(line),
+            parse_stat(line.as_bytes()),
             Some(Stat {
                 utime: 17,
                 stime: 5,
@@ -432,8 +461,24 @@ mod tests {
                 rss_pages: 380
             })
         );
-        assert_eq!(parse_stat("garbage"), None);
-        assert_eq!(parse_stat("1 (x) S 1 2"), None);
+        assert_eq!(parse_stat(b"garbage"), None);
+        assert_eq!(parse_stat(b"1 (x) S 1 2"), None);
+        // A command name that is not UTF-8, and what str::parse would say
+        // of each field.
+        let mut odd = b"7 (\xff\xfe)".to_vec();
+        odd.extend_from_slice(&line.as_bytes()[line.rfind(')').unwrap() + 1..]);
+        assert_eq!(parse_stat(&odd).map(|s| s.utime), Some(17));
+        for field in [
+            "18446744073709551615",
+            "18446744073709551616",
+            "+3",
+            "+",
+            "",
+            "-1",
+            "1x",
+        ] {
+            assert_eq!(parse_u64(field.as_bytes()), field.parse().ok(), "{field:?}");
+        }
     }
 
     #[test]

@@ -95,9 +95,7 @@ pub const MAX_DEFAULT_LOOPS: usize = 4;
 /// counts: a server pinned to one core gets one loop), at most
 /// [`MAX_DEFAULT_LOOPS`].
 pub fn default_loops() -> usize {
-    std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(MAX_DEFAULT_LOOPS)
+    sys::cpus_allowed().unwrap_or(1).min(MAX_DEFAULT_LOOPS)
 }
 
 #[derive(Clone, Debug)]

@@ -24,6 +24,9 @@ pub struct Request<'a> {
     /// The header lines, checked, names lowercased, up to the blank line:
     /// [`headers`](Request::headers) splits them.
     header_lines: &'a str,
+    /// The first value of each header the server itself reads, found
+    /// while the head was checked.
+    known: [Option<&'a str>; KNOWN.len()],
     /// When the whole head was in: the step of the connection that found
     /// it (for a head handed to a handler thread, the step on the loop), so
     /// that a handler can count the wait for a thread against its own
@@ -65,16 +68,21 @@ impl<'a> Request<'a> {
             .map(|(name, value)| (name, value.trim_matches([' ', '\t'])))
     }
 
+    /// The first value of header `name` (any case).
     pub fn header(&self, name: &str) -> Option<&'a str> {
-        self.headers()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+        match KNOWN.iter().position(|k| k.eq_ignore_ascii_case(name)) {
+            Some(i) => self.known[i],
+            None => self
+                .headers()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v),
+        }
     }
 
     /// Whether the client wants the connection kept open after this answer.
     pub fn wants_keep_alive(&self) -> bool {
         let tokens = |v: &str, t: &str| v.split(',').any(|x| x.trim().eq_ignore_ascii_case(t));
-        let connection = self.header("connection").unwrap_or("");
+        let connection = self.known[CONNECTION].unwrap_or("");
         match self.version {
             (1, 0) => tokens(connection, "keep-alive"),
             _ => !tokens(connection, "close"),
@@ -83,10 +91,8 @@ impl<'a> Request<'a> {
 
     /// Whether the request announces a body (which is never read).
     pub fn has_body(&self) -> bool {
-        self.header("transfer-encoding").is_some()
-            || self
-                .header("content-length")
-                .is_some_and(|v| v.trim() != "0")
+        self.known[TRANSFER_ENCODING].is_some()
+            || self.known[CONTENT_LENGTH].is_some_and(|v| v.trim() != "0")
     }
 }
 
@@ -122,51 +128,106 @@ fn is_token_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-/// The next line of `rest` (without its `\n` or `\r\n`), and `rest`
-/// moved past it.
-fn next_line<'a>(rest: &mut &'a str) -> &'a str {
-    let (line, after) = rest.split_once('\n').unwrap_or((rest, ""));
-    *rest = after;
-    line.strip_suffix('\r').unwrap_or(line)
+/// The headers the server reads itself, lowercase: their first values are
+/// kept while the head is checked, so that no lookup scans the head again.
+const KNOWN: [&str; 4] = ["connection", "content-length", "transfer-encoding", "host"];
+const CONNECTION: usize = 0;
+const CONTENT_LENGTH: usize = 1;
+const TRANSFER_ENCODING: usize = 2;
+const HOST: usize = 3;
+
+/// The next line of `bytes` from `*at` as a range (without its `\n` or
+/// `\r\n`), and `*at` moved past it; an empty range at the end.
+fn next_line(bytes: &[u8], at: &mut usize) -> (usize, usize) {
+    let start = *at;
+    let mut end = start;
+    while end < bytes.len() && bytes[end] != b'\n' {
+        end += 1;
+    }
+    *at = (end + 1).min(bytes.len());
+    if end > start && bytes[end - 1] == b'\r' {
+        end -= 1;
+    }
+    (start, end)
 }
 
-/// Lowercases the header names of `head` in place: what precedes the
-/// first colon of each line after the request line, up to the blank line
-/// (bytes outside A-Z are left alone, so UTF-8 stays what it was).
-fn lowercase_names(head: &mut [u8]) {
-    let mut lines = head.split_mut(|&b| b == b'\n');
-    // RFC 9112 2.2: at most one empty line before the request line.
-    match lines.next() {
-        Some(first) if first.is_empty() || first == b"\r" => {
-            lines.next();
-        }
-        _ => {}
+/// `start..end` of `bytes` without the spaces and tabs at either end.
+fn trim(bytes: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
+    while start < end && matches!(bytes[start], b' ' | b'\t') {
+        start += 1;
     }
-    for line in lines {
-        if line.is_empty() || line == b"\r" {
-            break;
+    while end > start && matches!(bytes[end - 1], b' ' | b'\t') {
+        end -= 1;
+    }
+    (start, end)
+}
+
+/// The header lines from `*at` to the blank line (or the end), checked in
+/// one pass, their names lowercased in place; what is wrong with the first
+/// bad one, else the trimmed value range of the first of each [`KNOWN`]
+/// header.
+fn check_headers(
+    head: &mut [u8],
+    mut at: usize,
+) -> Result<[Option<(usize, usize)>; KNOWN.len()], HeadError> {
+    let mut known = [None; KNOWN.len()];
+    let mut count = 0;
+    loop {
+        let (start, end) = next_line(head, &mut at);
+        if start == end {
+            return Ok(known);
         }
-        let name_end = line.iter().position(|&b| b == b':').unwrap_or(0);
-        line[..name_end].make_ascii_lowercase();
+        if matches!(head[start], b' ' | b'\t') {
+            return Err(HeadError::Malformed("obsolete header line folding"));
+        }
+        let mut colon = start;
+        while colon < end && head[colon] != b':' {
+            colon += 1;
+        }
+        if colon == end {
+            return Err(HeadError::Malformed("header line without a colon"));
+        }
+        if colon == start || !head[start..colon].iter().all(|&b| is_token_char(b)) {
+            return Err(HeadError::Malformed("bad header name"));
+        }
+        head[start..colon].make_ascii_lowercase();
+        if head[colon + 1..end]
+            .iter()
+            .any(|&b| (b < b' ' && b != b'\t') || b == 0x7f)
+        {
+            return Err(HeadError::Malformed("control character in a header value"));
+        }
+        if count == MAX_HEADERS {
+            return Err(HeadError::TooLarge);
+        }
+        count += 1;
+        let name = &head[start..colon];
+        if let Some(i) = KNOWN.iter().position(|k| k.as_bytes() == name) {
+            if known[i].is_none() {
+                known[i] = Some(trim(head, colon + 1, end));
+            }
+        }
     }
 }
 
 /// Parses a complete head (up to and including its blank line), in
 /// `received` when it was. Header names are lowercased in `head` itself,
-/// and the request borrows it.
+/// and the request borrows it. Which error a bad head gets, in this order:
+/// not UTF-8; the request line; the first bad header line; the
+/// `Content-Length`; a missing `Host`.
 pub fn parse_head(head: &mut [u8], received: Instant) -> Result<Request<'_>, HeadError> {
-    lowercase_names(head);
+    let mut at = 0;
+    // RFC 9112 2.2: a server should ignore at least one empty line before the request line.
+    let mut request_line = next_line(head, &mut at);
+    if request_line.0 == request_line.1 {
+        request_line = next_line(head, &mut at);
+    }
+    let headers_at = at;
+    let checked = check_headers(head, headers_at);
     let head: &[u8] = head;
     let text =
         std::str::from_utf8(head).map_err(|_| HeadError::Malformed("request head is not UTF-8"))?;
-    let mut rest = text;
-    // RFC 9112 2.2: a server should ignore at least one empty line before the request line.
-    let mut request_line = next_line(&mut rest);
-    if request_line.is_empty() {
-        request_line = next_line(&mut rest);
-    }
-    let header_lines = rest;
-    let mut parts = request_line.split(' ');
+    let mut parts = text[request_line.0..request_line.1].split(' ');
     let (method, target, version) = match (parts.next(), parts.next(), parts.next(), parts.next()) {
         (Some(m), Some(t), Some(v), None) => (m, t, v),
         _ => return Err(HeadError::Malformed("bad request line")),
@@ -197,47 +258,24 @@ pub fn parse_head(head: &mut [u8], received: Instant) -> Result<Request<'_>, Hea
         Some((p, q)) => (p, Some(q)),
         None => (origin_form, None),
     };
-
-    let mut count = 0;
-    loop {
-        let line = next_line(&mut rest);
-        if line.is_empty() {
-            break;
-        }
-        if line.starts_with([' ', '\t']) {
-            return Err(HeadError::Malformed("obsolete header line folding"));
-        }
-        let (name, value) = line
-            .split_once(':')
-            .ok_or(HeadError::Malformed("header line without a colon"))?;
-        if name.is_empty() || !name.bytes().all(is_token_char) {
-            return Err(HeadError::Malformed("bad header name"));
-        }
-        if value.bytes().any(|b| (b < b' ' && b != b'\t') || b == 0x7f) {
-            return Err(HeadError::Malformed("control character in a header value"));
-        }
-        if count == MAX_HEADERS {
-            return Err(HeadError::TooLarge);
-        }
-        count += 1;
-    }
-    let request = Request {
-        method,
-        path,
-        query,
-        version,
-        header_lines,
-        received,
-    };
-    if let Some(length) = request.header("content-length") {
+    let known = checked?.map(|range| range.map(|(start, end)| &text[start..end]));
+    if let Some(length) = known[CONTENT_LENGTH] {
         if length.trim().parse::<u64>().is_err() {
             return Err(HeadError::Malformed("bad Content-Length"));
         }
     }
-    if version == (1, 1) && request.header("host").is_none() {
+    if version == (1, 1) && known[HOST].is_none() {
         return Err(HeadError::Malformed("HTTP/1.1 request without Host"));
     }
-    Ok(request)
+    Ok(Request {
+        method,
+        path,
+        query,
+        version,
+        header_lines: &text[headers_at..],
+        known,
+        received,
+    })
 }
 
 #[cfg(test)]
@@ -454,6 +492,36 @@ mod tests {
         assert_eq!(find_head_end(b"\n\r", 0), None);
         // The search starts where it is told to.
         assert_eq!(find_head_end(b"\n\nGET / HTTP/1.0\n\n", 1), Some(18));
+    }
+
+    /// The headers the server reads itself are looked up like any other:
+    /// the first one counts, in any case, trimmed.
+    #[test]
+    fn known_headers_are_the_first_of_their_name() {
+        let r = parse(
+            "GET / HTTP/1.1\r\nHOST: a \r\nconnection:\tclose\r\nHost: b\r\n\
+             Content-Length: 0\r\nContent-Length: 7\r\nX-A: 1\r\n\r\n",
+        )
+        .unwrap();
+        assert_eq!(r.header("host"), Some("a"));
+        assert_eq!(r.header("Connection"), Some("close"));
+        assert_eq!(r.header("content-LENGTH"), Some("0"));
+        assert_eq!(r.header("transfer-encoding"), None);
+        assert_eq!(r.header("x-a"), Some("1"));
+        assert!(!r.wants_keep_alive());
+        assert!(!r.has_body());
+        let names: Vec<_> = r.headers().map(|(n, _)| n).collect();
+        assert_eq!(
+            names,
+            [
+                "host",
+                "connection",
+                "host",
+                "content-length",
+                "content-length",
+                "x-a"
+            ]
+        );
     }
 
     #[test]

@@ -214,6 +214,26 @@ pub fn counter_add(fd: BorrowedFd<'_>) {
     unsafe { libc::write(fd.as_raw_fd(), one.as_ptr().cast(), 8) };
 }
 
+// --- cores -------------------------------------------------------------------
+
+/// How many CPUs this thread may run on (its affinity mask), or `None`
+/// when the kernel does not say. `std::thread::available_parallelism` says
+/// the same and also reads cgroup quotas, which costs the binary ~20 KiB.
+pub fn cpus_allowed() -> Option<usize> {
+    // SAFETY: cpu_set_t is plain data; all zeroes is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: the kernel writes at most size_of::<cpu_set_t>() bytes into
+    // `set`; CPU_COUNT only reads it.
+    unsafe {
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return None;
+        }
+        usize::try_from(libc::CPU_COUNT(&set))
+            .ok()
+            .filter(|&n| n > 0)
+    }
+}
+
 /// Whether `fd` becomes readable within `wait` (for tests).
 #[cfg(test)]
 pub fn readable_within(fd: BorrowedFd<'_>, wait: Duration) -> bool {
