@@ -25,6 +25,7 @@ use crate::{Handler, ServerConfig};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::fd::{AsFd, BorrowedFd};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// The most bytes drained from a closing connection.
@@ -95,9 +96,23 @@ pub(crate) struct Context<'a> {
     pub buffers: &'a mut Buffers,
     /// This step may run a handler that waits ([`Handler::waits`]).
     pub may_wait: bool,
-    /// Otherwise, such a head may be handed to a handler thread; if not
-    /// (too many wait already), it is answered 503.
-    pub may_defer: bool,
+    /// Connections handed to the handler threads and not settled yet, at
+    /// most `max_waiting`: a head that needs a handler thread is handed
+    /// over only if it gets a place here, else answered 503.
+    pub waiting: &'a AtomicUsize,
+    pub max_waiting: usize,
+}
+
+impl Context<'_> {
+    /// Takes a place among the [`waiting`](Context::waiting) connections,
+    /// if one is left; whoever settles the connection gives it back.
+    fn reserve_handler(&self) -> bool {
+        self.waiting
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < self.max_waiting).then_some(n + 1)
+            })
+            .is_ok()
+    }
 }
 
 pub(super) struct Connection {
@@ -245,7 +260,7 @@ impl Connection {
                         // Those answers first; this head at the next step.
                         break;
                     }
-                    if waits && ctx.may_defer {
+                    if waits && ctx.reserve_handler() {
                         self.deferred_at = Some(now);
                         return Queued::Defer;
                     }

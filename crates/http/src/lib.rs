@@ -6,7 +6,8 @@
 //!
 //! - this file: the [`Handler`] the server calls and its [`ServerConfig`];
 //! - [`listen`]: the listening socket and non-blocking accepts;
-//! - [`reactor`]: the readiness loop (one thread over one epoll set);
+//! - [`reactor`]: the readiness loops (one per core, each over its own
+//!   epoll set);
 //! - [`pool`]: the hand-off of requests that may wait to the handler threads;
 //! - [`connection`]: one connection's request/response cycle;
 //! - [`deadline`]: the per-connection deadlines and the timer behind them;

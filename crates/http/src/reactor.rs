@@ -159,7 +159,8 @@ pub(super) struct Reactor {
     /// Held connections for the handler threads.
     deferred: Queue<(usize, Box<Connection>)>,
     /// Connections handed to the handler threads and not settled yet, at
-    /// most [`ServerConfig::max_waiting`]. Only the loop adds to it.
+    /// most [`ServerConfig::max_waiting`]: a loop takes a place before it
+    /// hands a connection over, the handler thread gives it back.
     waiting: AtomicUsize,
     config: ServerConfig,
     last_accept_error_log: Mutex<Option<Instant>>,
@@ -251,7 +252,8 @@ impl Reactor {
             config: &self.config,
             buffers,
             may_wait,
-            may_defer: self.waiting.load(Ordering::SeqCst) < self.config.max_waiting,
+            waiting: &self.waiting,
+            max_waiting: self.config.max_waiting,
         }
     }
 
@@ -290,8 +292,8 @@ impl Reactor {
             let (until, evictable) = match next {
                 Next::Wait { until, evictable } => (until, evictable),
                 Next::Defer => {
-                    // Still held: the handler thread that takes it settles it.
-                    self.waiting.fetch_add(1, Ordering::SeqCst);
+                    // Still held: the handler thread that takes it settles
+                    // it (its place in `waiting` was taken when it said so).
                     self.deferred.push((index, connection));
                     return;
                 }

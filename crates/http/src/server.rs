@@ -1,5 +1,5 @@
 //! Starting and stopping the server: the threads, and the handle that
-//! stops them. How it works is in [`crate::reactor`] (the readiness loop),
+//! stops them. How it works is in [`crate::reactor`] (the readiness loops),
 //! [`crate::pool`] (the hand-off to the handler threads),
 //! [`crate::connection`] (one connection's cycle), [`crate::deadline`]
 //! (timeouts) and [`crate::listen`] (the socket).
@@ -24,7 +24,7 @@ impl ServerHandle {
         self.local_addr
     }
 
-    /// Stops the loop and the handler threads after the step each is
+    /// Stops the loops and the handler threads after the step each is
     /// making; connections still open are closed when the last of them has
     /// gone.
     pub fn stop(&self) {
