@@ -279,18 +279,43 @@ rss_reference_busy=$(rss_kib "$reference_pid")
 # --- instructions per scrape (callgrind; all threads, user space) ----------
 # Scrapes /metrics COUNT times over one keep-alive connection, checking
 # every answer.
-scrape_n() { # url count
-    python3 - "$1" "$2" <<'EOF'
-import http.client, sys, urllib.parse
+# With a third argument, the first 20 scrapes are a warm-up: then it
+# creates FLAG.warm and waits for FLAG.go before the COUNT that are
+# measured, all over the same connection (so that setting it up is not
+# counted).
+scrape_n() { # url count [flag]
+    python3 - "$1" "$2" "${3:-}" <<'EOF'
+import http.client, os, sys, time, urllib.parse
 url = urllib.parse.urlsplit(sys.argv[1])
 conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
-for _ in range(int(sys.argv[2])):
-    conn.request("GET", url.path)
-    answer = conn.getresponse()
-    body = answer.read()
-    if answer.status != 200 or not body.endswith(b"\n"):
-        sys.exit(f"bad answer: {answer.status}")
+def scrape(count):
+    for _ in range(count):
+        conn.request("GET", url.path)
+        answer = conn.getresponse()
+        body = answer.read()
+        if answer.status != 200 or not body.endswith(b"\n"):
+            sys.exit(f"bad answer: {answer.status}")
+flag = sys.argv[3]
+if flag:
+    scrape(20)
+    open(flag + ".warm", "w").close()
+    while not os.path.exists(flag + ".go"):
+        time.sleep(0.01)
+scrape(int(sys.argv[2]))
 EOF
+}
+# Runs scrape_n with a warm-up in the background: once warm, runs the
+# given command, then lets the counted scrapes go and waits for them.
+measured_scrapes() { # url count command...
+    local url=$1 count=$2 flag
+    shift 2
+    flag=$(mktemp -u "$work/scrapes.XXXXXX")
+    scrape_n "$url" "$count" "$flag" &
+    local client=$!
+    while [ ! -e "$flag.warm" ]; do sleep 0.01; done
+    "$@"
+    touch "$flag.go"
+    wait "$client"
 }
 # Calls into the allocator (malloc, calloc, realloc, posix_memalign,
 # aligned_alloc) in a callgrind dump, from functions outside it.
@@ -330,10 +355,8 @@ instructions() { # name ready-text command...
     pids+=("$pid")
     wait_for "$work/cg.$name.log" "$ready"
     wait_http "http://127.0.0.1:$port/metrics"
-    scrape_n "http://127.0.0.1:$port/metrics" 20
-    callgrind_control --zero "$pid" >/dev/null
-    touch "$work/cg.$name.mark"
-    scrape_n "http://127.0.0.1:$port/metrics" "$CALLGRIND_N"
+    measured_scrapes "http://127.0.0.1:$port/metrics" "$CALLGRIND_N" \
+        sh -c "callgrind_control --zero $pid >/dev/null && touch $work/cg.$name.mark"
     callgrind_control --dump=scrapes "$pid" >/dev/null
     local dump
     dump=$(find "$work" -name "cg.$name.$pid.*" -newer "$work/cg.$name.mark" | sort | tail -1)
@@ -346,12 +369,15 @@ read -r ir_exporter alloc_exporter < <(instructions exporter 'first poll good' "
 read -r ir_reference alloc_reference < <(instructions reference 'listening on' "$sym_reference" --body "$work/body.txt" --listen 127.0.0.1:PORT)
 
 # --- system calls per keep-alive scrape (strace -f -c, all threads) ----------
+# strace -f -c on PID in the background, its pid in strace_pid.
+strace_start() { # pid
+    strace -f -c -p "$1" -o "$work/strace.$1" 2>/dev/null &
+    strace_pid=$!
+    sleep 1 # attached to every thread
+}
 # Prints the calls per scrape, then each system call's calls per scrape.
 syscalls() { # pid url
-    strace -f -c -p "$1" -o "$work/strace.$1" 2>/dev/null &
-    local strace_pid=$!
-    sleep 1 # attached to every thread
-    scrape_n "$2" "$STRACE_N"
+    measured_scrapes "$2" "$STRACE_N" strace_start "$1"
     kill -INT "$strace_pid"
     wait "$strace_pid" 2>/dev/null || true
     awk -v n="$STRACE_N" '
@@ -473,13 +499,13 @@ $figure_rows
   \`$(show "$bin") ${temper_args/$temper_port/PORT}\`.
 - VmRSS: /proc/PID/status, once started (the exporter after its first dashboard poll) and
   after all the wrk runs.
-- System calls: \`strace -f -c -p PID\` on the unpinned servers while $STRACE_N scrapes go over one
-  keep-alive connection (python http.client, every answer checked): the calls of all threads
-  divided by $STRACE_N.
+- System calls: \`strace -f -c -p PID\` on the unpinned servers, attached after 20 warm-up scrapes,
+  while $STRACE_N more go over the same keep-alive connection (python http.client, every answer
+  checked): the calls of all threads divided by $STRACE_N.
 - Instructions and allocations: each server, built the same way with its symbols
   (\`CARGO_PROFILE_RELEASE_STRIP=false\`, \`$(show "$sym_bin")\`), under
   \`valgrind --tool=callgrind\`; after 20 warm-up scrapes, \`callgrind_control --zero\`, then
-  $CALLGRIND_N scrapes over one keep-alive connection, then \`callgrind_control --dump\`: the Ir
+  $CALLGRIND_N scrapes over the same keep-alive connection, then \`callgrind_control --dump\`: the Ir
   total, and the calls into the allocator from outside it, divided by $CALLGRIND_N (all threads;
   user space only; this machine has no hardware counters for perf). \`cargo test --test
   scrape_allocations\` checks the 0 on every CI run, under a counting allocator.
