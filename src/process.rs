@@ -97,16 +97,17 @@ impl ProcessCollector {
     }
 
     pub fn read(&self) -> ProcessStats {
-        thread_local! {
-            /// Each thread's buffer for `/proc/self/stat` (not zeroed anew
-            /// at each scrape).
-            static BUFFER: std::cell::RefCell<[u8; 1024]> =
-                const { std::cell::RefCell::new([0; 1024]) };
-        }
         let mut stats = ProcessStats::default();
-        let stat = BUFFER.with_borrow_mut(|buffer| {
-            let n = self.stat.as_ref()?.read_at(buffer, 0).ok()?;
-            parse_stat(&buffer[..n])
+        let stat = LAST.with_borrow_mut(|last| {
+            let n = self.stat.as_ref()?.read_at(&mut last.buffer, 0).ok()?;
+            // The same text as the last read (the clock has not ticked
+            // since): the same figures, without parsing it again.
+            if last.stat.is_none() || last.buffer[..n] != last.text[..last.length] {
+                last.stat = parse_stat(&last.buffer[..n]);
+                last.text[..n].copy_from_slice(&last.buffer[..n]);
+                last.length = n;
+            }
+            last.stat
         });
         if let Some(stat) = stat {
             stats.cpu_seconds = Some((stat.utime + stat.stime) as f64 / self.ticks_per_second);
@@ -229,7 +230,7 @@ impl Default for ProcessCollector {
     }
 }
 
-#[derive(Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Stat {
     pub utime: u64,
     pub stime: u64,
@@ -384,9 +385,76 @@ pub fn render(stats: &ProcessStats, out: &mut Exposition) {
     }
 }
 
+/// What a thread read and wrote at its last scrape, so that the next one
+/// repeats none of the work whose input has not changed: each thread its
+/// own, so that no lock is shared between the HTTP loops (and a scrape
+/// allocates nothing).
+struct Last {
+    /// `/proc/self/stat` as read now,
+    buffer: [u8; STAT_BYTES],
+    /// and as read when `stat` was parsed from it.
+    text: [u8; STAT_BYTES],
+    length: usize,
+    stat: Option<Stat>,
+    /// Each family's sample line as last written, and the value it spells.
+    lines: [Line; FAMILIES.len()],
+}
+
+/// The most of `/proc/self/stat` read (the line is ~300 bytes).
+const STAT_BYTES: usize = 1024;
+/// The longest sample line kept: the longest name, a space, the longest
+/// value (24 bytes), a newline.
+const LINE_BYTES: usize = 64;
+
+struct Line {
+    value: u64,
+    /// Empty when nothing is kept; its room is taken once, when the
+    /// thread first scrapes, and never grows.
+    text: String,
+}
+
+thread_local! {
+    static LAST: std::cell::RefCell<Last> = std::cell::RefCell::new(Last {
+        buffer: [0; STAT_BYTES],
+        text: [0; STAT_BYTES],
+        length: 0,
+        stat: None,
+        lines: std::array::from_fn(|_| Line {
+            value: 0,
+            text: String::with_capacity(LINE_BYTES),
+        }),
+    });
+}
+
+/// [`render`], copying each sample line this thread wrote last time for
+/// the same value (most scrapes: the clock ticks every 10 ms, and memory,
+/// start time and limits rarely or never change).
+fn render_reusing(stats: &ProcessStats, out: &mut Exposition) {
+    LAST.with_borrow_mut(|last| {
+        for ((family, header), line) in FAMILIES.iter().zip(headers()).zip(&mut last.lines) {
+            out.append_rendered(header);
+            let Some(value) = (family.value)(stats) else {
+                continue;
+            };
+            if !line.text.is_empty() && line.value == value.to_bits() {
+                out.append_rendered(&line.text);
+                continue;
+            }
+            let start = out.as_str().len();
+            out.append_sample_hundredths(family.name, value);
+            let written = &out.as_str()[start..];
+            line.text.clear();
+            if written.len() <= LINE_BYTES {
+                line.text.push_str(written);
+                line.value = value.to_bits();
+            }
+        }
+    });
+}
+
 impl Collector for ProcessCollector {
     fn collect(&self, out: &mut Exposition) {
-        render(&self.read(), out);
+        render_reusing(&self.read(), out);
     }
 
     fn status(&self, page: &mut Page) {
@@ -443,6 +511,35 @@ mod tests {
             }
             let mut got = Exposition::new();
             render(&stats, &mut got);
+            assert_eq!(got.as_str(), want.as_str());
+        }
+    }
+
+    /// Lines copied from the last scrape say what writing them anew says,
+    /// whatever changed in between.
+    #[test]
+    fn reused_lines_are_the_lines_render_writes() {
+        let stats = |cpu: Option<f64>, rss: f64| ProcessStats {
+            cpu_seconds: cpu,
+            resident_bytes: Some(rss),
+            virtual_bytes: Some(9_830_400.0),
+            start_time: Some(1_763_790_000.5),
+            open_fds: Some(7.0),
+            max_fds: Some(1024.0),
+        };
+        for stats in [
+            stats(Some(0.25), 1536.0),
+            stats(Some(0.25), 1536.0),
+            stats(Some(0.26), 1536.0),
+            stats(None, 2048.0),
+            stats(Some(1e-7), 2048.0),
+            ProcessStats::default(),
+            stats(Some(0.25), 1536.0),
+        ] {
+            let mut want = Exposition::new();
+            render(&stats, &mut want);
+            let mut got = Exposition::new();
+            render_reusing(&stats, &mut got);
             assert_eq!(got.as_str(), want.as_str());
         }
     }

@@ -109,17 +109,14 @@ pub enum HeadError {
 
 /// The index just past the blank line that ends a head, searching from `from`.
 pub(super) fn find_head_end(buffer: &[u8], from: usize) -> Option<usize> {
-    let mut i = from;
-    while i < buffer.len() {
-        if buffer[i] == b'\n' {
-            if buffer.get(i + 1) == Some(&b'\n') {
-                return Some(i + 2);
-            }
-            if buffer.get(i + 1) == Some(&b'\r') && buffer.get(i + 2) == Some(&b'\n') {
-                return Some(i + 3);
-            }
+    let newlines = buffer.get(from..)?.iter().enumerate();
+    for (i, _) in newlines.filter(|(_, &b)| b == b'\n') {
+        let i = from + i;
+        match (buffer.get(i + 1), buffer.get(i + 2)) {
+            (Some(b'\n'), _) => return Some(i + 2),
+            (Some(b'\r'), Some(b'\n')) => return Some(i + 3),
+            _ => {}
         }
-        i += 1;
     }
     None
 }
@@ -140,10 +137,8 @@ const HOST: usize = 3;
 /// `\r\n`), and `*at` moved past it; an empty range at the end.
 fn next_line(bytes: &[u8], at: &mut usize) -> (usize, usize) {
     let start = *at;
-    let mut end = start;
-    while end < bytes.len() && bytes[end] != b'\n' {
-        end += 1;
-    }
+    let rest = &bytes[start.min(bytes.len())..];
+    let mut end = start + rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
     *at = (end + 1).min(bytes.len());
     if end > start && bytes[end - 1] == b'\r' {
         end -= 1;
