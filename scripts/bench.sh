@@ -356,8 +356,8 @@ instructions() { # name ready-text command...
     wait_for "$work/cg.$name.log" "$ready"
     wait_http "http://127.0.0.1:$port/metrics"
     measured_scrapes "http://127.0.0.1:$port/metrics" "$CALLGRIND_N" \
-        sh -c "callgrind_control --zero $pid >/dev/null && touch $work/cg.$name.mark"
-    callgrind_control --dump=scrapes "$pid" >/dev/null
+        sh -c "callgrind_control --zero $pid >/dev/null 2>&1 && touch $work/cg.$name.mark"
+    callgrind_control --dump=scrapes "$pid" >/dev/null 2>&1
     local dump
     dump=$(find "$work" -name "cg.$name.$pid.*" -newer "$work/cg.$name.mark" | sort | tail -1)
     kill "$pid" 2>/dev/null || true
@@ -401,8 +401,8 @@ fi
 size_aarch64=$(size_of "$aarch64_bin")
 
 # --- the report ----------------------------------------------------------------
-ratio() { python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print(f'{a / b:.2f}' if b else 'n/a')" "$1" "$2"; }
-field() { echo "${figures[$1,$2]}" | cut -d' ' -f"$3"; }
+ratio() { python3 -c "import sys; a, b = (float(x or 0) for x in sys.argv[1:3]); print(f'{a / b:.2f}' if b else 'n/a')" "$1" "$2"; }
+field() { echo "${figures[$1,$2]:-}" | cut -d' ' -f"$3"; }
 
 ratio_rows=""
 figure_rows=""
