@@ -168,7 +168,7 @@ impl http::Handler for App {
 /// Binds, starts everything and returns the running server.
 pub fn start(config: &Config, temper: TemperSource) -> std::io::Result<ServerHandle> {
     let listener = http::bind(config.bind_address, config.port, config.bind_v6only)?;
-    let prober = Prober::new(config.probe.clone()).map_err(std::io::Error::other)?;
+    let prober = Prober::new(config.probe.clone());
     prober.announce();
     let app = App {
         registry: build_registry(config, temper)?,

@@ -19,6 +19,7 @@ pub mod landing;
 pub mod miner;
 pub mod probe;
 pub mod process;
+pub mod secret;
 pub mod temper;
 
 #[cfg(test)]

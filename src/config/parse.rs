@@ -2,16 +2,16 @@
 //! field. Each error names the flag or variable the bad value came from.
 
 use super::args::{Args, Given};
-use super::{
-    Action, Config, ConfigError, EnvLookup, MinerConfig, Quantity, Secret, SensorOffset,
-    TemperConfig, MAX_THREAD_COUNT,
-};
+use super::{Action, Config, ConfigError, EnvLookup, MAX_THREAD_COUNT};
+use crate::miner;
+use crate::probe;
 use crate::probe::allow::{AllowList, Pattern};
-use crate::probe::credentials::{self, Credentials};
-use crate::probe::ProbeConfig;
+use crate::probe::credentials::Credentials;
+use crate::secret::{self, Secret};
+use crate::temper::{self, Quantity, SensorOffset};
 use std::ffi::OsString;
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Parses the arguments (without the program name) and the environment.
@@ -29,7 +29,10 @@ pub fn parse(argv: Vec<OsString>, env: EnvLookup) -> Result<Action, ConfigError>
     let password_file = args.value("--password-file");
     let password = match (args.value("--password"), &password_file) {
         (Some(p), _) => Some(Secret::new(p.text)),
-        (None, Some(path)) => Some(read_password_file(path)?),
+        (None, Some(path)) => Some(
+            secret::read_password_file(Path::new(&path.text))
+                .map_err(|e| ConfigError(format!("{}: {e}", path.from)))?,
+        ),
         (None, None) => None,
     };
     let refresh_interval = seconds(args.value_or_default("--refresh_interval"), 0.1)?;
@@ -46,7 +49,7 @@ pub fn parse(argv: Vec<OsString>, env: EnvLookup) -> Result<Action, ConfigError>
         args.values("--temper-humidity-offset"),
         Quantity::Humidity,
     )?);
-    let temper = TemperConfig {
+    let temper = temper::Config {
         enabled: !args.on("--no-temper"),
         rescan_interval: match args.value("--temper-rescan") {
             Some(older_name) => seconds(older_name, 0.1)?,
@@ -57,7 +60,7 @@ pub fn parse(argv: Vec<OsString>, env: EnvLookup) -> Result<Action, ConfigError>
 
     let (miner, miner_off_reason) = match (username, password) {
         (Some(username), Some(password)) => (
-            Some(MinerConfig {
+            Some(miner::Config {
                 host: host.clone(),
                 username,
                 password,
@@ -90,7 +93,7 @@ pub fn parse(argv: Vec<OsString>, env: EnvLookup) -> Result<Action, ConfigError>
         temper,
         probe,
         warnings: password_file
-            .and_then(|path| password_file_warning(&path.text))
+            .and_then(|path| secret::readable_by_others(Path::new(&path.text), "password file"))
             .into_iter()
             .collect(),
     });
@@ -208,20 +211,20 @@ fn sensor_offsets(list: Vec<Given>, quantity: Quantity) -> Result<Vec<SensorOffs
 /// here so that a bad one stops the exporter at start.
 fn probe_config(
     args: &Args,
-    miner: &Option<MinerConfig>,
+    miner: &Option<miner::Config>,
     timeout: Duration,
     refresh_interval: Duration,
-) -> Result<ProbeConfig, ConfigError> {
+) -> Result<probe::Config, ConfigError> {
     let mut patterns = Vec::new();
     for v in args.values("--probe-allow") {
         patterns
             .push(Pattern::parse(&v.text).map_err(|e| ConfigError(format!("{}: {e}", v.from)))?);
     }
-    let mut probe = ProbeConfig::new(AllowList(patterns));
+    let mut probe = probe::Config::new(AllowList(patterns));
     if let Some(path) = args.value("--probe-credentials") {
-        credentials::load_file(std::path::Path::new(&path.text))
+        probe
+            .read_credentials_file(PathBuf::from(path.text))
             .map_err(|e| ConfigError(format!("{}: {e}", path.from)))?;
-        probe.credentials_file = Some(PathBuf::from(path.text));
     }
     probe.default_credentials = miner.as_ref().map(|m| Credentials {
         username: m.username.clone(),
@@ -231,31 +234,6 @@ fn probe_config(
     probe.timeout = timeout;
     probe.refresh_interval = refresh_interval;
     Ok(probe)
-}
-
-fn read_password_file(path: &Given) -> Result<Secret, ConfigError> {
-    let (what, path) = (path.from, &path.text);
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError(format!("{what}: cannot read password file '{path}': {e}")))?;
-    let first = text.lines().next().unwrap_or("").trim_end_matches('\r');
-    if first.is_empty() {
-        return err(format!(
-            "{what}: password file '{path}' has an empty first line"
-        ));
-    }
-    Ok(Secret::new(first.to_string()))
-}
-
-/// A warning when a password file can be read by other users.
-fn password_file_warning(path: &str) -> Option<String> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(path).ok()?.permissions().mode();
-    (mode & 0o077 != 0).then(|| {
-        format!(
-            "password file '{path}' can be read by other users (mode {:03o}): chmod 600 it",
-            mode & 0o777
-        )
-    })
 }
 
 #[cfg(test)]

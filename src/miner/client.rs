@@ -6,7 +6,8 @@
 //! read past [`MAX_BODY_BYTES`]. Failed logins back off exponentially, so a
 //! wrong password does not hammer the dashboard.
 
-use crate::config::{MinerConfig, Secret};
+use super::Config;
+use crate::secret::Secret;
 use std::io::Read;
 use std::time::{Duration, Instant};
 
@@ -137,7 +138,7 @@ pub struct DashboardClient {
 }
 
 impl DashboardClient {
-    pub fn new(config: &MinerConfig) -> Self {
+    pub fn new(config: &Config) -> Self {
         DashboardClient {
             base_url: format!("http://{}", config.host),
             username: config.username.clone(),
@@ -439,7 +440,7 @@ mod tests {
     }
 
     fn client_of(host: &str, refresh_interval: Duration) -> DashboardClient {
-        DashboardClient::new(&MinerConfig {
+        DashboardClient::new(&Config {
             host: host.to_string(),
             username: "admin".into(),
             password: Secret::new("admin".into()),

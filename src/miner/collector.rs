@@ -6,8 +6,8 @@
 use super::client::Reason;
 use super::poller::{self, MinerState};
 use super::system::{SystemInfo, INFO_KEYS};
+use super::Config;
 use crate::collector::{Collector, Section};
-use crate::config::MinerConfig;
 use crate::exposition::{round_decimals, Exposition, MetricType};
 use crate::landing::{duration_text, reading_text, Mark, Page};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -69,7 +69,7 @@ pub struct MinerCollector {
 
 impl MinerCollector {
     /// Starts the poller thread; the first poll begins at once.
-    pub fn start(config: MinerConfig) -> std::io::Result<MinerCollector> {
+    pub fn start(config: Config) -> std::io::Result<MinerCollector> {
         let section = Arc::new(Section::new(render_text(&MinerState::default())));
         let published = Arc::clone(&section);
         let on_poll = Box::new(move |s: &MinerState| published.publish(render_text(s)));

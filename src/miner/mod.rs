@@ -4,8 +4,10 @@
 
 pub mod client;
 pub mod collector;
+mod config;
 mod poller;
 pub mod system;
 
 pub use collector::{render, Gauge, MinerCollector, UPSTREAM_GAUGES};
+pub use config::Config;
 pub use poller::MinerState;

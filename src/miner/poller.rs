@@ -6,7 +6,7 @@
 
 use super::client::{DashboardClient, PollError, Reason};
 use super::system::{parse_system, SystemInfo};
-use crate::config::MinerConfig;
+use super::Config;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -60,10 +60,7 @@ impl MinerState {
 pub(super) type OnPoll = Box<dyn Fn(&MinerState) + Send>;
 
 /// Starts the poller thread; the first poll begins at once.
-pub(super) fn spawn(
-    config: MinerConfig,
-    on_poll: OnPoll,
-) -> std::io::Result<Arc<Mutex<MinerState>>> {
+pub(super) fn spawn(config: Config, on_poll: OnPoll) -> std::io::Result<Arc<Mutex<MinerState>>> {
     let state = Arc::new(Mutex::new(MinerState::default()));
     let shared = Arc::clone(&state);
     thread::Builder::new()
@@ -73,7 +70,7 @@ pub(super) fn spawn(
     Ok(state)
 }
 
-fn poll_forever(config: MinerConfig, state: &Mutex<MinerState>, on_poll: &OnPoll) {
+fn poll_forever(config: Config, state: &Mutex<MinerState>, on_poll: &OnPoll) {
     crate::info!(
         "miner: polling http://{} every {}s as user '{}'{}",
         config.host,

@@ -7,15 +7,15 @@
 //! 1. the `target` parameter is exactly `HOST[:PORT]` ([`target`]), else 400;
 //! 2. it matches a `--probe-allow` pattern ([`allow`]), else 403;
 //! 3. there are credentials for it ([`credentials`]), else 403;
-//! 4. fewer than [`ProbeConfig::max_in_flight`] probes are running, else 503
+//! 4. fewer than [`Config::max_in_flight`] probes are running, else 503
 //!    at once (not queued: Prometheus retries at the next scrape, and a
 //!    queue would only turn the overload into timeouts).
 //!
 //! Each target has its own session (a [`DashboardClient`]: login, cookies,
 //! re-login on 401, login back-off), its own lock and its own `miner_*`
 //! counters. Sessions live in a cache of at most
-//! [`ProbeConfig::max_sessions`] targets; one unused for
-//! [`ProbeConfig::session_idle`] is dropped, and when the cache is full the
+//! [`Config::max_sessions`] targets; one unused for
+//! [`Config::session_idle`] is dropped, and when the cache is full the
 //! least recently used goes, so memory is bounded however many distinct
 //! targets are asked for. Nothing runs between probes: idle sessions are
 //! swept when a probe comes.
@@ -31,10 +31,10 @@
 //! then) so that a late login is not wasted.
 
 pub mod allow;
+mod config;
 pub mod credentials;
 pub mod target;
 
-use crate::config::MinerConfig;
 use crate::exposition::{Exposition, MetricType, CONTENT_TYPE};
 use crate::http::{Request, Response};
 use crate::miner::client::{DashboardClient, PollError};
@@ -44,51 +44,17 @@ use allow::AllowList;
 use credentials::{CredentialStore, Credentials};
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use target::{Host, Target};
 
+pub use config::{Config, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_SESSIONS, DEFAULT_SESSION_IDLE};
+
 /// Taken off Prometheus's scrape timeout, so that the answer arrives in time.
 pub const MARGIN: Duration = Duration::from_millis(500);
 /// The shortest deadline a probe gets.
 pub const MIN_BUDGET: Duration = Duration::from_millis(50);
-pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
-pub const DEFAULT_MAX_SESSIONS: usize = 256;
-pub const DEFAULT_SESSION_IDLE: Duration = Duration::from_secs(10 * 60);
-
-/// Everything `/probe` needs from the command line.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ProbeConfig {
-    pub allow: AllowList,
-    /// `--probe-credentials`.
-    pub credentials_file: Option<PathBuf>,
-    /// `-u` and `-p`/`--password-file`, if both were given.
-    pub default_credentials: Option<Credentials>,
-    /// `--timeout`: the longest a probe takes, and each dashboard request.
-    pub timeout: Duration,
-    /// The base of the login back-off (`--refresh_interval`).
-    pub refresh_interval: Duration,
-    pub max_in_flight: usize,
-    pub max_sessions: usize,
-    pub session_idle: Duration,
-}
-
-impl ProbeConfig {
-    pub fn new(allow: AllowList) -> ProbeConfig {
-        ProbeConfig {
-            allow,
-            credentials_file: None,
-            default_credentials: None,
-            timeout: Duration::from_secs(5),
-            refresh_interval: Duration::from_secs(60),
-            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
-            max_sessions: DEFAULT_MAX_SESSIONS,
-            session_idle: DEFAULT_SESSION_IDLE,
-        }
-    }
-}
 
 /// One target's session: the client (its lock is the target's lock) and
 /// the state its `miner_*` families are rendered from.
@@ -121,7 +87,7 @@ impl Drop for Slot {
 
 /// The `/probe` route.
 pub struct Prober {
-    config: ProbeConfig,
+    config: Config,
     credentials: CredentialStore,
     sessions: Mutex<HashMap<String, Entry>>,
     in_flight: Arc<AtomicUsize>,
@@ -145,24 +111,23 @@ pub fn budget(scrape_timeout: Option<&str>, cap: Duration) -> Duration {
 }
 
 impl Prober {
-    /// Reads the credentials file; an error is a start-up error.
-    pub fn new(config: ProbeConfig) -> Result<Prober, String> {
+    pub fn new(config: Config) -> Prober {
         let credentials = CredentialStore::new(
             config.default_credentials.clone(),
             config.credentials_file.clone(),
-        )?;
-        Ok(Prober {
+        );
+        Prober {
             config,
             credentials,
             sessions: Mutex::new(HashMap::new()),
             in_flight: Arc::new(AtomicUsize::new(0)),
-        })
+        }
     }
 
     /// `/probe` off: every request is answered 404 with how to turn it on.
     pub fn off() -> Prober {
         Prober {
-            config: ProbeConfig::new(AllowList::default()),
+            config: Config::new(AllowList::default()),
             credentials: CredentialStore::empty(),
             sessions: Mutex::new(HashMap::new()),
             in_flight: Arc::new(AtomicUsize::new(0)),
@@ -305,7 +270,7 @@ impl Prober {
             };
             cache.remove(&oldest);
         }
-        let mut client = DashboardClient::new(&MinerConfig {
+        let mut client = DashboardClient::new(&miner::Config {
             host: target.authority(),
             username: credentials.username.clone(),
             password: credentials.password.clone(),

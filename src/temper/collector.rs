@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use super::poller::{self, lock, Ctx, State};
 use super::{calibrate, decode, natural_cmp, Backend, HidapiBackend, Timing, SYSFS_ROOT};
+use super::{Config, Quantity, SensorOffset};
 use super::{DEVICES, HUMIDITY, READ_ERRORS, TEMPERATURE};
 use crate::collector::{Collector, Section};
-use crate::config::{Quantity, SensorOffset, TemperConfig};
 use crate::exposition::{Exposition, MetricType};
 use crate::landing::{reading_text, Page};
 
@@ -26,7 +26,7 @@ impl TemperCollector {
     /// started, every device read and the bus rescanned each
     /// `--temper-interval`. (Whether it runs at all is the collector list's
     /// business: `--no-temper` acts there, not here.)
-    pub fn start(config: &TemperConfig) -> TemperCollector {
+    pub fn start(config: &Config) -> TemperCollector {
         Self::with_backend(
             config,
             Box::new(HidapiBackend::new(SYSFS_ROOT)),
@@ -36,7 +36,7 @@ impl TemperCollector {
 
     /// The same collector over any backend (the tests use a simulated bus).
     pub fn with_backend(
-        config: &TemperConfig,
+        config: &Config,
         backend: Box<dyn Backend>,
         timing: Timing,
     ) -> TemperCollector {

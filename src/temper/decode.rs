@@ -4,7 +4,7 @@
 //! garbled reply loses readings, it never panics.
 
 use super::models::{Conv, Model};
-use crate::config::Quantity;
+use super::Quantity;
 
 /// `4E 20` (20000 hundredths = 200.00): "no sensor there" on the newer
 /// firmwares.

@@ -6,11 +6,11 @@ use std::io::Write;
 use super::poller::{self, Ctx};
 use super::{calibrate, decode, device, models, natural_cmp};
 use super::{Backend, HidapiBackend, OpenError, Timing, SYSFS_ROOT};
-use crate::config::{Quantity, TemperConfig};
+use super::{Config, Quantity};
 
 /// `--list-sensors`: prints each recognised device with a fresh reading to
 /// stdout; 0 when at least one device gave a reading, else 1 (with a hint).
-pub fn list_sensors(config: &TemperConfig) -> i32 {
+pub fn list_sensors(config: &Config) -> i32 {
     let mut backend = HidapiBackend::new(SYSFS_ROOT);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -19,7 +19,7 @@ pub fn list_sensors(config: &TemperConfig) -> i32 {
 
 /// [`list_sensors`] over any backend, writing to `out`.
 pub fn list_sensors_with(
-    config: &TemperConfig,
+    config: &Config,
     backend: &mut dyn Backend,
     timing: &Timing,
     out: &mut dyn Write,
@@ -43,7 +43,7 @@ pub fn list_sensors_with(
 
 /// Prints every recognised device; returns how many gave a reading.
 fn list_devices(
-    config: &TemperConfig,
+    config: &Config,
     backend: &mut dyn Backend,
     timing: &Timing,
     out: &mut dyn Write,

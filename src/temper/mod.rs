@@ -43,6 +43,7 @@
 //! clamped to 0..100.
 
 mod collector;
+mod config;
 pub mod decode;
 pub mod device;
 mod list;
@@ -54,7 +55,7 @@ pub mod transport;
 use std::cmp::Ordering;
 use std::time::Duration;
 
-use crate::config::{Quantity, SensorOffset};
+pub use config::{Config, Quantity, SensorOffset};
 
 pub use collector::TemperCollector;
 pub use list::{list_sensors, list_sensors_with};

@@ -11,7 +11,7 @@
 //! reply as read: report 1 is bytes 0..8, report 2 (for two-report models)
 //! bytes 8..16.
 
-use crate::config::Quantity;
+use super::Quantity;
 
 /// How two reply bytes become a reading.
 #[derive(Clone, Copy, Debug, PartialEq)]
