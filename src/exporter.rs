@@ -4,6 +4,7 @@
 pub use crate::build_info::BuildInfoCollector;
 use crate::collector::{Collector, Registry};
 use crate::config::{Config, VERSION};
+use crate::error::StartError;
 use crate::exposition::CONTENT_TYPE;
 use crate::http::{self, Request, Response, ServerConfig, ServerHandle};
 use crate::miner::MinerCollector;
@@ -80,12 +81,17 @@ pub struct Backends {
 }
 
 /// The collectors that `config` asks for, each started.
-pub fn build_registry(config: &Config, temper: TemperSource) -> std::io::Result<Registry> {
+pub fn build_registry(config: &Config, temper: TemperSource) -> Result<Registry, StartError> {
     let mut backends = Backends { temper };
     let mut registry = Registry::new();
     for entry in COLLECTORS {
         match (entry.wanted)(config) {
-            Ok(()) => registry.register((entry.start)(config, &mut backends)?),
+            Ok(()) => registry.register((entry.start)(config, &mut backends).map_err(|error| {
+                StartError::Collector {
+                    name: entry.name,
+                    error,
+                }
+            })?),
             Err(why) => {
                 crate::info!("{}: {why}", entry.name);
                 registry.note_off(entry.name, &why);
@@ -166,8 +172,14 @@ impl http::Handler for App {
 }
 
 /// Binds, starts everything and returns the running server.
-pub fn start(config: &Config, temper: TemperSource) -> std::io::Result<ServerHandle> {
-    let listener = http::bind(config.bind_address, config.port, config.bind_v6only)?;
+pub fn start(config: &Config, temper: TemperSource) -> Result<ServerHandle, StartError> {
+    let listener =
+        http::bind(config.bind_address, config.port, config.bind_v6only).map_err(|error| {
+            StartError::Bind {
+                port: config.port,
+                error,
+            }
+        })?;
     let prober = Prober::new(config.probe.clone());
     prober.announce();
     let app = App {
@@ -178,7 +190,7 @@ pub fn start(config: &Config, temper: TemperSource) -> std::io::Result<ServerHan
         threads: config.thread_count,
         ..ServerConfig::default()
     };
-    let handle = http::serve(listener, app, server_config)?;
+    let handle = http::serve(listener, app, server_config).map_err(StartError::Serve)?;
     crate::info!(
         "linxdot-exporter {VERSION} listening on {} ({} threads for /probe)",
         handle.local_addr(),

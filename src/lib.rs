@@ -12,6 +12,7 @@ pub mod build_info;
 pub mod collector;
 pub mod config;
 pub mod decimal;
+pub mod error;
 pub mod exporter;
 pub mod exposition;
 pub mod http;

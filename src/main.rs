@@ -1,4 +1,5 @@
 use linxdot_exporter::config::{self, Action, VERSION};
+use linxdot_exporter::error::StartError;
 use linxdot_exporter::{exporter, log, temper};
 use std::process::ExitCode;
 
@@ -26,14 +27,11 @@ fn main() -> ExitCode {
         }
         Action::Run(config) => config,
     };
-    if let Err(e) = log::init_to(config.log_file.as_deref(), config.log_target, config.debug) {
-        let path = config
-            .log_file
-            .as_deref()
-            .unwrap_or(std::path::Path::new(""))
-            .display();
-        eprintln!("linxdot-exporter: error: cannot open log file '{path}': {e}");
-        return ExitCode::from(2);
+    if let Err(error) = log::init_to(config.log_file.as_deref(), config.log_target, config.debug) {
+        let path = config.log_file.clone().unwrap_or_default();
+        let e = StartError::LogFile { path, error };
+        eprintln!("linxdot-exporter: error: {e}");
+        return ExitCode::from(e.status());
     }
     for warning in &config.warnings {
         linxdot_exporter::warn!("{warning}");
@@ -47,8 +45,8 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            linxdot_exporter::error!("cannot listen on port {}: {e}", config.port);
-            ExitCode::from(1)
+            linxdot_exporter::error!("{e}");
+            ExitCode::from(e.status())
         }
     }
 }

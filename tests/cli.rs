@@ -119,6 +119,21 @@ fn a_busy_port_is_an_error() {
     );
 }
 
+/// An address this host does not have is a port problem too (status 1),
+/// and the message is the bind's, not a configuration error.
+#[test]
+fn an_address_the_host_lacks_is_a_bind_error() {
+    let (code, _, stderr) = output(
+        &["--bind-address", "192.0.2.1", "-t", "8061", "--no-temper"],
+        &[],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("ERROR cannot listen on port 8061: "),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn without_credentials_the_miner_is_off_and_the_rest_is_served() {
     let exp = Exporter::start(&[], &[]);
