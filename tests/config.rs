@@ -671,3 +671,87 @@ fn one_temper_interval_for_readings_and_rescans() {
     let bad = error(&["--temper-interval", "0"], &[]);
     assert!(bad.contains("--temper-interval"), "{bad}");
 }
+
+/// Where a flag still reaches by hand (ARCHITECTURE.md names them): the
+/// OpenWrt UCI config and init script, and the Debian default file. Each
+/// flag is in each of them, or in the exemption table with the reason.
+#[test]
+fn every_flag_reaches_the_init_script_uci_and_debian_default() {
+    use linxdot_exporter::config::FLAGS;
+    let root = env!("CARGO_MANIFEST_DIR");
+    let read = |p: &str| std::fs::read_to_string(format!("{root}/{p}")).unwrap();
+    let init = read("openwrt/linxdot-exporter/files/linxdot-exporter.init");
+    let uci = read("openwrt/linxdot-exporter/files/linxdot-exporter.config");
+    let default = read("packaging/debian/linxdot-exporter.default");
+    let one_shot = "ends at once: not for a service";
+    // (flag, where it is not, why).
+    let exempt: &[(&str, &str, &str)] = &[
+        ("--help", "init uci", one_shot),
+        ("--version", "init uci", one_shot),
+        ("--list-sensors", "init uci", one_shot),
+        (
+            "--log-target",
+            "uci",
+            "the init script picks syslog, or log_file",
+        ),
+        (
+            "--log_file",
+            "default",
+            "the Debian unit logs to the journal",
+        ),
+        (
+            "--password",
+            "init",
+            "the init script hands passwords over in a root-only file",
+        ),
+        ("--bind-port", "init uci", "the same as --port"),
+        (
+            "--temper-rescan",
+            "uci",
+            "older name: the init script still reads it",
+        ),
+    ];
+    // UCI options whose name is not the flag's.
+    let uci_name: &[(&str, &str)] = &[("--port", "listen_port"), ("--no-temper", "temper")];
+    // The init script's code (not its comments), word by word.
+    let init_words: Vec<&str> = init
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .flat_map(|l| l.split(|c: char| c.is_whitespace() || c == '"' || c == '\''))
+        .collect();
+    let mut missing = Vec::new();
+    for flag in FLAGS {
+        let skip = |place: &str| {
+            exempt
+                .iter()
+                .any(|(f, places, _)| *f == flag.long && places.split(' ').any(|p| p == place))
+        };
+        if !skip("init")
+            && !flag
+                .spellings()
+                .any(|s| s.starts_with("--") && init_words.contains(&s))
+        {
+            missing.push(format!("{} is not in the init script", flag.long));
+        }
+        let key = uci_name
+            .iter()
+            .find(|(f, _)| *f == flag.long)
+            .map(|(_, k)| k.to_string())
+            .unwrap_or_else(|| flag.long.trim_start_matches('-').replace('-', "_"));
+        let in_uci = ["option", "list"]
+            .iter()
+            .any(|kind| uci.contains(&format!("{kind} {key} ")));
+        if !skip("uci") && !in_uci {
+            missing.push(format!("{} ('{key}') is not in the UCI config", flag.long));
+        }
+        if let Some(env) = flag.env {
+            if !skip("default") && !default.contains(&format!("{env}=")) {
+                missing.push(format!(
+                    "{} ({env}) is not in the Debian default file",
+                    flag.long
+                ));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "{missing:#?}");
+}

@@ -13,6 +13,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 mod args;
+mod draft;
 pub mod flags;
 mod parse;
 
@@ -56,6 +57,14 @@ pub enum Action {
     ListSensors(Box<Config>),
     Help,
     Version,
+}
+
+/// One value and the name to blame when it is bad: the flag's `long`
+/// spelling, or its environment variable.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Given {
+    pub text: String,
+    pub from: &'static str,
 }
 
 /// A bad command line or environment: one line, exit status 2.

@@ -49,3 +49,10 @@ impl Config {
         Ok(())
     }
 }
+
+/// `/probe` off: no pattern, and the default limits.
+impl Default for Config {
+    fn default() -> Config {
+        Config::new(AllowList::default())
+    }
+}
