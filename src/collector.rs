@@ -100,7 +100,7 @@ impl Section {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Arc<str>> {
-        self.text.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.text)
     }
 }
 

@@ -15,12 +15,14 @@ pub mod decimal;
 pub mod error;
 pub mod exporter;
 pub mod exposition;
+pub mod health;
 pub mod http;
 pub mod landing;
 pub mod miner;
 pub mod probe;
 pub mod process;
 pub mod secret;
+pub mod sync;
 pub mod temper;
 
 #[cfg(test)]

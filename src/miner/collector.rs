@@ -10,6 +10,7 @@ use super::Config;
 use crate::collector::{Collector, Section};
 use crate::exposition::{round_decimals, Exposition, MetricType};
 use crate::landing::{duration_text, reading_text, Mark, Page};
+use crate::sync::{lock, Stop};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// One upstream gauge, read from one number of the dashboard's JSON.
@@ -63,6 +64,8 @@ pub const UPSTREAM_GAUGES: [Gauge; 4] = [
 
 pub struct MinerCollector {
     state: Arc<Mutex<MinerState>>,
+    /// Ends the poller thread when the collector goes.
+    stop: Arc<Stop>,
     /// The families as the last poll left them.
     section: Arc<Section>,
 }
@@ -73,8 +76,10 @@ impl MinerCollector {
         let section = Arc::new(Section::new(render_text(&MinerState::default())));
         let published = Arc::clone(&section);
         let on_poll = Box::new(move |s: &MinerState| published.publish(render_text(s)));
+        let poller = poller::spawn(config, on_poll)?;
         Ok(MinerCollector {
-            state: poller::spawn(config, on_poll)?,
+            state: poller.state,
+            stop: poller.stop,
             section,
         })
     }
@@ -85,7 +90,13 @@ impl MinerCollector {
     }
 
     fn lock(&self) -> MutexGuard<'_, MinerState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.state)
+    }
+}
+
+impl Drop for MinerCollector {
+    fn drop(&mut self) {
+        self.stop.stop();
     }
 }
 

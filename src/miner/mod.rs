@@ -10,4 +10,4 @@ pub mod system;
 
 pub use collector::{render, Gauge, MinerCollector, UPSTREAM_GAUGES};
 pub use config::Config;
-pub use poller::MinerState;
+pub use poller::{outcome, MinerState};

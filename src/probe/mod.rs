@@ -36,16 +36,19 @@ pub mod credentials;
 pub mod target;
 
 use crate::exposition::{Exposition, MetricType, CONTENT_TYPE};
+use crate::health::{Health, Voice};
 use crate::http::{Request, Response};
+use crate::log::Level;
 use crate::miner::client::{DashboardClient, PollError};
 use crate::miner::system::parse_system;
 use crate::miner::{self, MinerState};
+use crate::sync::lock;
 use allow::AllowList;
 use credentials::{CredentialStore, Credentials};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex, MutexGuard};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 use target::{Host, Target};
 
@@ -64,11 +67,10 @@ struct Session {
     state: Mutex<TargetState>,
 }
 
-#[derive(Default)]
 struct TargetState {
     miner: MinerState,
-    /// The last trouble logged, so that a lasting one is logged once.
-    complaint: Option<String>,
+    /// So that a lasting trouble is logged once.
+    health: Health,
 }
 
 struct Entry {
@@ -91,10 +93,6 @@ pub struct Prober {
     credentials: CredentialStore,
     sessions: Mutex<HashMap<String, Entry>>,
     in_flight: Arc<AtomicUsize>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// How long a probe may take: the announced scrape timeout minus
@@ -282,7 +280,15 @@ impl Prober {
         let session = Arc::new(Session {
             credentials,
             client: Mutex::new(client),
-            state: Mutex::new(TargetState::default()),
+            state: Mutex::new(TargetState {
+                miner: MinerState::default(),
+                health: Health::new(Voice {
+                    who: format!("probe {target}"),
+                    first_good: None,
+                    failed: Level::Warn,
+                    recovered: "dashboard answers well",
+                }),
+            }),
         });
         cache.insert(
             key,
@@ -317,7 +323,7 @@ impl Prober {
         };
         let seconds = received.elapsed().as_secs_f64();
         let mut state = lock(&session.state);
-        log_change(target, &mut state.complaint, &result);
+        state.health.observe(miner::outcome(&result));
         let success = result.is_ok();
         state.miner.record(result, seconds);
         let mut out = Exposition::new();
@@ -374,35 +380,6 @@ fn poll_within(
             "cannot start a probe thread: {e}"
         ))),
     }
-}
-
-/// One line when a target's trouble starts or changes, one when it ends.
-fn log_change(
-    target: &Target,
-    last: &mut Option<String>,
-    result: &Result<miner::system::SystemInfo, PollError>,
-) {
-    let now = match result {
-        Ok(info) if info.problems.is_empty() => None,
-        Ok(info) => Some(format!(
-            "dashboard answer incomplete: {}",
-            info.problems.join("; ")
-        )),
-        Err(PollError::LoginBackoff(_)) => {
-            crate::debug!("probe {target}: waiting out the login back-off");
-            return;
-        }
-        Err(e) => Some(e.to_string()),
-    };
-    if now == *last {
-        return;
-    }
-    match (&now, result) {
-        (Some(c), Ok(_)) => crate::warn!("probe {target}: {c}"),
-        (Some(c), Err(_)) => crate::warn!("probe {target}: {c}"),
-        (None, _) => crate::info!("probe {target}: dashboard answers well"),
-    }
-    *last = now;
 }
 
 #[cfg(test)]

@@ -6,13 +6,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::poller::{self, lock, Ctx, State};
+use super::poller::{self, Ctx, State};
 use super::{calibrate, decode, natural_cmp, Backend, HidapiBackend, Timing, SYSFS_ROOT};
 use super::{Config, Quantity, SensorOffset};
 use super::{DEVICES, HUMIDITY, READ_ERRORS, TEMPERATURE};
 use crate::collector::{Collector, Section};
 use crate::exposition::{Exposition, MetricType};
 use crate::landing::{reading_text, Page};
+use crate::sync::lock;
 
 pub struct TemperCollector {
     ctx: Arc<Ctx>,

@@ -9,7 +9,7 @@
 //! waits on a device.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::decode::{decode, version_string, Value};
@@ -17,6 +17,7 @@ use super::device::{query_reading, query_version, ProtocolError};
 use super::models::{is_supported, lookup, unsupported_family, Model};
 use super::transport::{Backend, Candidate, OpenError, Transport};
 use super::Timing;
+use crate::sync::{lock, Stop};
 
 /// Stack of each TEMPer thread: they hold a few small buffers.
 const THREAD_STACK: usize = 256 * 1024;
@@ -48,41 +49,6 @@ pub(crate) struct State {
     pub errors: BTreeMap<String, u64>,
 }
 
-/// A stop flag that sleepers wake up for.
-#[derive(Default)]
-pub(crate) struct Stop {
-    stopped: Mutex<bool>,
-    wake: Condvar,
-}
-
-impl Stop {
-    pub fn stop(&self) {
-        *lock(&self.stopped) = true;
-        self.wake.notify_all();
-    }
-
-    pub fn is_stopped(&self) -> bool {
-        *lock(&self.stopped)
-    }
-
-    /// Sleeps for `d` or until stopped; true when stopped.
-    pub fn sleep(&self, d: Duration) -> bool {
-        let deadline = Instant::now() + d;
-        let mut stopped = lock(&self.stopped);
-        while !*stopped {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            stopped = match self.wake.wait_timeout(stopped, left) {
-                Ok((guard, _)) => guard,
-                Err(poisoned) => poisoned.into_inner().0,
-            };
-        }
-        *stopped
-    }
-}
-
 /// What renders and publishes the state after a change.
 pub(crate) type Publisher = Box<dyn Fn(&State) + Send + Sync>;
 
@@ -94,10 +60,6 @@ pub(crate) struct Ctx {
     /// Keys of the log lines already written once.
     logged: Mutex<HashSet<String>>,
     publisher: OnceLock<Publisher>,
-}
-
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Ctx {
