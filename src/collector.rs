@@ -75,14 +75,14 @@ impl Registry {
 /// Families rendered by the thread that owns their data, each time the data
 /// changes, and published for scrapes to copy: a scrape neither renders
 /// them nor waits for their owner (only for the pointer swap).
-pub struct Section {
+pub struct Rendered {
     text: Mutex<Arc<str>>,
 }
 
-impl Section {
-    /// A section that holds `text` until the first [`publish`](Section::publish).
+impl Rendered {
+    /// A section that holds `text` until the first [`publish`](Rendered::publish).
     pub fn new(text: String) -> Self {
-        Section {
+        Rendered {
             text: Mutex::new(Arc::from(text)),
         }
     }
@@ -110,7 +110,7 @@ mod tests {
 
     #[test]
     fn a_section_hands_out_what_was_published_last() {
-        let section = Section::new("a 1\n".into());
+        let section = Rendered::new("a 1\n".into());
         let before = section.current();
         section.publish("a 2\n".into());
         assert_eq!(&*before, "a 1\n", "a copy taken before stays whole");

@@ -17,7 +17,7 @@ pub struct Entry {
     pub name: &'static str,
     /// `Err(why)` when the configuration turns it off (logged at start).
     pub wanted: fn(&Config) -> Result<(), String>,
-    pub start: fn(&Config, &mut Backends) -> std::io::Result<Box<dyn Collector>>,
+    pub start: fn(&Config, &mut Sources) -> std::io::Result<Box<dyn Collector>>,
 }
 
 /// Every collector, in the order a scrape renders them. This is the one
@@ -45,9 +45,9 @@ pub const COLLECTORS: &[Entry] = &[
             true => Ok(()),
             false => Err("USB sensors are off (--no-temper)".into()),
         },
-        start: |config, backends| {
+        start: |config, sources| {
             Ok(Box::new(
-                match std::mem::replace(&mut backends.temper, TemperSource::Usb) {
+                match std::mem::replace(&mut sources.temper, TemperSource::Usb) {
                     TemperSource::Usb => TemperCollector::start(&config.temper),
                     TemperSource::Collector(collector) => collector,
                 },
@@ -76,17 +76,17 @@ pub enum TemperSource {
 }
 
 /// What the collectors read from, where that is not fixed.
-pub struct Backends {
+pub struct Sources {
     pub temper: TemperSource,
 }
 
 /// The collectors that `config` asks for, each started.
 pub fn build_registry(config: &Config, temper: TemperSource) -> Result<Registry, StartError> {
-    let mut backends = Backends { temper };
+    let mut sources = Sources { temper };
     let mut registry = Registry::new();
     for entry in COLLECTORS {
         match (entry.wanted)(config) {
-            Ok(()) => registry.register((entry.start)(config, &mut backends).map_err(|error| {
+            Ok(()) => registry.register((entry.start)(config, &mut sources).map_err(|error| {
                 StartError::Collector {
                     name: entry.name,
                     error,

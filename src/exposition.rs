@@ -73,9 +73,9 @@ impl Exposition {
         }
     }
 
-    /// Appends families rendered earlier (a [`Section`]'s text), as they are.
+    /// Appends families rendered earlier (a [`Rendered`]'s text), as they are.
     ///
-    /// [`Section`]: crate::collector::Section
+    /// [`Rendered`]: crate::collector::Rendered
     pub fn append_rendered(&mut self, text: &str) {
         self.body.push_str(text);
     }

@@ -7,7 +7,7 @@ use super::client::Reason;
 use super::poller::{self, MinerState};
 use super::system::{self, Label, NumberField, INFO_FIELDS};
 use super::Config;
-use crate::collector::{Collector, Section};
+use crate::collector::{Collector, Rendered};
 use crate::exposition::{round_decimals, Exposition, MetricType};
 use crate::landing::{duration_text, reading_text, Mark, Page};
 use crate::sync::{lock, Stop};
@@ -67,13 +67,13 @@ pub struct MinerCollector {
     /// Ends the poller thread when the collector goes.
     stop: Arc<Stop>,
     /// The families as the last poll left them.
-    section: Arc<Section>,
+    section: Arc<Rendered>,
 }
 
 impl MinerCollector {
     /// Starts the poller thread; the first poll begins at once.
     pub fn start(config: Config) -> std::io::Result<MinerCollector> {
-        let section = Arc::new(Section::new(render_text(&MinerState::default())));
+        let section = Arc::new(Rendered::new(render_text(&MinerState::default())));
         let published = Arc::clone(&section);
         let on_poll = Box::new(move |s: &MinerState| published.publish(render_text(s)));
         let poller = poller::spawn(config, on_poll)?;
@@ -148,7 +148,7 @@ impl Collector for MinerCollector {
     }
 }
 
-/// The miner families for a state, as the text a [`Section`] publishes.
+/// The miner families for a state, as the text a [`Rendered`] publishes.
 fn render_text(s: &MinerState) -> String {
     let mut text = Exposition::new();
     render(s, &mut text);

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use super::poller::{self, Ctx};
+use super::poller::{self, Shared};
 use super::{calibrate, decode, device, models, natural_cmp};
 use super::{Backend, HidapiBackend, OpenError, Timing, SYSFS_ROOT};
 use super::{Config, Quantity};
@@ -59,7 +59,7 @@ fn list_devices(
         natural_cmp(&poller::phy_of(a), &poller::phy_of(b))
             .then_with(|| natural_cmp(&a.path, &b.path))
     });
-    let scratch = Ctx::new(timing.clone());
+    let scratch = Shared::new(timing.clone());
     let mut read = 0;
     for c in candidates {
         let id = format!("{:04x}:{:04x}", c.vendor_id, c.product_id);
