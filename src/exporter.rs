@@ -209,11 +209,7 @@ pub fn tune_allocator() {
     // A fixed threshold keeps large blocks mmapped and returned on free.
     // (musl's allocator maps large blocks by itself; nothing to set there.)
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt may be called at any time; it only decides where
-    // blocks allocated later come from.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 * 1024);
-    }
+    crate::sys::set_mmap_threshold(64 * 1024);
 }
 
 #[cfg(test)]

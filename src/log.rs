@@ -99,15 +99,7 @@ pub fn init_to(log_file: Option<&Path>, target: Target, debug: bool) -> std::io:
             Target::Stderr,
         ),
         (None, Target::Syslog) => {
-            // SAFETY: the ident is a static C string, as openlog(3) needs
-            // (it keeps the pointer); the flags and facility are constants.
-            unsafe {
-                libc::openlog(
-                    c"linxdot-exporter".as_ptr(),
-                    libc::LOG_PID,
-                    libc::LOG_DAEMON,
-                )
-            };
+            crate::sys::openlog(c"linxdot-exporter");
             Sink::Syslog
         }
         (None, target) => Sink::Write(Mutex::new(Box::new(std::io::stderr())), target),
@@ -134,14 +126,7 @@ pub fn format_line(target: Target, level: Level, now: SystemTime, message: &str)
 fn syslog(level: Level, text: String) {
     // A NUL inside would cut the line short: spell it out instead.
     let text = std::ffi::CString::new(text.replace('\0', "\\0")).unwrap_or_default();
-    // SAFETY: a constant "%s" format with one NUL-terminated string argument.
-    unsafe {
-        libc::syslog(
-            libc::LOG_DAEMON | level.priority(),
-            c"%s".as_ptr(),
-            text.as_ptr(),
-        )
-    };
+    crate::sys::syslog(libc::LOG_DAEMON | level.priority(), &text);
 }
 
 pub fn debug_enabled() -> bool {

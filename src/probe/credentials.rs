@@ -200,18 +200,7 @@ extern "C" fn on_sighup(_: libc::c_int) {
 /// ending the process, its default). Nothing wakes up for it: the next
 /// probe sees the request.
 pub fn install_sighup_handler() -> std::io::Result<()> {
-    // SAFETY: the handler only stores to an atomic; the sigaction struct is
-    // zeroed and then filled in before use.
-    unsafe {
-        let mut action: libc::sigaction = std::mem::zeroed();
-        action.sa_sigaction = on_sighup as extern "C" fn(libc::c_int) as libc::sighandler_t;
-        action.sa_flags = libc::SA_RESTART;
-        libc::sigemptyset(&mut action.sa_mask);
-        if libc::sigaction(libc::SIGHUP, &action, std::ptr::null_mut()) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    Ok(())
+    crate::sys::install_handler(libc::SIGHUP, on_sighup, true)
 }
 
 /// The default credentials and the credentials file in force.
