@@ -20,6 +20,7 @@ pub mod error;
 pub mod exporter;
 pub mod exposition;
 pub mod health;
+pub mod hostport;
 #[allow(unsafe_code)]
 pub mod http;
 pub mod landing;

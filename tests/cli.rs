@@ -119,6 +119,27 @@ fn a_busy_port_is_an_error() {
     );
 }
 
+/// A dashboard address with a bad port is a configuration error (status
+/// 2) that names the value, before anything starts.
+#[test]
+fn a_bad_dashboard_port_exits_2_naming_it() {
+    for host in [
+        "127.0.0.1:abc",
+        ":99999",
+        "127.0.0.1:0",
+        "::1",
+        "[::1]:18080",
+    ] {
+        let (code, stdout, stderr) = output(&["-o", host, "--no-temper"], &[]);
+        assert_eq!((code, stdout.as_str()), (2, ""), "{host}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("linxdot-exporter: error: --host: '{host}': ")),
+            "{stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+}
+
 /// An address this host does not have is a port problem too (status 1),
 /// and the message is the bind's, not a configuration error.
 #[test]

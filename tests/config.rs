@@ -755,3 +755,40 @@ fn every_flag_reaches_the_init_script_uci_and_debian_default() {
     }
     assert!(missing.is_empty(), "{missing:#?}");
 }
+
+/// `-o`/`--host`/`MINER_HOST` go through the parser of `/probe`'s targets:
+/// the port is 1-65535, an IPv6 address is written in brackets (and then
+/// refused for now: the dashboard client cannot connect to one).
+#[test]
+fn the_dashboard_address_is_checked_like_a_probe_target() {
+    for (given, want) in [
+        ("miner.lan:8080", "miner.lan:8080"),
+        ("10.0.0.2:1", "10.0.0.2:1"),
+        ("10.0.0.2:65535", "10.0.0.2:65535"),
+    ] {
+        assert_eq!(config(&["-o", given], &[]).host, want, "{given}");
+    }
+    for (given, want) in [
+        ("127.0.0.1:abc", "--host: '127.0.0.1:abc': 'abc' is not a port (1-65535)"),
+        (":99999", "--host: ':99999': '99999' is not a port (1-65535)"),
+        ("127.0.0.1:0", "--host: '127.0.0.1:0': '0' is not a port (1-65535)"),
+        (
+            "::1",
+            "--host: '::1': '::1' is an IPv6 address: write it in brackets, '[::1]' (with a port, '[::1]:PORT')",
+        ),
+        ("[::1", "--host: '[::1': an '[' without its ']'"),
+        // Parsed, but the dashboard client cannot dial an IPv6 literal.
+        (
+            "[::1]:18080",
+            "--host: '[::1]:18080': the dashboard client cannot connect to an IPv6 address literal; give a host name that resolves to it",
+        ),
+        (
+            "[::1]",
+            "--host: '[::1]': the dashboard client cannot connect to an IPv6 address literal; give a host name that resolves to it",
+        ),
+    ] {
+        assert_eq!(error(&["-o", given], &[]), want, "{given}");
+        // The variable is checked the same way (and named as the flag, as always).
+        assert_eq!(error(&[], &[("MINER_HOST", given)]), want, "{given}");
+    }
+}

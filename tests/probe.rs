@@ -419,6 +419,8 @@ fn targets_get_their_own_credentials_from_the_file() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// IPv6 literals pass the same gates, then are refused: the dashboard
+/// client (minreq 3.0.0) cannot connect to one (`miner::dialable`).
 #[test]
 fn ipv6_literals_pass_the_checks_but_are_not_dialled() {
     let server = server(&["::1", "127.0.0.1"]);
@@ -428,6 +430,10 @@ fn ipv6_literals_pass_the_checks_but_are_not_dialled() {
     // Not allowed: 403 comes first.
     assert_eq!(server.probe("[::2]:8080").status, 403);
     assert_eq!(server.prober.session_count(), 0);
+    // A bare IPv6 address is not HOST[:PORT]: the answer says how to write it.
+    let bare = server.probe("::1");
+    assert_eq!(bare.status, 400, "{}", bare.body);
+    assert!(bare.body.contains("'[::1]'"), "{}", bare.body);
 }
 
 #[test]

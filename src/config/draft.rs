@@ -5,6 +5,7 @@
 //! here too, each error naming the flag or variable the value came from.
 
 use super::{Action, Config, ConfigError, Given, MAX_THREAD_COUNT};
+use crate::hostport;
 use crate::log;
 use crate::miner;
 use crate::probe::{self, credentials::Credentials};
@@ -138,7 +139,12 @@ pub fn host(v: &Given) -> Result<String, ConfigError> {
             "--host: '{text}' is not a host name, address or HOST:PORT"
         ));
     }
-    Ok(text.clone())
+    // The parser of /probe's targets: the port 1-65535, IPv6 in brackets.
+    let checked = hostport::parse(text).map_err(|e| e.to_string());
+    match checked.and_then(|host| miner::dialable(&host).map(|()| host)) {
+        Ok(host) => Ok(host.to_string()),
+        Err(e) => err(format!("--host: '{text}': {e}")),
+    }
 }
 
 /// The longest interval accepted: a year, in seconds.

@@ -9,5 +9,5 @@ mod poller;
 pub mod system;
 
 pub use collector::{render, Gauge, MinerCollector, UPSTREAM_GAUGES};
-pub use config::Config;
+pub use config::{dialable, Config};
 pub use poller::{outcome, MinerState};

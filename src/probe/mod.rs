@@ -52,10 +52,9 @@ use credentials::{CredentialStore, Credentials};
 use poll::poll_within;
 use sessions::Sessions;
 use slots::Slots;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use target::{Host, Target};
+use target::Target;
 
 pub use poll::{budget, MARGIN, MIN_BUDGET};
 
@@ -168,14 +167,8 @@ impl Prober {
                 ),
             );
         };
-        if matches!(target.host, Host::Ip(IpAddr::V6(_))) {
-            return Response::text(
-                501,
-                &format!(
-                    "target {target}: the dashboard client cannot connect to an IPv6 \
-                     address literal; give a host name that resolves to it"
-                ),
-            );
+        if let Err(e) = miner::dialable(&target) {
+            return Response::text(501, &format!("target {target}: {e}"));
         }
         let deadline_budget = budget(
             request.header("x-prometheus-scrape-timeout-seconds"),
