@@ -21,6 +21,18 @@ use std::path::{Path, PathBuf};
 /// How a flag's value (or, for a switch, its being on) changes the [`Draft`].
 pub type Apply = fn(&mut Draft, Given) -> Result<(), ConfigError>;
 
+/// Adds a checked value to a list of the [`Draft`] (repeated flags).
+fn push<T>(list: &mut Vec<T>, value: Result<T, ConfigError>) -> Result<(), ConfigError> {
+    list.push(value?);
+    Ok(())
+}
+
+/// Puts a checked value into its field of the [`Draft`].
+fn set<T>(field: &mut T, value: Result<T, ConfigError>) -> Result<(), ConfigError> {
+    *field = value?;
+    Ok(())
+}
+
 /// What a flag takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -99,10 +111,7 @@ pub const FLAGS: &[Flag] = &[
         kind: Kind::Exit,
         upstream: true,
         help: "show this help message and exit",
-        apply: |d, _| {
-            d.exit = Some(Exit::Help);
-            Ok(())
-        },
+        apply: |d, _| set(&mut d.exit, Ok(Some(Exit::Help))),
         doc: "print this help and exit",
         ..FLAG
     },
@@ -115,10 +124,7 @@ pub const FLAGS: &[Flag] = &[
         default: Default::Note("stderr"),
         upstream: true,
         help: "Path of log file",
-        apply: |d, v| {
-            d.log_file = Some(PathBuf::from(v.text));
-            Ok(())
-        },
+        apply: |d, v| set(&mut d.log_file, Ok(Some(PathBuf::from(v.text)))),
         doc: "append log lines to this file",
         ..FLAG
     },
@@ -131,10 +137,7 @@ pub const FLAGS: &[Flag] = &[
         help: "Where log lines go without a log file: stderr; syslog\n\
                (facility daemon, each line's level as its priority);\n\
                journal (stderr with journald's <N> priority prefixes)",
-        apply: |d, v| {
-            d.log_target = draft::log_target(&v)?;
-            Ok(())
-        },
+        apply: |d, v| set(&mut d.log_target, draft::log_target(&v)),
         doc: "`syslog`: to syslog, a priority per level (OpenWrt's init script); `journal`: stderr with journald's `<N>` prefixes (the Debian unit)",
         ..FLAG
     },
@@ -146,10 +149,7 @@ pub const FLAGS: &[Flag] = &[
         default: Default::Value("127.0.0.1"),
         upstream: true,
         help: "Miner hostname or IP address, optionally HOST:PORT",
-        apply: |d, v| {
-            d.host = draft::host(&v)?;
-            Ok(())
-        },
+        apply: |d, v| set(&mut d.host, draft::host(&v)),
         doc: "the miner dashboard, `HOST` or `HOST:PORT` (the exporter runs on the miner)",
         ..FLAG
     },
@@ -160,10 +160,7 @@ pub const FLAGS: &[Flag] = &[
         env: Some("MINER_USERNAME"),
         upstream: true,
         help: "Miner API username",
-        apply: |d, v| {
-            d.username = Some(v.text);
-            Ok(())
-        },
+        apply: |d, v| set(&mut d.username, Ok(Some(v.text))),
         doc: "dashboard user",
         ..FLAG
     },
@@ -174,10 +171,7 @@ pub const FLAGS: &[Flag] = &[
         env: Some("MINER_PASSWORD"),
         upstream: true,
         help: "Miner API password",
-        apply: |d, v| {
-            d.password = Some(Secret::new(v.text));
-            Ok(())
-        },
+        apply: |d, v| set(&mut d.password, Ok(Some(Secret::new(v.text)))),
         doc: "dashboard password (visible in `ps`: prefer the next one)",
         ..FLAG
     },
@@ -206,10 +200,7 @@ pub const FLAGS: &[Flag] = &[
         env: Some("PLAIN_CREDENTIALS"),
         upstream: true,
         help: "Use login credentials without MD5 hashing",
-        apply: |d, _| {
-            d.plain_credentials = true;
-            Ok(())
-        },
+        apply: |d, _| set(&mut d.plain_credentials, Ok(true)),
         doc: "send credentials as typed, not MD5-hex",
         ..FLAG
     },
@@ -219,10 +210,7 @@ pub const FLAGS: &[Flag] = &[
         env: Some("EXPORTER_DEBUG"),
         upstream: true,
         help: "Enable debug mode",
-        apply: |d, _| {
-            d.debug = true;
-            Ok(())
-        },
+        apply: |d, _| set(&mut d.debug, Ok(true)),
         doc: "debug lines",
         ..FLAG
     },
@@ -235,10 +223,7 @@ pub const FLAGS: &[Flag] = &[
         default: Default::Value("60"),
         upstream: true,
         help: "Refresh rate of reading miner API (seconds)",
-        apply: |d, v| {
-            d.refresh_interval = draft::interval(&v)?;
-            Ok(())
-        },
+        apply: |d, v| set(&mut d.refresh_interval, draft::interval(&v)),
         doc: "seconds between two polls of the dashboard",
         ..FLAG
     },
@@ -250,10 +235,7 @@ pub const FLAGS: &[Flag] = &[
         default: Default::Value("8061"),
         upstream: true,
         help: "TCP port number the exporter listens on",
-        apply: |d, v| {
-            d.port = draft::port(&v)?;
-            Ok(())
-        },
+        apply: |d, v| set(&mut d.port, draft::port(&v)),
         doc: "port to listen on",
         ..FLAG
     },
@@ -262,10 +244,7 @@ pub const FLAGS: &[Flag] = &[
         kind: Kind::Value("SECONDS"),
         default: Default::Value("5"),
         help: "Timeout of each miner API request, in seconds (1-3600)",
-        apply: |d, v| {
-            d.timeout = draft::timeout(&v)?;
-            Ok(())
-        },
+        apply: |d, v| set(&mut d.timeout, draft::timeout(&v)),
         doc: "deadline of each dashboard request (1–3600 s)",
         ..FLAG
     },
@@ -275,10 +254,7 @@ pub const FLAGS: &[Flag] = &[
         kind: Kind::Value("ADDRESS"),
         default: Default::Note("::, or 0.0.0.0 without IPv6"),
         help: "IPv6 or IPv4 address to listen on",
-        apply: |d, v| {
-            d.bind_address = Some(draft::address(&v)?);
-            Ok(())
-        },
+        apply: |d, v| set(&mut d.bind_address, draft::address(&v).map(Some)),
         doc: "IPv4 or IPv6 address to listen on",
         ..FLAG
     },
@@ -288,10 +264,7 @@ pub const FLAGS: &[Flag] = &[
         kind: Kind::Value("PORT"),
         excludes: Some("--port"),
         help: "Port to listen on (same as --port)",
-        apply: |d, v| {
-            d.port = draft::port(&v)?;
-            Ok(())
-        },
+        apply: |d, v| set(&mut d.port, draft::port(&v)),
         doc: "same as `--port`",
         ..FLAG
     },
@@ -316,10 +289,7 @@ pub const FLAGS: &[Flag] = &[
         kind: Kind::Value("N"),
         default: Default::Value("4"),
         help: "Number of threads that answer /probe",
-        apply: |d, v| {
-            d.thread_count = draft::thread_count(&v)?;
-            Ok(())
-        },
+        apply: |d, v| set(&mut d.thread_count, draft::thread_count(&v)),
         doc: "threads that answer `/probe` (1–64); scrapes are answered by the one HTTP loop thread",
         ..FLAG
     },
@@ -328,10 +298,7 @@ pub const FLAGS: &[Flag] = &[
         aliases: &["--no_temper"],
         env: Some("EXPORTER_NO_TEMPER"),
         help: "Do not read TEMPer USB sensors",
-        apply: |d, _| {
-            d.no_temper = true;
-            Ok(())
-        },
+        apply: |d, _| set(&mut d.no_temper, Ok(true)),
         doc: "do not read USB sensors",
         ..FLAG
     },
@@ -342,11 +309,7 @@ pub const FLAGS: &[Flag] = &[
         env: Some("TEMPER_OFFSETS"),
         help: "Add DELTA degrees C to sensor NAME (internal, external,\n\
                empty, or *) of the TEMPer device at PHY; repeatable",
-        apply: |d, v| {
-            let offset = draft::sensor_offset(&v, Quantity::Temperature)?;
-            d.offsets.push(offset);
-            Ok(())
-        },
+        apply: |d, v| push(&mut d.offsets, draft::sensor_offset(&v, Quantity::Temperature)),
         doc: "temperature calibration, repeatable (the variable: space-separated)",
         ..FLAG
     },
@@ -355,11 +318,7 @@ pub const FLAGS: &[Flag] = &[
         aliases: &["--temper_humidity_offset"],
         kind: Kind::Repeated("PHY:NAME=DELTA"),
         help: "Add DELTA %RH to a humidity reading; repeatable",
-        apply: |d, v| {
-            let offset = draft::sensor_offset(&v, Quantity::Humidity)?;
-            d.offsets.push(offset);
-            Ok(())
-        },
+        apply: |d, v| push(&mut d.offsets, draft::sensor_offset(&v, Quantity::Humidity)),
         doc: "humidity calibration, repeatable",
         ..FLAG
     },
@@ -371,10 +330,7 @@ pub const FLAGS: &[Flag] = &[
         default: Default::Value("5"),
         help: "How often to read each TEMPer device and to look for\n\
                plugged or unplugged ones",
-        apply: |d, v| {
-            d.temper_interval = draft::interval(&v)?;
-            Ok(())
-        },
+        apply: |d, v| set(&mut d.temper_interval, draft::interval(&v)),
         doc: "how often to read the sensors and look for plugged/unplugged ones",
         ..FLAG
     },
@@ -385,10 +341,7 @@ pub const FLAGS: &[Flag] = &[
         excludes: Some("--temper-interval"),
         help: "Older name of --temper-interval (devices are looked for\n\
                at each reading)",
-        apply: |d, v| {
-            d.temper_interval = draft::interval(&v)?;
-            Ok(())
-        },
+        apply: |d, v| set(&mut d.temper_interval, draft::interval(&v)),
         doc: "older name of `--temper-interval`",
         ..FLAG
     },
@@ -401,11 +354,7 @@ pub const FLAGS: &[Flag] = &[
         help: "Let /probe?target= poll the dashboards matching PATTERN:\n\
                an address, CIDR, host name or *.glob, optionally with\n\
                :PORT; repeatable",
-        apply: |d, v| {
-            let pattern = named(&v, Pattern::parse(&v.text))?;
-            d.probe.allow.0.push(pattern);
-            Ok(())
-        },
+        apply: |d, v| push(&mut d.probe.allow.0, named(&v, Pattern::parse(&v.text))),
         doc: "targets `/probe?target=` may poll: address, CIDR, host name or `*.glob`, optionally `:PORT`; repeatable (the variable: space-separated)",
         ..FLAG
     },
@@ -429,10 +378,7 @@ pub const FLAGS: &[Flag] = &[
         long: "--list-sensors",
         aliases: &["--list_sensors"],
         help: "Print each recognised TEMPer device with a fresh reading\nand exit",
-        apply: |d, _| {
-            d.list_sensors = true;
-            Ok(())
-        },
+        apply: |d, _| set(&mut d.list_sensors, Ok(true)),
         doc: "print the recognised sensors with a reading, and exit",
         ..FLAG
     },
@@ -442,10 +388,7 @@ pub const FLAGS: &[Flag] = &[
         kind: Kind::Exit,
         upstream: true,
         help: "show program's version number and exit",
-        apply: |d, _| {
-            d.exit = Some(Exit::Version);
-            Ok(())
-        },
+        apply: |d, _| set(&mut d.exit, Ok(Some(Exit::Version))),
         doc: "print the version and exit",
         ..FLAG
     },

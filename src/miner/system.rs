@@ -22,33 +22,24 @@ pub struct InfoField {
     set: fn(&mut SystemInfo, String),
 }
 
+/// An [`InfoField`] named as its field.
+macro_rules! info_field {
+    ($name:ident) => {
+        InfoField {
+            key: stringify!($name),
+            get: |s| s.$name.as_deref(),
+            set: |s, v| s.$name = Some(v),
+        }
+    };
+}
+
 /// The labels of `miner_exporter_info`, in the upstream order.
 pub const INFO_FIELDS: [InfoField; 5] = [
-    InfoField {
-        key: "animal_name",
-        get: |s| s.animal_name.as_deref(),
-        set: |s, v| s.animal_name = Some(v),
-    },
-    InfoField {
-        key: "firmware",
-        get: |s| s.firmware.as_deref(),
-        set: |s, v| s.firmware = Some(v),
-    },
-    InfoField {
-        key: "model_name",
-        get: |s| s.model_name.as_deref(),
-        set: |s, v| s.model_name = Some(v),
-    },
-    InfoField {
-        key: "region",
-        get: |s| s.region.as_deref(),
-        set: |s, v| s.region = Some(v),
-    },
-    InfoField {
-        key: "sn",
-        get: |s| s.sn.as_deref(),
-        set: |s, v| s.sn = Some(v),
-    },
+    info_field!(animal_name),
+    info_field!(firmware),
+    info_field!(model_name),
+    info_field!(region),
+    info_field!(sn),
 ];
 
 /// One number of the dashboard's JSON: its key and the field that holds it.
@@ -58,26 +49,21 @@ pub struct NumberField {
     set: fn(&mut SystemInfo, f64),
 }
 
-pub const CPU_TEMP: NumberField = NumberField {
-    key: "cpu_temp",
-    get: |s| s.cpu_temp,
-    set: |s, v| s.cpu_temp = Some(v),
-};
-pub const CPU_USAGE: NumberField = NumberField {
-    key: "cpu_usage",
-    get: |s| s.cpu_usage,
-    set: |s, v| s.cpu_usage = Some(v),
-};
-pub const MEMORY_USAGE: NumberField = NumberField {
-    key: "memory_usage",
-    get: |s| s.memory_usage,
-    set: |s, v| s.memory_usage = Some(v),
-};
-pub const STORAGE_USAGE: NumberField = NumberField {
-    key: "storage_usage",
-    get: |s| s.storage_usage,
-    set: |s, v| s.storage_usage = Some(v),
-};
+/// A [`NumberField`] named as its field.
+macro_rules! number_field {
+    ($name:ident) => {
+        NumberField {
+            key: stringify!($name),
+            get: |s| s.$name,
+            set: |s, v| s.$name = Some(v),
+        }
+    };
+}
+
+pub const CPU_TEMP: NumberField = number_field!(cpu_temp);
+pub const CPU_USAGE: NumberField = number_field!(cpu_usage);
+pub const MEMORY_USAGE: NumberField = number_field!(memory_usage);
+pub const STORAGE_USAGE: NumberField = number_field!(storage_usage);
 
 /// The numbers read, in the order their problems are listed (that of the
 /// upstream gauges).
