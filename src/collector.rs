@@ -40,12 +40,12 @@ impl Registry {
     }
 
     /// Notes a collector that does not run, for the landing page.
-    pub fn note_off(&mut self, name: &'static str, why: &str) {
+    pub(crate) fn note_off(&mut self, name: &'static str, why: &str) {
         self.off.push((name, why.to_string()));
     }
 
     /// The landing page.
-    pub fn status_page(&self) -> String {
+    pub(crate) fn status_page(&self) -> String {
         let mut page = Page::new();
         for collector in &self.collectors {
             collector.status(&mut page);
@@ -88,7 +88,7 @@ impl Rendered {
     }
 
     /// Replaces the text scrapes copy.
-    pub fn publish(&self, text: String) {
+    pub(crate) fn publish(&self, text: String) {
         let text: Arc<str> = Arc::from(text);
         // The old text is freed outside the lock.
         let _old = std::mem::replace(&mut *self.lock(), text);

@@ -23,7 +23,7 @@ pub struct Entry {
 /// Every collector, in the order a scrape renders them. This is the one
 /// place that decides what runs: `--no-temper` and missing credentials act
 /// here and nowhere else.
-pub const COLLECTORS: &[Entry] = &[
+pub(crate) const COLLECTORS: &[Entry] = &[
     Entry {
         name: "miner",
         wanted: |config| match (&config.miner, config.miner_off_reason) {
@@ -81,7 +81,10 @@ pub struct Sources {
 }
 
 /// The collectors that `config` asks for, each started.
-pub fn build_registry(config: &Config, temper: TemperSource) -> Result<Registry, StartError> {
+pub(crate) fn build_registry(
+    config: &Config,
+    temper: TemperSource,
+) -> Result<Registry, StartError> {
     let mut sources = Sources { temper };
     let mut registry = Registry::new();
     for entry in COLLECTORS {

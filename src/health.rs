@@ -47,7 +47,7 @@ impl Health {
 
     /// Takes in one poll's outcome, and logs it if it is news; returns the
     /// line logged (without the prefix), if any.
-    pub fn observe(&mut self, outcome: Outcome) -> Option<(Level, String)> {
+    pub(crate) fn observe(&mut self, outcome: Outcome) -> Option<(Level, String)> {
         let line = self.news(outcome)?;
         log(line.0, format_args!("{}: {}", self.voice.who, line.1));
         Some(line)

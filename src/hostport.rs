@@ -15,9 +15,9 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// The longest `HOST[:PORT]` accepted, in bytes (a 253-byte name and a port).
-pub const MAX_BYTES: usize = 260;
+pub(crate) const MAX_BYTES: usize = 260;
 /// The port of a `HOST` that names none (the dashboard's).
-pub const DEFAULT_PORT: u16 = 80;
+pub(crate) const DEFAULT_PORT: u16 = 80;
 
 /// The host part of a target.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -39,7 +39,7 @@ pub struct HostPort {
 
 impl HostPort {
     /// The port connected to.
-    pub fn effective_port(&self) -> u16 {
+    pub(crate) fn effective_port(&self) -> u16 {
         self.port.unwrap_or(DEFAULT_PORT)
     }
 
@@ -159,7 +159,7 @@ fn split_host_port(text: &str) -> Result<(&str, Option<&str>), BadTarget> {
 }
 
 /// A host as returned by [`split_host_port`] (brackets kept for IPv6).
-pub fn parse_host(text: &str) -> Result<Host, BadTarget> {
+pub(crate) fn parse_host(text: &str) -> Result<Host, BadTarget> {
     if let Some(inside) = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
         if inside.contains('%') {
             return bad("an IPv6 zone index (%...) is not accepted");
@@ -209,7 +209,7 @@ pub fn parse_host(text: &str) -> Result<Host, BadTarget> {
 }
 
 /// An IPv4-mapped IPv6 address is the IPv4 address it reaches.
-pub fn canonical(ip: IpAddr) -> IpAddr {
+pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
             Some(v4) => IpAddr::V4(v4),

@@ -66,7 +66,7 @@ pub enum Target {
 
 impl Target {
     /// The spellings the command line accepts, for its error message.
-    pub const NAMES: &'static str = "stderr, syslog or journal";
+    pub(crate) const NAMES: &'static str = "stderr, syslog or journal";
 
     pub fn parse(text: &str) -> Option<Target> {
         match text.trim() {
@@ -115,7 +115,7 @@ pub fn init(log_file: Option<&Path>, debug: bool) -> std::io::Result<()> {
 
 /// One line as `target` writes it (with its newline); [`Target::Syslog`]
 /// gets the text handed to syslog(3), which adds the rest.
-pub fn format_line(target: Target, level: Level, now: SystemTime, message: &str) -> String {
+pub(crate) fn format_line(target: Target, level: Level, now: SystemTime, message: &str) -> String {
     match target {
         Target::Stderr => format!("{} {} {message}\n", utc_timestamp(now), level.as_str()),
         Target::Journal => format!("<{}>{} {message}\n", level.priority(), level.as_str()),
@@ -129,7 +129,7 @@ fn syslog(level: Level, text: String) {
     crate::sys::syslog(libc::LOG_DAEMON | level.priority(), &text);
 }
 
-pub fn debug_enabled() -> bool {
+pub(crate) fn debug_enabled() -> bool {
     DEBUG.load(Ordering::Relaxed)
 }
 
@@ -155,7 +155,7 @@ pub fn log(level: Level, message: std::fmt::Arguments<'_>) {
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` in UTC.
-pub fn utc_timestamp(time: SystemTime) -> String {
+pub(crate) fn utc_timestamp(time: SystemTime) -> String {
     let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (year, month, day) = civil_from_days(days as i64);

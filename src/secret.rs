@@ -26,7 +26,7 @@ impl fmt::Debug for Secret {
 
 /// The first line of a password file (a trailing `\r` dropped); it must not
 /// be empty.
-pub fn read_password_file(path: &Path) -> Result<Secret, String> {
+pub(crate) fn read_password_file(path: &Path) -> Result<Secret, String> {
     let shown = path.display();
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read password file '{shown}': {e}"))?;
@@ -39,7 +39,7 @@ pub fn read_password_file(path: &Path) -> Result<Secret, String> {
 
 /// The one rule for files that hold or lead to passwords: a warning when
 /// group or others may read `path` (`what` names the kind of file).
-pub fn readable_by_others(path: &Path, what: &str) -> Option<String> {
+pub(crate) fn readable_by_others(path: &Path, what: &str) -> Option<String> {
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(path).ok()?.permissions().mode();
     (mode & 0o044 != 0).then(|| {

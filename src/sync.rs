@@ -25,7 +25,7 @@ impl Stop {
         self.wake.notify_all();
     }
 
-    pub fn is_stopped(&self) -> bool {
+    pub(crate) fn is_stopped(&self) -> bool {
         *lock(&self.stopped)
     }
 

@@ -12,7 +12,11 @@ pub type Handler = extern "C" fn(libc::c_int);
 
 /// Installs `handler` for `signal`. With `restart`, system calls it
 /// interrupts are restarted (`SA_RESTART`); without, they fail with EINTR.
-pub fn install_handler(signal: libc::c_int, handler: Handler, restart: bool) -> io::Result<()> {
+pub(crate) fn install_handler(
+    signal: libc::c_int,
+    handler: Handler,
+    restart: bool,
+) -> io::Result<()> {
     // SAFETY: the sigaction struct is zeroed (a valid value) and filled in
     // before use; the caller's handler is a plain `extern "C" fn`.
     unsafe {
@@ -62,7 +66,7 @@ impl SignalSet {
 
 /// Opens the connection to syslog, facility daemon, with the pid in each
 /// line.
-pub fn openlog(ident: &'static CStr) {
+pub(crate) fn openlog(ident: &'static CStr) {
     // SAFETY: the ident is a static C string, as openlog(3) needs (it keeps
     // the pointer); the flags and facility are constants.
     unsafe { libc::openlog(ident.as_ptr(), libc::LOG_PID, libc::LOG_DAEMON) };
@@ -77,7 +81,7 @@ pub fn syslog(priority: libc::c_int, text: &CStr) {
 /// glibc only: blocks from `bytes` up are always mmapped (and returned to
 /// the system on free).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-pub fn set_mmap_threshold(bytes: libc::c_int) {
+pub(crate) fn set_mmap_threshold(bytes: libc::c_int) {
     // SAFETY: mallopt may be called at any time; it only decides where
     // blocks allocated later come from.
     unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, bytes) };
@@ -85,7 +89,7 @@ pub fn set_mmap_threshold(bytes: libc::c_int) {
 
 /// The calling thread, for [`signal_thread`] (unit tests).
 #[cfg(test)]
-pub fn this_thread() -> libc::pthread_t {
+pub(crate) fn this_thread() -> libc::pthread_t {
     // SAFETY: pthread_self has no preconditions.
     unsafe { libc::pthread_self() }
 }
@@ -97,7 +101,7 @@ pub fn this_thread() -> libc::pthread_t {
 /// signalling a thread that has exited is undefined behaviour, which is why
 /// this is only for the tests, whose helper guarantees it.
 #[cfg(test)]
-pub fn signal_thread(thread: libc::pthread_t, signal: libc::c_int) {
+pub(crate) fn signal_thread(thread: libc::pthread_t, signal: libc::c_int) {
     // SAFETY: the caller (testing::interrupted) keeps the thread alive until
     // no more signals are sent.
     assert_eq!(unsafe { libc::pthread_kill(thread, signal) }, 0);
@@ -106,7 +110,7 @@ pub fn signal_thread(thread: libc::pthread_t, signal: libc::c_int) {
 /// Makes closing `stream` send a reset (RST) instead of a FIN: SO_LINGER
 /// on, with a zero timeout (unit tests).
 #[cfg(test)]
-pub fn reset_on_close(stream: &std::net::TcpStream) -> io::Result<()> {
+pub(crate) fn reset_on_close(stream: &std::net::TcpStream) -> io::Result<()> {
     use std::os::fd::AsRawFd;
     let linger = libc::linger {
         l_onoff: 1,

@@ -25,7 +25,7 @@ fn install_eintr_handler() {
 /// `release` (which lets `work` finish, e.g. a server sends the rest of its
 /// answer) and returns what `work` returned. `work` is meant to be blocked in
 /// a read meanwhile, so that the signals turn into EINTR there.
-pub fn interrupted<T: Send + 'static>(
+pub(crate) fn interrupted<T: Send + 'static>(
     signals: usize,
     work: impl FnOnce() -> T + Send + 'static,
     release: impl FnOnce(),
@@ -58,6 +58,6 @@ pub fn interrupted<T: Send + 'static>(
 }
 
 /// Makes closing `stream` send a reset (RST) instead of a FIN.
-pub fn reset_on_close(stream: &std::net::TcpStream) {
+pub(crate) fn reset_on_close(stream: &std::net::TcpStream) {
     sys::reset_on_close(stream).expect("setsockopt SO_LINGER");
 }

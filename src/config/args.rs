@@ -127,7 +127,7 @@ fn position(long: &str) -> Option<usize> {
     FLAGS.iter().position(|f| f.long == long)
 }
 
-pub fn given_flag(f: &Flag, text: &str) -> Given {
+pub(crate) fn given_flag(f: &Flag, text: &str) -> Given {
     Given {
         text: text.to_string(),
         from: f.long,

@@ -168,7 +168,7 @@ pub fn interval(v: &Given) -> Result<Duration, ConfigError> {
 }
 
 /// `--timeout`'s range.
-pub const TIMEOUT_SECS: std::ops::RangeInclusive<u64> = 1..=3600;
+pub(crate) const TIMEOUT_SECS: std::ops::RangeInclusive<u64> = 1..=3600;
 
 pub fn timeout(v: &Given) -> Result<Duration, ConfigError> {
     match v.text.trim().parse::<u64>() {
@@ -204,7 +204,7 @@ pub fn address(v: &Given) -> Result<IpAddr, ConfigError> {
     })
 }
 
-pub fn zero_or_one(v: &Given) -> Result<bool, ConfigError> {
+pub(crate) fn zero_or_one(v: &Given) -> Result<bool, ConfigError> {
     match v.text.as_str() {
         "0" => Ok(false),
         "1" => Ok(true),
@@ -222,6 +222,6 @@ pub fn thread_count(v: &Given) -> Result<usize, ConfigError> {
     }
 }
 
-pub fn sensor_offset(v: &Given, quantity: Quantity) -> Result<SensorOffset, ConfigError> {
+pub(crate) fn sensor_offset(v: &Given, quantity: Quantity) -> Result<SensorOffset, ConfigError> {
     named(v, SensorOffset::parse(&v.text, quantity))
 }

@@ -413,7 +413,7 @@ impl Flag {
     /// The help text with its generated "(env X; default: Y)" suffix: each
     /// part goes on the last line if it fits within [`HELP_WIDTH`], else
     /// starts a new one.
-    pub fn help_text(&self) -> String {
+    pub(crate) fn help_text(&self) -> String {
         let mut parts = Vec::new();
         if let Some(env) = self.env {
             parts.push(match self.kind {
@@ -530,7 +530,8 @@ pub fn help() -> String {
 }
 
 /// The README's flag table (markdown), between its two marker lines.
-pub fn readme_table() -> String {
+#[cfg(test)]
+pub(crate) fn readme_table() -> String {
     let mut out = String::from("| flag | variable | default | meaning |\n|---|---|---|---|\n");
     for flag in FLAGS {
         let mut names: Vec<String> = flag.short.iter().map(|s| format!("`{s}`")).collect();

@@ -27,7 +27,7 @@ pub struct Gauge {
 }
 
 /// The upstream gauges, in the order they are written.
-pub const UPSTREAM_GAUGES: [Gauge; 4] = [
+pub(crate) const UPSTREAM_GAUGES: [Gauge; 4] = [
     Gauge {
         metric: "miner_cpu_temp",
         field: system::CPU_TEMP,
@@ -82,11 +82,6 @@ impl MinerCollector {
             stop: poller.stop,
             section,
         })
-    }
-
-    /// How many polls have finished, good or bad.
-    pub fn polls_completed(&self) -> u64 {
-        self.lock().polls
     }
 
     fn lock(&self) -> MutexGuard<'_, MinerState> {

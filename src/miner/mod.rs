@@ -8,6 +8,6 @@ mod config;
 mod poller;
 pub mod system;
 
-pub use collector::{render, Gauge, MinerCollector, UPSTREAM_GAUGES};
+pub use collector::{render, Gauge, MinerCollector};
 pub use config::{dialable, Config};
 pub use poller::{outcome, MinerState};

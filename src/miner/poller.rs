@@ -54,7 +54,7 @@ impl MinerState {
 
     /// Drops the last snapshot once it has been rendered (`/probe` keeps
     /// no dashboard data between probes: each records a poll, then renders).
-    pub fn forget_snapshot(&mut self) {
+    pub(crate) fn forget_snapshot(&mut self) {
         self.snapshot = None;
     }
 }

@@ -60,10 +60,10 @@ macro_rules! number_field {
     };
 }
 
-pub const CPU_TEMP: NumberField = number_field!(cpu_temp);
-pub const CPU_USAGE: NumberField = number_field!(cpu_usage);
-pub const MEMORY_USAGE: NumberField = number_field!(memory_usage);
-pub const STORAGE_USAGE: NumberField = number_field!(storage_usage);
+pub(crate) const CPU_TEMP: NumberField = number_field!(cpu_temp);
+pub(crate) const CPU_USAGE: NumberField = number_field!(cpu_usage);
+pub(crate) const MEMORY_USAGE: NumberField = number_field!(memory_usage);
+pub(crate) const STORAGE_USAGE: NumberField = number_field!(storage_usage);
 
 /// The numbers read, in the order their problems are listed (that of the
 /// upstream gauges).

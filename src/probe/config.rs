@@ -5,9 +5,9 @@ use super::credentials::{self, Credentials, CredentialsFile};
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
-pub const DEFAULT_MAX_SESSIONS: usize = 256;
-pub const DEFAULT_SESSION_IDLE: Duration = Duration::from_secs(10 * 60);
+pub(crate) const DEFAULT_MAX_IN_FLIGHT: usize = 64;
+pub(crate) const DEFAULT_MAX_SESSIONS: usize = 256;
+pub(crate) const DEFAULT_SESSION_IDLE: Duration = Duration::from_secs(10 * 60);
 
 /// `/probe`'s settings.
 #[derive(Clone, Debug, PartialEq)]

@@ -35,7 +35,7 @@ use std::sync::{Arc, Mutex};
 use tinyjson::JsonValue;
 
 /// The largest credentials file read.
-pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+pub(crate) const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
 /// One set of dashboard credentials.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,7 +54,7 @@ pub struct CredentialsFile {
 }
 
 /// Reads and parses the file at `path` (and the password files it names).
-pub fn load_file(path: &Path) -> Result<CredentialsFile, String> {
+pub(crate) fn load_file(path: &Path) -> Result<CredentialsFile, String> {
     let shown = path.display();
     let meta = std::fs::metadata(path).map_err(|e| format!("cannot read '{shown}': {e}"))?;
     if meta.len() > MAX_FILE_BYTES {
@@ -199,7 +199,7 @@ extern "C" fn on_sighup(_: libc::c_int) {
 /// Makes SIGHUP ask for the credentials file to be read again (instead of
 /// ending the process, its default). Nothing wakes up for it: the next
 /// probe sees the request.
-pub fn install_sighup_handler() -> std::io::Result<()> {
+pub(crate) fn install_sighup_handler() -> std::io::Result<()> {
     crate::sys::install_handler(libc::SIGHUP, on_sighup, true)
 }
 
@@ -242,7 +242,7 @@ impl CredentialStore {
         self.current().warnings.clone()
     }
 
-    pub fn has_file(&self) -> bool {
+    pub(crate) fn has_file(&self) -> bool {
         self.path.is_some()
     }
 
@@ -251,14 +251,14 @@ impl CredentialStore {
     }
 
     /// Reads the file again if SIGHUP asked for it since the last call.
-    pub fn reload_if_requested(&self) {
+    pub(crate) fn reload_if_requested(&self) {
         if RELOAD_REQUESTED.swap(false, Ordering::SeqCst) {
             self.reload();
         }
     }
 
     /// Reads the file again; a bad file keeps the one in force.
-    pub fn reload(&self) {
+    pub(crate) fn reload(&self) {
         let Some(path) = &self.path else {
             return;
         };
@@ -280,7 +280,7 @@ impl CredentialStore {
 
     /// The credentials for `target`: the first matching file entry, else
     /// the defaults.
-    pub fn for_target(&self, target: &Target) -> Option<Arc<Credentials>> {
+    pub(crate) fn for_target(&self, target: &Target) -> Option<Arc<Credentials>> {
         let file = self.current();
         file.entries
             .iter()

@@ -56,9 +56,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use target::Target;
 
-pub use poll::{budget, MARGIN, MIN_BUDGET};
+pub use poll::budget;
 
-pub use config::{Config, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_SESSIONS, DEFAULT_SESSION_IDLE};
+pub use config::Config;
 
 /// The `/probe` route.
 pub struct Prober {
@@ -94,7 +94,7 @@ impl Prober {
     }
 
     /// Logs what is on, and makes SIGHUP re-read the credentials file.
-    pub fn announce(&self) {
+    pub(crate) fn announce(&self) {
         if self.config.allow.is_empty() {
             crate::info!("probe: /probe is off (no --probe-allow pattern)");
             return;
@@ -116,7 +116,7 @@ impl Prober {
         }
     }
 
-    pub fn is_enabled(&self) -> bool {
+    pub(crate) fn is_enabled(&self) -> bool {
         !self.config.allow.is_empty()
     }
 

@@ -12,9 +12,9 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 /// Taken off Prometheus's scrape timeout, so that the answer arrives in time.
-pub const MARGIN: Duration = Duration::from_millis(500);
+pub(crate) const MARGIN: Duration = Duration::from_millis(500);
 /// The shortest deadline a probe gets.
-pub const MIN_BUDGET: Duration = Duration::from_millis(50);
+pub(crate) const MIN_BUDGET: Duration = Duration::from_millis(50);
 
 /// How long a probe may take: the announced scrape timeout minus
 /// [`MARGIN`] (or half of it, if that is more), at most `cap`.

@@ -10,13 +10,11 @@
 //! `2130706433`) is refused too: the C resolver would read it as an IPv4
 //! address, and it would then dodge the address patterns of the allow-list.
 
-pub use crate::hostport::{
-    canonical, parse as parse_target, BadTarget, Host, HostPort as Target, DEFAULT_PORT,
-    MAX_BYTES as MAX_TARGET_BYTES,
-};
+pub(crate) use crate::hostport::canonical;
+pub use crate::hostport::{parse as parse_target, BadTarget, Host, HostPort as Target};
 
 /// The longest query string looked at, in bytes.
-pub const MAX_QUERY_BYTES: usize = 2048;
+pub(crate) const MAX_QUERY_BYTES: usize = 2048;
 
 fn bad<T>(why: impl Into<String>) -> Result<T, BadTarget> {
     Err(BadTarget(why.into()))
@@ -24,7 +22,7 @@ fn bad<T>(why: impl Into<String>) -> Result<T, BadTarget> {
 
 /// Decodes `%XX` escapes and `+` (a space in a form-encoded query). A `%`
 /// not followed by two hex digits is an error, not a literal.
-pub fn percent_decode(raw: &str) -> Result<Vec<u8>, BadTarget> {
+pub(crate) fn percent_decode(raw: &str) -> Result<Vec<u8>, BadTarget> {
     let bytes = raw.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -55,7 +53,7 @@ pub fn percent_decode(raw: &str) -> Result<Vec<u8>, BadTarget> {
 }
 
 /// The one `target` parameter of a raw query string, decoded.
-pub fn target_param(query: Option<&str>) -> Result<String, BadTarget> {
+pub(crate) fn target_param(query: Option<&str>) -> Result<String, BadTarget> {
     let query = query.unwrap_or("");
     if query.len() > MAX_QUERY_BYTES {
         return bad(format!(

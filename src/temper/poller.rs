@@ -74,7 +74,7 @@ impl Shared {
     }
 
     /// Sets what is called after each change (once, before any thread runs).
-    pub fn set_publisher(&self, publisher: Publisher) {
+    pub(crate) fn set_publisher(&self, publisher: Publisher) {
         let _ = self.publisher.set(publisher);
     }
 
