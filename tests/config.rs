@@ -1,7 +1,8 @@
 //! Every flag, variable and precedence rule of the command line, through the
 //! same `config::parse` that `main` calls.
 
-use linxdot_exporter::config::{parse, Action, Config, ConfigError, Quantity, SensorOffset};
+use linxdot_exporter::config::{parse, Action, Config, ConfigError};
+use linxdot_exporter::temper::{Quantity, SensorOffset};
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::time::Duration;

@@ -21,9 +21,6 @@ pub use flags::{help, Flag, FLAGS};
 pub use parse::parse;
 
 pub use crate::build_info::VERSION;
-/// Older paths of the features' own types, kept for the tests and examples.
-pub use crate::secret::Secret;
-pub use crate::temper::{Config as TemperConfig, Quantity, SensorOffset};
 pub(crate) const MAX_THREAD_COUNT: usize = 64;
 
 #[derive(Clone, Debug, PartialEq)]
