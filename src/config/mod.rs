@@ -4,9 +4,12 @@
 //! spelling, meaning and defaults; a flag beats its variable. Errors name the
 //! culprit and never echo a password.
 //!
-//! Three steps: [`flags`] defines every flag once; `args` reads the command
-//! line and the environment into the text each flag was given; [`parse`]
-//! turns those texts into a [`Config`].
+//! Three steps: [`flags`] defines every flag once, with how it applies;
+//! `args` reads the command line and the environment into the text each
+//! flag was given; [`parse`] applies each flag (its default, then what it
+//! was given) to a `Draft`, which `finish`es into a [`Config`] made of the
+//! features' own config types. This module depends on the features; no
+//! feature depends on it.
 
 use std::fmt;
 use std::net::IpAddr;
