@@ -27,8 +27,8 @@
 use crate::collector::Collector;
 use crate::exposition::{Exposition, MetricType};
 use crate::landing::{duration_text, Page};
+use crate::sys;
 use std::fs::{self, File};
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -73,13 +73,10 @@ pub struct ProcessStats {
 
 impl ProcessCollector {
     pub fn new() -> Self {
-        // SAFETY: sysconf has no preconditions.
-        let (ticks, page) = unsafe {
-            (
-                libc::sysconf(libc::_SC_CLK_TCK),
-                libc::sysconf(libc::_SC_PAGESIZE),
-            )
-        };
+        let (ticks, page) = (
+            sys::sysconf(libc::_SC_CLK_TCK),
+            sys::sysconf(libc::_SC_PAGESIZE),
+        );
         ProcessCollector {
             ticks_per_second: if ticks > 0 { ticks as f64 } else { 100.0 },
             page_size: if page > 0 { page as f64 } else { 4096.0 },
@@ -156,33 +153,15 @@ impl ProcessCollector {
 /// The entries of an open directory, `.` and `..` left out, listed from
 /// its start.
 fn list_entries(dir: &File) -> Option<usize> {
-    let fd = dir.as_raw_fd();
-    // SAFETY: lseek on an open descriptor.
-    if unsafe { libc::lseek(fd, 0, libc::SEEK_SET) } != 0 {
-        return None;
-    }
+    sys::rewind(dir).ok()?;
     // u64 for the alignment of linux_dirent64.
     let mut buffer = [0u64; 512];
     let mut count = 0usize;
     loop {
-        // SAFETY: getdents64 writes at most the buffer's length into it.
-        let n = unsafe {
-            libc::syscall(
-                libc::SYS_getdents64,
-                fd,
-                buffer.as_mut_ptr(),
-                std::mem::size_of_val(&buffer),
-            )
-        };
-        if n < 0 {
-            return None;
+        match sys::getdents64(dir, &mut buffer).ok()? {
+            [] => return Some(count),
+            records => count += count_dirents(records),
         }
-        if n == 0 {
-            return Some(count);
-        }
-        // SAFETY: the first n bytes were written by the kernel.
-        let bytes = unsafe { std::slice::from_raw_parts(buffer.as_ptr().cast::<u8>(), n as usize) };
-        count += count_dirents(bytes);
     }
 }
 
@@ -209,18 +188,11 @@ fn count_dirents(mut bytes: &[u8]) -> usize {
 /// The soft limit on open descriptors (what `Max open files` of
 /// `/proc/self/limits` shows).
 fn max_fds() -> Option<f64> {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit fills the struct it is given.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-        return None;
-    }
-    Some(if limit.rlim_cur == libc::RLIM_INFINITY {
+    let soft = sys::open_files_limit().ok()?;
+    Some(if soft == libc::RLIM_INFINITY {
         f64::INFINITY
     } else {
-        limit.rlim_cur as f64
+        soft as f64
     })
 }
 
