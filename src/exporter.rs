@@ -211,13 +211,18 @@ pub fn start(config: &Config, temper: TemperSource) -> Result<ServerHandle, Star
         registry: build_registry(config, temper)?,
         prober,
     };
+    let loops = match config.http_loops {
+        0 => http::default_loops(),
+        n => n,
+    };
     let server_config = ServerConfig {
+        loops,
         threads: config.thread_count,
         ..ServerConfig::default()
     };
     let handle = http::serve(listener, app, server_config).map_err(StartError::Serve)?;
     crate::info!(
-        "linxdot-exporter {VERSION} listening on {} ({} threads for /probe)",
+        "linxdot-exporter {VERSION} listening on {} ({loops} HTTP loops, {} threads for /probe)",
         handle.local_addr(),
         config.thread_count
     );

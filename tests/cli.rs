@@ -17,7 +17,7 @@ usage: linxdot-exporter [-h] [-f LOG_FILE] [-o HOST] [-u USERNAME] [-p PASSWORD]
                         [-r REFRESH_INTERVAL] [-t PORT] [--version]
                         [--log-target {stderr,syslog,journal}] [--password-file PATH]
                         [--timeout SECONDS] [--bind-address ADDRESS] [--bind-port PORT]
-                        [--bind-v6only {0,1}] [--thread-count N] [--no-temper]
+                        [--bind-v6only {0,1}] [--thread-count N] [--http-loops N] [--no-temper]
                         [--temper-offset PHY:NAME=DELTA] [--temper-humidity-offset PHY:NAME=DELTA]
                         [--temper-interval SECONDS] [--temper-rescan SECONDS]
                         [--probe-allow PATTERN] [--probe-credentials PATH] [--list-sensors]
@@ -41,6 +41,7 @@ usage: linxdot-exporter [-h] [-f LOG_FILE] [-o HOST] [-u USERNAME] [-p PASSWORD]
         "--bind-port PORT",
         "--bind-v6only {0,1}",
         "--thread-count N",
+        "--http-loops N",
         "--no-temper",
         "--temper-offset PHY:NAME=DELTA",
         "--temper-humidity-offset PHY:NAME=DELTA",

@@ -437,6 +437,7 @@ fn errors_name_the_culprit() {
         (&[], &[("EXPORTER_REFRESH", "-5")], "EXPORTER_REFRESH: '-5' is not a number of seconds from 0.1 up"),
         (&["--timeout", "0"], &[], "--timeout: '0' is not a whole number of seconds from 1 to 3600"),
         (&["--thread-count", "0"], &[], "--thread-count: '0' is not a whole number from 1 to 64"),
+        (&["--http-loops", "65"], &[], "--http-loops: '65' is not a whole number from 0 to 64"),
         (&["--bind-v6only", "2"], &[], "--bind-v6only: '2' is not 0 or 1"),
         (&["--bind-address", "localhost"], &[], "--bind-address: 'localhost' is not an IPv4 or IPv6 address"),
         (&["-t", "1", "--bind-port", "2"], &[], "give either --port or --bind-port, not both"),

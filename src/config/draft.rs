@@ -42,6 +42,7 @@ pub struct Draft {
     pub bind_address: Option<IpAddr>,
     pub bind_v6only: Option<bool>,
     pub thread_count: usize,
+    pub http_loops: usize,
     pub no_temper: bool,
     pub temper_interval: Duration,
     pub offsets: Vec<SensorOffset>,
@@ -94,6 +95,7 @@ impl Draft {
             port: self.port,
             bind_v6only: self.bind_v6only,
             thread_count: self.thread_count,
+            http_loops: self.http_loops,
             temper: temper::Config {
                 enabled: !self.no_temper,
                 rescan_interval: self.temper_interval,
@@ -217,6 +219,17 @@ pub fn thread_count(v: &Given) -> Result<usize, ConfigError> {
         Ok(n) if (1..=MAX_THREAD_COUNT).contains(&n) => Ok(n),
         _ => err(format!(
             "{}: '{}' is not a whole number from 1 to {MAX_THREAD_COUNT}",
+            v.from, v.text
+        )),
+    }
+}
+
+/// `--http-loops`: 0 (one per core) to [`MAX_THREAD_COUNT`].
+pub(crate) fn http_loops(v: &Given) -> Result<usize, ConfigError> {
+    match v.text.trim().parse::<usize>() {
+        Ok(n) if n <= MAX_THREAD_COUNT => Ok(n),
+        _ => err(format!(
+            "{}: '{}' is not a whole number from 0 to {MAX_THREAD_COUNT}",
             v.from, v.text
         )),
     }

@@ -290,7 +290,17 @@ pub const FLAGS: &[Flag] = &[
         default: Default::Value("4"),
         help: "Number of threads that answer /probe",
         apply: |d, v| set(&mut d.thread_count, draft::thread_count(&v)),
-        doc: "threads that answer `/probe` (1–64); scrapes are answered by the one HTTP loop thread",
+        doc: "threads that answer `/probe` (1–64); scrapes are answered by the HTTP loop threads",
+        ..FLAG
+    },
+    Flag {
+        long: "--http-loops",
+        aliases: &["--http_loops"],
+        kind: Kind::Value("N"),
+        default: Default::Value("0"),
+        help: "HTTP loop threads that answer scrapes\n(0: one per core, at most 4)",
+        apply: |d, v| set(&mut d.http_loops, draft::http_loops(&v)),
+        doc: "HTTP loop threads that answer scrapes (0–64; 0: one per core, at most 4)",
         ..FLAG
     },
     Flag {

@@ -43,6 +43,8 @@ pub struct Config {
     pub port: u16,
     pub bind_v6only: Option<bool>,
     pub thread_count: usize,
+    /// HTTP readiness loops; 0: one per core, at most four.
+    pub http_loops: usize,
     pub temper: crate::temper::Config,
     /// `/probe`: its allow-list, credentials and limits.
     pub probe: crate::probe::Config,
