@@ -3,7 +3,7 @@
 //! ([`Handler::waits`]), over real TCP on loopback. A handler here waits
 //! behind a gate the test opens, so "still waiting" is a fact, not a race.
 
-use http::{Handler, Request, Response, ServerConfig, ServerHandle};
+use http::{Handler, Reply, Request, Response, ServerConfig, ServerHandle};
 use linxdot_sim::http::{connect, get, read_all, split_answers};
 use linxdot_sim::wait;
 use std::io::Write;
@@ -54,9 +54,23 @@ impl Handler for Shared {
         Response::new(200, "text/plain", body.into_bytes())
     }
 
+    /// `/reply-N`: N letters, written into the server's reused buffer.
+    fn respond(&self, request: &Request, reply: &mut Reply<'_>) {
+        match request.path.strip_prefix("/reply-") {
+            Some(n) => reply
+                .body(200, "text/plain")
+                .extend(letters(n.parse().unwrap())),
+            None => reply.send(self.handle(request)),
+        }
+    }
+
     fn waits(&self, request: &Request) -> bool {
         request.path == "/wait"
     }
+}
+
+fn letters(n: usize) -> impl Iterator<Item = char> {
+    (0..n).map(|i| char::from(b'a' + (i % 26) as u8))
 }
 
 /// `/big`: more than the socket buffers of both ends hold, so that writing
@@ -217,6 +231,33 @@ fn a_large_answer_to_a_slow_reader_arrives_whole() {
     assert!(answer.starts_with(b"HTTP/1.1 200 "));
     assert_eq!(answer.len() - end, 32 << 20, "bytes of body");
     assert!(answer[end..] == big_body()[..], "the body differs");
+    s.stop();
+}
+
+/// Bodies written into the loop's reused buffer are sent from it after
+/// their heads; what a full socket does not take moves into the
+/// connection's own buffer before the next answer is written: pipelined
+/// answers, small and larger than the sockets hold, arrive whole and in
+/// order to a client that reads late.
+#[test]
+fn reply_bodies_from_the_reused_buffer_arrive_whole_and_in_order() {
+    let (s, _, _rx) = server(1, true);
+    let mut stream = connect(s.local_addr());
+    let sizes = [3, 5 << 20, 7, 0, 300_000, 11];
+    let mut raw = String::new();
+    for n in sizes {
+        raw += &format!("GET /reply-{n} HTTP/1.1\r\nHost: t\r\n\r\n");
+    }
+    raw += "GET /a HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    stream.write_all(raw.as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let answers = split_answers(&read_all(&mut stream));
+    assert_eq!(answers.len(), sizes.len() + 1);
+    for (answer, n) in answers.iter().zip(sizes) {
+        assert_eq!(answer.header("content-length"), Some(n.to_string()));
+        assert!(answer.body.chars().eq(letters(n)), "/reply-{n}");
+    }
+    assert_eq!(answers[sizes.len()].body, "/a http-loop");
     s.stop();
 }
 

@@ -22,7 +22,7 @@
 use crate::request::{find_head_end, parse_head, HeadError, MAX_HEAD_BYTES};
 use crate::response::{Reply, Response};
 use crate::{Handler, ServerConfig};
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -76,8 +76,15 @@ enum Phase {
 pub(crate) struct Buffers {
     /// What one read takes, [`MAX_HEAD_BYTES`] long.
     scratch: Box<[u8]>,
-    /// The body a handler writes with [`Reply::body`].
+    /// The body a handler writes with [`Reply::body`]. It is sent from
+    /// here, after the head in the connection's output (one `writev`, no
+    /// copy), and only what the socket does not take is copied into the
+    /// output. `body_pending`: it belongs to the last answer queued and is
+    /// not all out yet (never so between two steps); `body_sent`: how much
+    /// of it is.
     body: String,
+    body_pending: bool,
+    body_sent: usize,
 }
 
 impl Buffers {
@@ -85,6 +92,8 @@ impl Buffers {
         Buffers {
             scratch: vec![0u8; MAX_HEAD_BYTES].into_boxed_slice(),
             body: String::new(),
+            body_pending: false,
+            body_sent: 0,
         }
     }
 }
@@ -196,7 +205,7 @@ impl Connection {
     fn advance(&mut self, ctx: &mut Context<'_>, now: Instant) -> Next {
         loop {
             match self.phase {
-                Phase::Flush { close_after } => match self.flush() {
+                Phase::Flush { close_after } => match self.flush(ctx.buffers) {
                     Err(_) => return Next::Close,
                     Ok(false) => return self.waiting(),
                     Ok(true) if close_after => self.start_drain(now, ctx.config.drain_for),
@@ -251,6 +260,8 @@ impl Connection {
             let Some(end) = find_head_end(&self.input, 0) else {
                 break;
             };
+            // The body of the answer before goes first.
+            self.take_pending_body(ctx.buffers);
             let received = self.deferred_at.unwrap_or(now);
             let was_empty = self.output.is_empty();
             let keep_alive = match parse_head(&mut self.input[..end], received) {
@@ -279,7 +290,10 @@ impl Connection {
                         ),
                         false => ctx.handler.respond(&request, &mut reply),
                     }
-                    reply.write_into(&mut self.output, request.method == "HEAD", keep_alive);
+                    let head_only = request.method == "HEAD";
+                    let pending = reply.write_head_into(&mut self.output, head_only, keep_alive);
+                    ctx.buffers.body_pending = pending;
+                    ctx.buffers.body_sent = 0;
                     keep_alive
                 }
                 Err(e) => {
@@ -338,12 +352,58 @@ impl Connection {
         Ok(())
     }
 
-    /// Writes what the socket takes: true when everything is out.
-    fn flush(&mut self) -> io::Result<bool> {
-        while self.written < self.output.len() {
-            match (&self.stream).write(&self.output[self.written..]) {
+    /// Copies what is left of a pending body (see [`Buffers::body`]) into
+    /// the output, after the head it belongs to.
+    fn take_pending_body(&mut self, buffers: &mut Buffers) {
+        if std::mem::take(&mut buffers.body_pending) {
+            self.output
+                .extend_from_slice(&buffers.body.as_bytes()[buffers.body_sent..]);
+        }
+    }
+
+    /// Writes what the socket takes, the output and then a pending body:
+    /// true when everything is out. What is left of the body when the
+    /// socket is full is copied into the output.
+    fn flush(&mut self, buffers: &mut Buffers) -> io::Result<bool> {
+        let result = self.write_out(buffers);
+        match result {
+            Ok(false) => self.take_pending_body(buffers),
+            _ => buffers.body_pending = false,
+        }
+        if let Ok(true) = result {
+            // Kept for the next answer, unless it grew large (a big answer,
+            // a pipelined batch): then it is not held while idle.
+            self.output.clear();
+            if self.output.capacity() > KEEP_OUTPUT_BYTES {
+                self.output = Vec::new();
+            }
+            self.written = 0;
+        }
+        result
+    }
+
+    fn write_out(&mut self, buffers: &mut Buffers) -> io::Result<bool> {
+        loop {
+            let head = &self.output[self.written..];
+            let body = match buffers.body_pending {
+                true => &buffers.body.as_bytes()[buffers.body_sent..],
+                false => &[][..],
+            };
+            let wrote = match (head.is_empty(), body.is_empty()) {
+                (true, true) => return Ok(true),
+                (false, true) => (&self.stream).write(head),
+                (true, false) => (&self.stream).write(body),
+                (false, false) => {
+                    (&self.stream).write_vectored(&[IoSlice::new(head), IoSlice::new(body)])
+                }
+            };
+            match wrote {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.written += n,
+                Ok(n) => {
+                    let from_head = n.min(head.len());
+                    self.written += from_head;
+                    buffers.body_sent += n - from_head;
+                }
                 Err(e) => match failure(&e) {
                     Failure::NotReady => return Ok(false),
                     Failure::Interrupted => {}
@@ -351,14 +411,6 @@ impl Connection {
                 },
             }
         }
-        // Kept for the next answer, unless it grew large (a big answer, a
-        // pipelined batch): then it is not held while idle.
-        self.output.clear();
-        if self.output.capacity() > KEEP_OUTPUT_BYTES {
-            self.output = Vec::new();
-        }
-        self.written = 0;
-        Ok(true)
     }
 
     fn start_drain(&mut self, now: Instant, drain_for: Duration) {

@@ -171,6 +171,30 @@ impl<'a> Reply<'a> {
         }
     }
 
+    /// Appends the answer's head to `out`, and its body too when it is a
+    /// [`Response`]: true when a body written with [`body`](Reply::body)
+    /// is still to be sent after it, from that buffer.
+    pub(crate) fn write_head_into(
+        &self,
+        out: &mut Vec<u8>,
+        head_only: bool,
+        keep_alive: bool,
+    ) -> bool {
+        if let Some(response) = &self.response {
+            response.write_into(out, head_only, keep_alive);
+            return false;
+        }
+        let head = Head {
+            status: self.status,
+            content_type: self.content_type,
+            headers: &[],
+            length: self.body.len(),
+            keep_alive,
+        };
+        head.write_into(out, 0);
+        !head_only && !self.body.is_empty()
+    }
+
     /// Appends the answer's bytes to `out`: what [`Response::write_into`]
     /// writes for [`into_response`](Reply::into_response).
     pub fn write_into(&self, out: &mut Vec<u8>, head_only: bool, keep_alive: bool) {
@@ -245,6 +269,14 @@ mod tests {
         reply.write_into(&mut out, false, false);
         let plain = Response::text(405, "method not allowed");
         assert_eq!(out[6..], plain.to_bytes(false, false)[..]);
+        // The head alone, the body left in the buffer to send after it.
+        let mut head = Vec::new();
+        assert!(reply.write_head_into(&mut head, false, false));
+        head.extend_from_slice(b"method not allowed\n");
+        assert_eq!(head, plain.to_bytes(false, false));
+        let mut head = Vec::new();
+        assert!(!reply.write_head_into(&mut head, true, true));
+        assert_eq!(head, plain.to_bytes(true, true));
         assert_eq!(reply.into_response(), plain);
         let mut reply = Reply::new(&mut buffer);
         reply.send(r.clone());
