@@ -6,6 +6,7 @@ use crate::collector::{Collector, Registry};
 use crate::config::{Config, VERSION};
 use crate::exposition::CONTENT_TYPE;
 use crate::http::{self, Request, Response, ServerConfig, ServerHandle};
+use crate::lora::LoraCollector;
 use crate::miner::MinerCollector;
 use crate::probe::Prober;
 use crate::process::ProcessCollector;
@@ -51,6 +52,17 @@ pub const COLLECTORS: &[Entry] = &[
                     TemperSource::Collector(collector) => collector,
                 },
             ))
+        },
+    },
+    Entry {
+        name: "lora",
+        wanted: |config| match &config.lora {
+            Some(_) => Ok(()),
+            None => Err("LoRa radio capture is off (no --lora-port)".into()),
+        },
+        start: |config, _| match &config.lora {
+            Some(lora) => Ok(Box::new(LoraCollector::start(lora.clone())?)),
+            None => Err(std::io::Error::other("no LoRa configuration")),
         },
     },
     Entry {

@@ -16,6 +16,7 @@ pub mod exporter;
 pub mod exposition;
 pub mod http;
 pub mod landing;
+pub mod lora;
 pub mod miner;
 pub mod probe;
 pub mod process;

@@ -19,8 +19,9 @@ usage: linxdot-exporter [-h] [-f LOG_FILE] [-o HOST] [-u USERNAME] [-p PASSWORD]
                         [--timeout SECONDS] [--bind-address ADDRESS] [--bind-port PORT]
                         [--bind-v6only {0,1}] [--thread-count N] [--no-temper]
                         [--temper-offset PHY:NAME=DELTA] [--temper-humidity-offset PHY:NAME=DELTA]
-                        [--temper-interval SECONDS] [--temper-rescan SECONDS]
-                        [--probe-allow PATTERN] [--probe-credentials PATH] [--list-sensors]
+                        [--temper-interval SECONDS] [--temper-rescan SECONDS] [--lora-port PORTS]
+                        [--lora-interface INTERFACE] [--probe-allow PATTERN]
+                        [--probe-credentials PATH] [--list-sensors]
 
 ";
     assert!(stdout.starts_with(usage), "{stdout}");
@@ -57,6 +58,9 @@ usage: linxdot-exporter [-h] [-f LOG_FILE] [-o HOST] [-u USERNAME] [-p PASSWORD]
         "env EXPORTER_PORT; default: 8061",
         "env EXPORTER_NO_TEMPER",
         "env TEMPER_OFFSETS",
+        "--lora-port PORT[,PORT...]",
+        "env LORA_PORT; default: off",
+        "env LORA_INTERFACE; default: lo",
     ] {
         assert!(
             stdout.contains(needle),

@@ -291,6 +291,30 @@ pub const FLAGS: &[Flag] = &[
         ..FLAG
     },
     Flag {
+        long: "--lora-port",
+        aliases: &["--lora_port"],
+        kind: Kind::Value("PORT[,PORT...]"),
+        usage_value: Some("PORTS"),
+        env: Some("LORA_PORT"),
+        default: Default::Note("off"),
+        help: "Count the packet forwarder's Semtech UDP (GWMP) datagrams\n\
+               to and from these UDP ports, by passive capture; needs\n\
+               CAP_NET_RAW (env LORA_PORT; default: off)",
+        doc: "turns the LoRa radio collector on: capture GWMP to and from these UDP ports (1680 on a hotspot; needs `CAP_NET_RAW`, see docs/lora.md)",
+        ..FLAG
+    },
+    Flag {
+        long: "--lora-interface",
+        aliases: &["--lora_interface"],
+        kind: Kind::Value("INTERFACE"),
+        env: Some("LORA_INTERFACE"),
+        default: Default::Value("lo"),
+        help: "Network interface the GWMP datagrams travel on\n\
+               (env LORA_INTERFACE; default: lo)",
+        doc: "where the forwarder's datagrams travel (`lo` when it and the gateway share the host)",
+        ..FLAG
+    },
+    Flag {
         long: "--probe-allow",
         aliases: &["--probe_allow"],
         kind: Kind::Repeated("PATTERN"),

@@ -136,6 +136,8 @@ pub struct Config {
     pub temper: TemperConfig,
     /// `/probe`: its allow-list, credentials and limits.
     pub probe: crate::probe::ProbeConfig,
+    /// The LoRa capture; `None` (no `--lora-port`) keeps it off.
+    pub lora: Option<crate::lora::Config>,
     /// Things to log once logging has started.
     pub warnings: Vec<String>,
 }

@@ -76,6 +76,7 @@ pub fn parse(argv: Vec<OsString>, env: EnvLookup) -> Result<Action, ConfigError>
     };
 
     let probe = probe_config(&args, &miner, timeout, refresh_interval)?;
+    let lora = lora_config(&args, temper.rescan_interval)?;
     let config = Box::new(Config {
         log_file: args.value("--log_file").map(|f| PathBuf::from(f.text)),
         log_target: log_target(args.value_or_default("--log-target"))?,
@@ -89,6 +90,7 @@ pub fn parse(argv: Vec<OsString>, env: EnvLookup) -> Result<Action, ConfigError>
         thread_count,
         temper,
         probe,
+        lora,
         warnings: password_file
             .and_then(|path| password_file_warning(&path.text))
             .into_iter()
@@ -231,6 +233,27 @@ fn probe_config(
     probe.timeout = timeout;
     probe.refresh_interval = refresh_interval;
     Ok(probe)
+}
+
+/// The LoRa capture's settings, `None` without ports.
+fn lora_config(
+    args: &Args,
+    retry_interval: Duration,
+) -> Result<Option<crate::lora::Config>, ConfigError> {
+    let Some(ports) = args.value("--lora-port") else {
+        return Ok(None);
+    };
+    let from = |v: &Given, e: String| ConfigError(format!("{}: {e}", v.from));
+    let Some(list) = crate::lora::parse_ports(&ports.text).map_err(|e| from(&ports, e))? else {
+        return Ok(None);
+    };
+    let interface = args.value_or_default("--lora-interface");
+    Ok(Some(crate::lora::Config {
+        interface: crate::lora::check_interface(&interface.text)
+            .map_err(|e| from(&interface, e))?,
+        ports: list,
+        retry_interval,
+    }))
 }
 
 fn read_password_file(path: &Given) -> Result<Secret, ConfigError> {

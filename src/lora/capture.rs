@@ -1,0 +1,307 @@
+//! The capture thread: open the socket (or say once what is missing and try
+//! again every retry interval), then sleep in `poll` until the kernel has
+//! queued matching datagrams, take them all in, read the drop counter, and
+//! publish the families when something changed. It wakes for nothing else:
+//! no timer runs while nothing changes.
+
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use super::gwmp::{self, escape_start, Invalid};
+use super::packet::{self, NotWhole};
+use super::state::{Capture, State};
+use super::sys::{self, OpenError, Packet, Socket, Waker, Woken};
+use super::{bpf, Config};
+use crate::collector::Section;
+
+/// Publications of a busy capture are at least this far apart (each one
+/// renders the families): a flood costs a render per gap, not per datagram.
+pub const PUBLISH_GAP: Duration = Duration::from_millis(50);
+/// Datagrams taken in under one hold of the state's lock.
+const BATCH: usize = 256;
+/// The largest IP packet (an IPv6 datagram of 65535 bytes and its header).
+const BUFFER: usize = 65_535 + 40;
+/// How many bytes of a malformed datagram its log line shows.
+const LOGGED_BYTES: usize = 48;
+const THREAD_STACK: usize = 256 * 1024;
+
+/// What the capture thread and the collector share.
+pub(super) struct Shared {
+    pub state: Mutex<State>,
+    pub section: Section,
+    pub render: fn(&State) -> String,
+    waker: Waker,
+    stopped: Mutex<bool>,
+    wake: Condvar,
+}
+
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    pub fn new(render: fn(&State) -> String) -> std::io::Result<Shared> {
+        let state = State::default();
+        Ok(Shared {
+            section: Section::new(render(&state)),
+            state: Mutex::new(state),
+            render,
+            waker: Waker::new()?,
+            stopped: Mutex::new(false),
+            wake: Condvar::new(),
+        })
+    }
+
+    /// Ends the thread at its next wake-up (it is woken now).
+    pub fn stop(&self) {
+        *lock(&self.stopped) = true;
+        self.wake.notify_all();
+        self.waker.wake();
+    }
+
+    /// Sleeps for `d` or until stopped; true when stopped.
+    fn sleep(&self, d: Duration) -> bool {
+        let deadline = Instant::now() + d;
+        let mut stopped = lock(&self.stopped);
+        while !*stopped {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            stopped = match self.wake.wait_timeout(stopped, left) {
+                Ok((guard, _)) => guard,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+        *stopped
+    }
+
+    fn publish(&self, state: &State) {
+        self.section.publish((self.render)(state));
+    }
+
+    fn set_capture(&self, capture: Capture) {
+        let mut state = lock(&self.state);
+        if state.capture != capture {
+            state.capture = capture;
+            self.publish(&state);
+        }
+    }
+}
+
+pub(super) fn spawn(shared: Arc<Shared>, config: Config) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("lora-capture".into())
+        .stack_size(THREAD_STACK)
+        .spawn(move || run(&shared, &config))?;
+    Ok(())
+}
+
+/// The list of ports as the log lines name them.
+fn port_list(config: &Config) -> String {
+    let ports: Vec<String> = config.ports.iter().map(u16::to_string).collect();
+    ports.join(",")
+}
+
+/// The one warning for a capture that cannot open, and the landing page's
+/// short form of it.
+fn complaint(e: &OpenError, config: &Config) -> (String, String) {
+    let every = config.retry_interval.as_secs_f64();
+    let tail =
+        format!("lora_capture_up is 0, everything else is served; trying again every {every}s");
+    match e {
+        OpenError::Privilege(_) => (
+            format!(
+                "LoRa: cannot capture GWMP on {}: the exporter lacks CAP_NET_RAW (run it as \
+                 root, or give it the capability: AmbientCapabilities=CAP_NET_RAW in a systemd \
+                 drop-in, --cap-add NET_RAW for a container); {tail}",
+                config.interface
+            ),
+            "no CAP_NET_RAW".into(),
+        ),
+        OpenError::Interface(_) => (
+            format!(
+                "LoRa: cannot capture GWMP: there is no network interface '{}' (--lora-interface); \
+                 {tail}",
+                config.interface
+            ),
+            format!("no interface '{}'", config.interface),
+        ),
+        OpenError::Other(..) => (
+            format!(
+                "LoRa: cannot capture GWMP on {}: {e}; {tail}",
+                config.interface
+            ),
+            e.to_string(),
+        ),
+    }
+}
+
+fn run(shared: &Shared, config: &Config) {
+    let program = bpf::program(&config.ports);
+    let mut last_complaint: Option<String> = None;
+    let mut logged = [false; Invalid::ALL.len()];
+    let mut buffer: Vec<u8> = Vec::new();
+    loop {
+        match Socket::open(&config.interface, &program) {
+            Ok(socket) => {
+                let again = if last_complaint.take().is_some() {
+                    " again"
+                } else {
+                    ""
+                };
+                crate::info!(
+                    "LoRa: capturing GWMP{again} on {}, UDP ports {}",
+                    config.interface,
+                    port_list(config)
+                );
+                shared.set_capture(Capture {
+                    up: true,
+                    problem: None,
+                });
+                buffer.resize(BUFFER, 0);
+                let failed = read(shared, &socket, &mut buffer, &mut logged);
+                drop(socket);
+                match failed {
+                    None => return,
+                    Some(e) => {
+                        let text = format!(
+                            "LoRa: the capture on {} failed: {e}; lora_capture_up is 0, opening \
+                             it again every {}s",
+                            config.interface,
+                            config.retry_interval.as_secs_f64()
+                        );
+                        crate::warn!("{text}");
+                        last_complaint = Some(text);
+                        shared.set_capture(Capture {
+                            up: false,
+                            problem: Some(format!("capture failed: {e}")),
+                        });
+                    }
+                }
+            }
+            Err(e) => {
+                let (text, short) = complaint(&e, config);
+                if last_complaint.as_deref() != Some(&text) {
+                    crate::warn!("{text}");
+                    last_complaint = Some(text);
+                }
+                shared.set_capture(Capture {
+                    up: false,
+                    problem: Some(short),
+                });
+            }
+        }
+        if shared.sleep(config.retry_interval) {
+            return;
+        }
+    }
+}
+
+/// Reads until stopped (`None`) or until the socket fails.
+fn read(
+    shared: &Shared,
+    socket: &Socket,
+    buffer: &mut [u8],
+    logged: &mut [bool; Invalid::ALL.len()],
+) -> Option<std::io::Error> {
+    let mut dirty = false;
+    let mut published = Instant::now() - PUBLISH_GAP;
+    loop {
+        let timeout = dirty.then(|| PUBLISH_GAP.saturating_sub(published.elapsed()));
+        let woken = match sys::wait(socket, &shared.waker, timeout) {
+            Ok(woken) => woken,
+            Err(e) => return Some(e),
+        };
+        if *lock(&shared.stopped) {
+            return None;
+        }
+        if matches!(woken, Woken::Packets | Woken::SocketError) {
+            let mut state = lock(&shared.state);
+            let mut taken = 0;
+            while taken < BATCH {
+                match socket.receive(buffer) {
+                    Ok(Some(packet)) => {
+                        take(&mut state, &packet, logged);
+                        taken += 1;
+                    }
+                    Ok(None) => break,
+                    Err(e) => return Some(e),
+                }
+            }
+            match socket.statistics() {
+                Ok(0) => {}
+                Ok(dropped) => state.dropped += dropped,
+                Err(e) => return Some(e),
+            }
+            if woken == Woken::SocketError && taken == 0 {
+                return Some(std::io::Error::other("the socket reported an error"));
+            }
+            dirty = true;
+        }
+        if dirty && published.elapsed() >= PUBLISH_GAP {
+            shared.publish(&lock(&shared.state));
+            published = Instant::now();
+            dirty = false;
+        }
+    }
+}
+
+/// Takes one captured packet into the state.
+fn take(state: &mut State, packet: &Packet<'_>, logged: &mut [bool; Invalid::ALL.len()]) {
+    if packet.loopback_outgoing {
+        return;
+    }
+    let mut invalid = |state: &mut State, reason: Invalid, what: String, bytes: &[u8]| {
+        state.count_invalid(reason);
+        let seen = &mut logged[reason as usize];
+        if !*seen {
+            *seen = true;
+            crate::warn!(
+                "LoRa: {what} is not valid GWMP ({}); first bytes: \"{}\". Logged once per \
+                 reason; lora_gwmp_invalid_datagrams_total counts every one",
+                reason.label(),
+                escape_start(bytes, LOGGED_BYTES)
+            );
+        }
+    };
+    if packet.truncated {
+        let what = format!("a packet longer than {BUFFER} bytes");
+        return invalid(state, Invalid::Short, what, packet.data);
+    }
+    let udp = match packet::udp(packet.data) {
+        Ok(udp) => udp,
+        Err(NotWhole::Fragment) => {
+            let what = "an IP fragment (the datagram is not whole in one packet)".to_string();
+            return invalid(state, Invalid::Fragment, what, packet.data);
+        }
+        Err(NotWhole::Short) => {
+            let what = "a packet whose IP or UDP header does not hold together".to_string();
+            return invalid(state, Invalid::Short, what, packet.data);
+        }
+    };
+    let what = || format!("a datagram from {} to {}", udp.source, udp.destination);
+    match gwmp::parse(udp.payload) {
+        Ok(datagram) => {
+            if let Err(reason) = state.record(&datagram, udp.source, udp.destination, packet.at) {
+                // Counted by `record`; said once here.
+                let seen = &mut logged[reason as usize];
+                if !*seen {
+                    *seen = true;
+                    crate::warn!(
+                        "LoRa: {} comes from a gateway EUI beyond the first {} \
+                         ({}); not counted. Logged once; lora_gwmp_invalid_datagrams_total \
+                         counts every one",
+                        what(),
+                        super::state::MAX_GATEWAYS,
+                        reason.label()
+                    );
+                }
+            }
+        }
+        Err(malformed) => {
+            let text = format!("{} ({})", what(), malformed.detail);
+            invalid(state, malformed.reason, text, udp.payload);
+        }
+    }
+}
