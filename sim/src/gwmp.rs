@@ -640,3 +640,19 @@ pub fn unix_now() -> f64 {
         .unwrap_or_default()
         .as_secs_f64()
 }
+
+/// Whether this process may open a packet socket (`CAP_NET_RAW`), and if
+/// not, why: the LoRa capture tests need it.
+pub fn can_capture() -> Result<(), String> {
+    // SAFETY: plain socket(2), closed at once.
+    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(format!(
+            "cannot open an AF_PACKET socket ({}): run the tests as root (CAP_NET_RAW)",
+            std::io::Error::last_os_error()
+        ));
+    }
+    // SAFETY: `fd` is ours.
+    unsafe { libc::close(fd) };
+    Ok(())
+}
