@@ -77,7 +77,7 @@ echo "idle $idle/s; with noise $noisy/s ($noise_sent datagrams sent to port $noi
 phase "2. CPU time per captured datagram (5,000 GWMP datagrams/s for 10 s)"
 before_cpu=$(cpu_ns)
 before_count=$(counted)
-before_switches=$(scripts/wakeups.sh "$pid" 0 | awk '/^wakeups/ {print $2}')
+before_dropped=$(value lora_capture_dropped_total)
 "$sim" flood --server "127.0.0.1:$gwmp_port" --rate 5000 --seconds 10 >"$work/steady.out" &
 steady_pid=$!
 steady_wakeups=$(scripts/wakeups.sh "$pid" 10 | awk '/^wakeups/ {print $2}')
@@ -85,11 +85,11 @@ wait "$steady_pid"
 sleep 0.5
 steady_sent=$(awk '{print $4}' "$work/steady.out")
 steady_counted=$(( $(counted) - before_count ))
+steady_dropped=$(awk -v a="$(value lora_capture_dropped_total)" -v b="$before_dropped" 'BEGIN { printf "%d", a - b }')
 steady_cpu=$(( $(cpu_ns) - before_cpu ))
 per_datagram_us=$(awk -v c="$steady_cpu" -v n="$steady_counted" 'BEGIN { printf "%.2f", c / n / 1000 }')
 wakeups_per_datagram=$(awk -v w="$steady_wakeups" -v n="$steady_counted" 'BEGIN { printf "%.3f", w / n }')
-: "$before_switches"
-echo "sent $steady_sent, counted $steady_counted; CPU ${per_datagram_us} µs per datagram; $wakeups_per_datagram wake-ups per datagram"
+echo "sent $steady_sent, counted $steady_counted, dropped $steady_dropped; CPU ${per_datagram_us} µs per datagram; $wakeups_per_datagram wake-ups per datagram"
 
 phase "3. flood: 20,000 GWMP datagrams/s for ${flood_seconds}s"
 timing() {
@@ -142,7 +142,7 @@ cat <<MD
 |---|---|
 | idle wake-ups/s, no traffic | $idle |
 | idle wake-ups/s, 5,000 datagrams/s to another UDP port of lo | $noisy (limit 0.5; those datagrams counted: $noise_counted) |
-| CPU time per captured GWMP datagram (5,000/s, 10 s: $steady_counted datagrams) | $per_datagram_us µs |
+| CPU time per captured GWMP datagram (5,000/s, 10 s: $steady_sent sent, $steady_counted counted, $steady_dropped dropped) | $per_datagram_us µs |
 | wake-ups per captured datagram at 5,000/s | $wakeups_per_datagram |
 | flood 20,000/s for ${flood_seconds} s: sent / counted / dropped (lora_capture_dropped_total) / unaccounted | $flood_sent / $flood_counted / $flood_dropped / $unaccounted |
 | RSS before / peak during the flood / high-water mark (KiB) | $rss_before / $rss_peak / $hwm (limit 2048) |

@@ -18,12 +18,16 @@ use super::bpf::Insn;
 // export for every target (the same on x86_64, aarch64, arm and riscv).
 const SO_ATTACH_FILTER: libc::c_int = 26;
 const SO_TIMESTAMPNS: libc::c_int = 35;
+const SO_RCVBUFFORCE: libc::c_int = 33;
 const PACKET_ADD_MEMBERSHIP: libc::c_int = 1;
 const PACKET_STATISTICS: libc::c_int = 6;
 const PACKET_MR_PROMISC: libc::c_ushort = 1;
 /// `sll_pkttype` of a packet the host sent.
 pub const PACKET_OUTGOING: u8 = 4;
 const ARPHRD_LOOPBACK: u16 = 772;
+/// The socket's receive buffer asked for, in bytes (the kernel doubles it
+/// for its bookkeeping).
+const RECEIVE_BUFFER: libc::c_int = 1024 * 1024;
 
 #[repr(C)]
 struct TpacketStats {
@@ -144,6 +148,13 @@ impl Socket {
         // The kernel copies the program during the call; `filter` outlives it.
         setsockopt(&fd, libc::SOL_SOCKET, SO_ATTACH_FILTER, &fprog)
             .map_err(|e| OpenError::Other("attaching the BPF filter", e))?;
+        // Room for bursts while the thread waits for a core: kernel memory,
+        // used only while datagrams wait. Beyond net.core.rmem_max only with
+        // CAP_NET_ADMIN (root on OpenWrt); otherwise up to rmem_max.
+        let room: libc::c_int = RECEIVE_BUFFER;
+        if setsockopt(&fd, libc::SOL_SOCKET, SO_RCVBUFFORCE, &room).is_err() {
+            let _ = setsockopt(&fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &room);
+        }
         let on: libc::c_int = 1;
         setsockopt(&fd, libc::SOL_SOCKET, SO_TIMESTAMPNS, &on)
             .map_err(|e| OpenError::Other("SO_TIMESTAMPNS", e))?;
