@@ -7,7 +7,8 @@
 #      for 10 s), and wake-ups per datagram (how well reads are batched);
 #   3. a flood of 20,000 GWMP datagrams/s for 10 s: peak RSS (<= 2 MiB), scrape
 #      p50/p99 during it beside the same without it, and whether
-#      lora_capture_dropped_total accounts for every datagram not counted;
+#      lora_capture_dropped_total accounts for every datagram not counted
+#      (also with the exporter stopped by SIGSTOP for 1.5 s of a 3 s flood);
 #   4. the size of the static aarch64 binary (scripts/build-static.sh).
 #
 #     scripts/bench-lora.sh [FLOOD_SECONDS]      # default 10
@@ -134,6 +135,23 @@ echo "sent $flood_sent; counted $flood_counted; dropped (lora_capture_dropped_to
 echo "RSS $rss_before KiB before, peak $rss_peak KiB; scrapes p50/p99 quiet $quiet_p50/$quiet_p99 ms ($quiet_n), flood $flood_p50/$flood_p99 ms ($flood_n)"
 hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status")
 
+phase "3b. the same flood for 3 s while the exporter is stopped (SIGSTOP) for 1.5 s of it"
+before_count=$(counted)
+before_dropped=$(value lora_capture_dropped_total)
+"$sim" flood --server "127.0.0.1:$gwmp_port" --rate 20000 --seconds 3 >"$work/stall.out" &
+stall_pid=$!
+sleep 0.5
+kill -STOP "$pid"
+sleep 1.5
+kill -CONT "$pid"
+wait "$stall_pid"
+sleep 0.5
+stall_sent=$(awk '{print $4}' "$work/stall.out")
+stall_counted=$(( $(counted) - before_count ))
+stall_dropped=$(awk -v a="$(value lora_capture_dropped_total)" -v b="$before_dropped" 'BEGIN { printf "%d", a - b }')
+stall_unaccounted=$(( stall_sent - stall_counted - stall_dropped ))
+echo "sent $stall_sent; counted $stall_counted; dropped $stall_dropped; unaccounted $stall_unaccounted"
+
 cat <<MD
 
 ### Figures ($(date -u +%Y-%m-%d), $(nproc) cores, $build_note, one run)
@@ -145,6 +163,7 @@ cat <<MD
 | CPU time per captured GWMP datagram (5,000/s, 10 s: $steady_sent sent, $steady_counted counted, $steady_dropped dropped) | $per_datagram_us µs |
 | wake-ups per captured datagram at 5,000/s | $wakeups_per_datagram |
 | flood 20,000/s for ${flood_seconds} s: sent / counted / dropped (lora_capture_dropped_total) / unaccounted | $flood_sent / $flood_counted / $flood_dropped / $unaccounted |
+| the same for 3 s with the exporter stopped 1.5 s: sent / counted / dropped / unaccounted | $stall_sent / $stall_counted / $stall_dropped / $stall_unaccounted |
 | RSS before / peak during the flood / high-water mark (KiB) | $rss_before / $rss_peak / $hwm (limit 2048) |
 | scrape p50 / p99 without flood ($quiet_n scrapes) | $quiet_p50 / $quiet_p99 ms |
 | scrape p50 / p99 during the flood ($flood_n scrapes) | $flood_p50 / $flood_p99 ms |

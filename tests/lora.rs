@@ -644,3 +644,40 @@ fn off_without_a_port() {
     let body = exp.scrape();
     assert!(!body.contains("lora_"), "{body}");
 }
+
+/// While the exporter cannot read (stopped by SIGSTOP), the kernel drops
+/// what does not fit its receive buffer; `lora_capture_dropped_total`
+/// counts exactly those: counted + dropped = sent.
+#[test]
+fn dropped_datagrams_are_accounted_for() {
+    if !privileged("dropped_datagrams_are_accounted_for") {
+        return;
+    }
+    let port = 23115;
+    let exp = exporter(&port.to_string());
+    let _gateway = udp(&format!("127.0.0.1:{port}"));
+    let f = udp("127.0.0.1:0");
+    let pid = exp.pid() as i32;
+    // SAFETY: signals to the child this test started.
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    let sent = 20_000u32;
+    for token in 0..sent {
+        f.send_to(&gwmp::pull_data(2, token as u16, EUI), ("127.0.0.1", port))
+            .unwrap();
+    }
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+    let seen = |b: &str| {
+        datagrams(b, "pull_data").unwrap_or(0.0)
+            + sample(b, "lora_capture_dropped_total").unwrap_or(0.0)
+    };
+    let body = exp.scrape_until(WAIT, |b| seen(b) >= f64::from(sent));
+    let dropped = sample(&body, "lora_capture_dropped_total").unwrap();
+    assert!(dropped > 0.0, "{sent} datagrams fit the buffer? {body}");
+    assert_eq!(seen(&body), f64::from(sent), "{body}");
+    // Nothing more arrives later.
+    f.send_to(&gwmp::pull_ack(2, 1), ("127.0.0.1", port))
+        .unwrap();
+    let body = exp.scrape_until(WAIT, |b| datagrams(b, "pull_ack") == Some(1.0));
+    assert_eq!(seen(&body), f64::from(sent), "{body}");
+}
