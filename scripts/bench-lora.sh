@@ -169,3 +169,4 @@ cat <<MD
 | scrape p50 / p99 during the flood ($flood_n scrapes) | $flood_p50 / $flood_p99 ms |
 | static aarch64 binary (scripts/build-static.sh) | $aarch64_size bytes (limit 524288) |
 MD
+exit 0
