@@ -139,52 +139,60 @@ fn complaint(e: &OpenError, config: &Config) -> (String, String) {
 
 fn run(shared: &Shared, config: &Config) {
     let program = bpf::program(&config.ports);
-    let mut last_complaint: Option<String> = None;
+    // The warning said last, while the capture is in trouble: said once, and
+    // once more only when it changes; "again" once it has ended.
+    let mut trouble: Option<String> = None;
     let mut logged = [false; Invalid::ALL.len()];
     let mut buffer: Vec<u8> = Vec::new();
     loop {
         match Socket::open(&config.interface, &program) {
             Ok(socket) => {
-                let again = if last_complaint.take().is_some() {
-                    " again"
-                } else {
-                    ""
-                };
-                crate::info!(
-                    "LoRa: capturing GWMP{again} on {}, UDP ports {}",
-                    config.interface,
-                    port_list(config)
-                );
+                if trouble.is_none() {
+                    crate::info!(
+                        "LoRa: capturing GWMP on {}, UDP ports {}",
+                        config.interface,
+                        port_list(config)
+                    );
+                }
                 shared.set_capture(Capture {
                     up: true,
                     problem: None,
                 });
                 buffer.resize(BUFFER, 0);
-                let failed = read(shared, &socket, &mut buffer, &mut logged);
+                let failed = read(
+                    shared,
+                    &socket,
+                    &mut buffer,
+                    &mut logged,
+                    &mut trouble,
+                    config,
+                );
                 drop(socket);
-                match failed {
-                    None => return,
-                    Some(e) => {
-                        let text = format!(
-                            "LoRa: the capture on {} failed: {e}; lora_capture_up is 0, opening \
-                             it again every {}s",
-                            config.interface,
-                            config.retry_interval.as_secs_f64()
-                        );
-                        crate::warn!("{text}");
-                        last_complaint = Some(text);
-                        shared.set_capture(Capture {
-                            up: false,
-                            problem: Some(format!("capture failed: {e}")),
-                        });
-                    }
+                let Some(e) = failed else {
+                    return;
+                };
+                // An interface that is down lets the socket open and fails it
+                // at once: said once, like a failed open.
+                let text = format!(
+                    "LoRa: the capture on {} failed: {e}; lora_capture_up is 0, opening it again \
+                     every {}s",
+                    config.interface,
+                    config.retry_interval.as_secs_f64()
+                );
+                if trouble.as_deref() != Some(&text) {
+                    crate::warn!("{text}");
+                    trouble = Some(text);
                 }
+                shared.set_capture(Capture {
+                    up: false,
+                    problem: Some(format!("capture failed: {e}")),
+                });
             }
             Err(e) => {
                 let (text, short) = complaint(&e, config);
-                if last_complaint.as_deref() != Some(&text) {
+                if trouble.as_deref() != Some(&text) {
                     crate::warn!("{text}");
-                    last_complaint = Some(text);
+                    trouble = Some(text);
                 }
                 shared.set_capture(Capture {
                     up: false,
@@ -198,17 +206,29 @@ fn run(shared: &Shared, config: &Config) {
     }
 }
 
-/// Reads until stopped (`None`) or until the socket fails.
+/// Reads until stopped (`None`) or until the socket fails. After trouble,
+/// the capture counts as good again once it has read a datagram or stayed
+/// open for a retry interval; that is said once.
 fn read(
     shared: &Shared,
     socket: &Socket,
     buffer: &mut [u8],
     logged: &mut [bool; Invalid::ALL.len()],
+    trouble: &mut Option<String>,
+    config: &Config,
 ) -> Option<std::io::Error> {
     let mut dirty = false;
     let mut published = Instant::now() - PUBLISH_GAP;
+    let mut settled_at = trouble
+        .is_some()
+        .then(|| Instant::now() + config.retry_interval);
     loop {
-        let timeout = dirty.then(|| PUBLISH_GAP.saturating_sub(published.elapsed()));
+        let publish_in = dirty.then(|| PUBLISH_GAP.saturating_sub(published.elapsed()));
+        let settle_in = settled_at.map(|at| at.saturating_duration_since(Instant::now()));
+        let timeout = match (publish_in, settle_in) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let woken = match sys::wait(socket, &shared.waker, timeout) {
             Ok(woken) => woken,
             Err(e) => return Some(e),
@@ -216,9 +236,9 @@ fn read(
         if *lock(&shared.stopped) {
             return None;
         }
+        let mut taken = 0;
         if matches!(woken, Woken::Packets | Woken::SocketError) {
             let mut state = lock(&shared.state);
-            let mut taken = 0;
             while taken < BATCH {
                 match socket.receive(buffer) {
                     Ok(Some(packet)) => {
@@ -238,6 +258,15 @@ fn read(
                 return Some(std::io::Error::other("the socket reported an error"));
             }
             dirty = true;
+        }
+        if settled_at.is_some_and(|at| taken > 0 || Instant::now() >= at) {
+            settled_at = None;
+            *trouble = None;
+            crate::info!(
+                "LoRa: capturing GWMP again on {}, UDP ports {}",
+                config.interface,
+                port_list(config)
+            );
         }
         if dirty && published.elapsed() >= PUBLISH_GAP {
             shared.publish(&lock(&shared.state));
