@@ -598,29 +598,25 @@ fn without_cap_net_raw_the_rest_is_served() {
         .local_addr()
         .unwrap()
         .port();
-    let mut child = Command::new("setpriv")
-        .args(["--bounding-set", "-net_raw", "--inh-caps", "-net_raw", "--"])
-        .arg(linxdot_sim::exporter::bin())
-        .args(["--bind-address", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--no-temper", "--lora-port", "23114"])
-        .env_clear()
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let reader_log = std::sync::Arc::clone(&log);
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            reader_log.lock().unwrap().push_str(&line);
-            reader_log.lock().unwrap().push('\n');
-        }
-    });
+    let port_text = port.to_string();
+    let args = [
+        "--bind-address",
+        "127.0.0.1",
+        "--port",
+        &port_text,
+        "--no-temper",
+        "--lora-port",
+        "23114",
+    ];
+    let wrapper = [
+        "setpriv",
+        "--bounding-set",
+        "-net_raw",
+        "--inh-caps",
+        "-net_raw",
+        "--",
+    ];
+    let (mut child, log) = spawn_wrapped(&wrapper, &args).expect("setpriv");
     let address: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let body = linxdot_sim::wait::poll("a scrape", WAIT, Duration::from_millis(20), || {
         std::net::TcpStream::connect(address).map_err(|e| e.to_string())?;
@@ -680,4 +676,96 @@ fn dropped_datagrams_are_accounted_for() {
         .unwrap();
     let body = exp.scrape_until(WAIT, |b| datagrams(b, "pull_ack") == Some(1.0));
     assert_eq!(seen(&body), f64::from(sent), "{body}");
+}
+
+/// Runs the binary with `args` under `wrapper` (a command prefix), its
+/// stderr collected; `None` when the wrapper is missing.
+fn spawn_wrapped(
+    wrapper: &[&str],
+    args: &[&str],
+) -> Option<(
+    std::process::Child,
+    std::sync::Arc<std::sync::Mutex<String>>,
+)> {
+    let mut child = Command::new(wrapper[0])
+        .args(&wrapper[1..])
+        .arg(linxdot_sim::exporter::bin())
+        .args(args)
+        .env_clear()
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .ok()?;
+    let stderr = child.stderr.take().unwrap();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader_log = std::sync::Arc::clone(&log);
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let mut log = reader_log.lock().unwrap();
+            log.push_str(&line);
+            log.push('\n');
+        }
+    });
+    Some((child, log))
+}
+
+/// In a network namespace of its own, where `lo` starts down: the capture
+/// opens and fails at once, again and again; that is said once, and once
+/// more when `lo` comes up.
+#[test]
+fn an_interface_that_is_down_is_said_once_and_its_return_too() {
+    if !privileged("an_interface_that_is_down_is_said_once_and_its_return_too") {
+        return;
+    }
+    let args = [
+        "--bind-address",
+        "0.0.0.0",
+        "--port",
+        "0",
+        "--no-temper",
+        "--lora-port",
+        "23116",
+        "--temper-interval",
+        "0.1",
+    ];
+    let Some((mut child, log)) = spawn_wrapped(&["unshare", "-n"], &args) else {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("unshare (util-linux) is needed under CI=true");
+        }
+        return skip(
+            "an_interface_that_is_down_is_said_once_and_its_return_too",
+            "no unshare",
+        );
+    };
+    let text = || log.lock().unwrap().clone();
+    let failed = "LoRa: the capture on lo failed: Network is down";
+    linxdot_sim::wait::until("the first failure", || text().contains(failed));
+    // Ten retry intervals later, still one line.
+    std::thread::sleep(Duration::from_millis(1000));
+    assert_eq!(text().matches(failed).count(), 1, "{}", text());
+    assert!(!text().contains("capturing GWMP again"), "{}", text());
+    let up = Command::new("nsenter")
+        .args([
+            "-t",
+            &child.id().to_string(),
+            "-n",
+            "ip",
+            "link",
+            "set",
+            "lo",
+            "up",
+        ])
+        .status()
+        .expect("nsenter");
+    assert!(up.success());
+    linxdot_sim::wait::until("the capture back", || {
+        text().contains("LoRa: capturing GWMP again on lo, UDP ports 23116")
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(text().matches(failed).count(), 1, "{}", text());
 }
