@@ -400,12 +400,23 @@ fn rx_entry(entry: &JsonValue) -> Result<Rx, Malformed> {
     })
 }
 
+/// The largest `stat` counter taken (a forwarder's counters are 32-bit).
+const MAX_STAT_COUNT: f64 = 4_294_967_295.0;
+
 fn stat_object(stat: &Object) -> Result<Stat, Malformed> {
     let mut out = Stat::default();
     for (slot, key) in out.counters.iter_mut().zip(Stat::COUNTERS) {
+        // The forwarder's counters are 32-bit and cover one interval: a
+        // larger or negative one is not a count (and would make the sums
+        // overflow to infinity).
         *slot = match number(stat, key)? {
-            Some(n) if n >= 0.0 => Some(n),
-            Some(_) => return malformed(Invalid::Json, format!("stat '{key}' is negative")),
+            Some(n) if (0.0..=MAX_STAT_COUNT).contains(&n) => Some(n),
+            Some(_) => {
+                return malformed(
+                    Invalid::Json,
+                    format!("stat '{key}' is not a count from 0 to {MAX_STAT_COUNT}"),
+                )
+            }
             None => None,
         };
     }
@@ -606,6 +617,8 @@ mod tests {
             r#"{"rxpk":[{"stat":1,"rssi":"-30"}]}"#,
             r#"{"stat":[]}"#,
             r#"{"stat":{"rxnb":-1}}"#,
+            r#"{"stat":{"rxnb":1e300}}"#,
+            r#"{"stat":{"txnb":4294967296}}"#,
             r#"{"stat":{"ackr":"100"}}"#,
         ] {
             assert_eq!(reason(&with_eui(2, 0, json)), Invalid::Json, "{json}");
