@@ -392,6 +392,10 @@ fn rx_entry(entry: &JsonValue) -> Result<Rx, Malformed> {
     };
     let rssi = either("rssi", "rssic")?;
     let snr = if fsk { None } else { either("lsnr", "lsnr")? };
+    // dBm and dB of a radio: far inside this, and the histogram sums stay finite.
+    if [rssi, snr].iter().flatten().any(|v| v.abs() > MAX_LEVEL) {
+        return shape("an 'rxpk' entry's RSSI or SNR is beyond ±1000");
+    }
     Ok(Rx {
         crc,
         datarate,
@@ -399,6 +403,9 @@ fn rx_entry(entry: &JsonValue) -> Result<Rx, Malformed> {
         snr,
     })
 }
+
+/// The largest RSSI or SNR magnitude taken.
+const MAX_LEVEL: f64 = 1000.0;
 
 /// The largest `stat` counter taken (a forwarder's counters are 32-bit).
 const MAX_STAT_COUNT: f64 = 4_294_967_295.0;
@@ -615,6 +622,8 @@ mod tests {
             r#"{"rxpk":[{"stat":2}]}"#,
             r#"{"rxpk":[{"datr":"SF7BW125"}]}"#,
             r#"{"rxpk":[{"stat":1,"rssi":"-30"}]}"#,
+            r#"{"rxpk":[{"stat":1,"rssi":-1e300}]}"#,
+            r#"{"rxpk":[{"stat":1,"rsig":[{"lsnr":2000}]}]}"#,
             r#"{"stat":[]}"#,
             r#"{"stat":{"rxnb":-1}}"#,
             r#"{"stat":{"rxnb":1e300}}"#,
