@@ -21,6 +21,18 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+const USAGE: &str = "\
+usage: gwmp-sim [--server 127.0.0.1:1680] [--forwarders N] [--uplinks-per-second F]
+                [--crc-fail F] [--crc-none F] [--datarates SF7BW125,SF12BW125,50000]
+                [--rssi MIN:MAX] [--snr MIN:MAX] [--ack-share F] [--ack-delay-ms MS]
+                [--stat-interval S] [--keepalive S] [--downlink-every S]
+                [--tx-errors NONE,TOO_LATE,...] [--malformed-every S] [--temp C]
+                [--no-gateway] [--no-forwarder] [--seconds S]
+       gwmp-sim flood --server ADDR --rate N --seconds S    (GWMP PUSH_DATA)
+       gwmp-sim noise --server ADDR --rate N --seconds S    (plain UDP)
+A gateway listens on --server and N forwarders send to it (no --seconds: until killed).
+";
+
 fn fail(message: &str) -> ! {
     eprintln!("gwmp-sim: {message} (see --help)");
     std::process::exit(2)
@@ -70,16 +82,7 @@ fn seconds(args: &mut pico_args::Arguments, key: &'static str, default: f64) -> 
 fn main() {
     let mut args = pico_args::Arguments::from_env();
     if args.contains(["-h", "--help"]) {
-        println!(
-            "{}",
-            include_str!("gwmp-sim.rs")
-                .lines()
-                .skip(4)
-                .take(7)
-                .map(|l| l.trim_start_matches("//!"))
-                .collect::<Vec<_>>()
-                .join("\n")
-        );
+        print!("{USAGE}");
         return;
     }
     let mode = args.subcommand().ok().flatten().unwrap_or_default();
