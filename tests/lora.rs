@@ -257,6 +257,8 @@ fn a_scripted_exchange_gives_exact_counters_and_buckets() {
     }
     assert_eq!(body.matches("# HELP lora_").count(), 18, "{body}");
 
+    promtool_accepts(&body);
+
     // The landing page says the same.
     let page = exp.get("/").body;
     for text in [
@@ -270,6 +272,37 @@ fn a_scripted_exchange_gives_exact_counters_and_buckets() {
     ] {
         assert!(page.contains(text), "{text} missing from\n{page}");
     }
+}
+
+/// `promtool check metrics` finds no error and no lint problem in `body`
+/// (where promtool is installed; under CI=true it must be).
+fn promtool_accepts(body: &str) {
+    use std::io::Write;
+    let child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let Ok(mut child) = child else {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("promtool is required under CI=true (Debian package 'prometheus')");
+        }
+        return skip("promtool check metrics of the LoRa families", "no promtool");
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Every datagram crosses `lo` twice (out and in); one copy is counted.

@@ -235,3 +235,140 @@ fn status(s: &State, config: &Config, page: &mut Page) {
         None => section.row("Last TX error", "none"),
     };
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Before any datagram: every family's HELP and TYPE, the fixed label
+    /// sets at zero, the histograms empty, the three "absent before" gauges
+    /// without a sample.
+    #[test]
+    fn the_families_of_a_fresh_state_byte_for_byte() {
+        let want = "\
+# HELP lora_capture_up Whether the GWMP capture socket is open and reading (0: no CAP_NET_RAW, no interface)
+# TYPE lora_capture_up gauge
+lora_capture_up 0.0
+# HELP lora_capture_dropped_total GWMP datagrams the kernel dropped before the exporter read them
+# TYPE lora_capture_dropped_total counter
+lora_capture_dropped_total 0.0
+# HELP lora_gateway_info Gateway EUI seen in a packet forwarder's datagram (at most 16)
+# TYPE lora_gateway_info gauge
+# HELP lora_gwmp_datagrams_total GWMP datagrams seen between the packet forwarder and its server, by type
+# TYPE lora_gwmp_datagrams_total counter
+lora_gwmp_datagrams_total{type=\"push_data\"} 0.0
+lora_gwmp_datagrams_total{type=\"push_ack\"} 0.0
+lora_gwmp_datagrams_total{type=\"pull_data\"} 0.0
+lora_gwmp_datagrams_total{type=\"pull_resp\"} 0.0
+lora_gwmp_datagrams_total{type=\"pull_ack\"} 0.0
+lora_gwmp_datagrams_total{type=\"tx_ack\"} 0.0
+# HELP lora_gwmp_invalid_datagrams_total Captured datagrams on the GWMP ports that are not valid GWMP, by reason
+# TYPE lora_gwmp_invalid_datagrams_total counter
+lora_gwmp_invalid_datagrams_total{reason=\"short\"} 0.0
+lora_gwmp_invalid_datagrams_total{reason=\"version\"} 0.0
+lora_gwmp_invalid_datagrams_total{reason=\"type\"} 0.0
+lora_gwmp_invalid_datagrams_total{reason=\"json\"} 0.0
+lora_gwmp_invalid_datagrams_total{reason=\"fragment\"} 0.0
+lora_gwmp_invalid_datagrams_total{reason=\"too_many_gateways\"} 0.0
+# HELP lora_forwarder_last_seen_timestamp_seconds Unix time of the packet forwarder's last PUSH_DATA or PULL_DATA
+# TYPE lora_forwarder_last_seen_timestamp_seconds gauge
+# HELP lora_push_ack_latency_seconds Time from a PUSH_DATA to its PUSH_ACK (same token, same forwarder address)
+# TYPE lora_push_ack_latency_seconds histogram
+lora_push_ack_latency_seconds_bucket{le=\"0.001\"} 0.0
+lora_push_ack_latency_seconds_bucket{le=\"0.005\"} 0.0
+lora_push_ack_latency_seconds_bucket{le=\"0.01\"} 0.0
+lora_push_ack_latency_seconds_bucket{le=\"0.05\"} 0.0
+lora_push_ack_latency_seconds_bucket{le=\"0.1\"} 0.0
+lora_push_ack_latency_seconds_bucket{le=\"0.5\"} 0.0
+lora_push_ack_latency_seconds_bucket{le=\"1\"} 0.0
+lora_push_ack_latency_seconds_bucket{le=\"+Inf\"} 0.0
+lora_push_ack_latency_seconds_sum 0.0
+lora_push_ack_latency_seconds_count 0.0
+# HELP lora_rx_packets_total Radio packets in the forwarder's rxpk arrays, by CRC status and datarate
+# TYPE lora_rx_packets_total counter
+# HELP lora_rx_rssi_dbm RSSI of the radio packets received with a valid CRC, in dBm
+# TYPE lora_rx_rssi_dbm histogram
+lora_rx_rssi_dbm_bucket{le=\"-130\"} 0.0
+lora_rx_rssi_dbm_bucket{le=\"-120\"} 0.0
+lora_rx_rssi_dbm_bucket{le=\"-110\"} 0.0
+lora_rx_rssi_dbm_bucket{le=\"-100\"} 0.0
+lora_rx_rssi_dbm_bucket{le=\"-90\"} 0.0
+lora_rx_rssi_dbm_bucket{le=\"-80\"} 0.0
+lora_rx_rssi_dbm_bucket{le=\"-70\"} 0.0
+lora_rx_rssi_dbm_bucket{le=\"-60\"} 0.0
+lora_rx_rssi_dbm_bucket{le=\"-50\"} 0.0
+lora_rx_rssi_dbm_bucket{le=\"+Inf\"} 0.0
+lora_rx_rssi_dbm_sum 0.0
+lora_rx_rssi_dbm_count 0.0
+# HELP lora_rx_snr_db SNR of the LoRa packets received with a valid CRC, in dB
+# TYPE lora_rx_snr_db histogram
+lora_rx_snr_db_bucket{le=\"-20\"} 0.0
+lora_rx_snr_db_bucket{le=\"-15\"} 0.0
+lora_rx_snr_db_bucket{le=\"-10\"} 0.0
+lora_rx_snr_db_bucket{le=\"-5\"} 0.0
+lora_rx_snr_db_bucket{le=\"0\"} 0.0
+lora_rx_snr_db_bucket{le=\"5\"} 0.0
+lora_rx_snr_db_bucket{le=\"10\"} 0.0
+lora_rx_snr_db_bucket{le=\"+Inf\"} 0.0
+lora_rx_snr_db_sum 0.0
+lora_rx_snr_db_count 0.0
+# HELP lora_forwarder_rx_packets_total Radio packets the forwarder received (sum of its stat rxnb)
+# TYPE lora_forwarder_rx_packets_total counter
+lora_forwarder_rx_packets_total 0.0
+# HELP lora_forwarder_rx_ok_packets_total Radio packets the forwarder received with a valid CRC (sum of its stat rxok)
+# TYPE lora_forwarder_rx_ok_packets_total counter
+lora_forwarder_rx_ok_packets_total 0.0
+# HELP lora_forwarder_forwarded_packets_total Radio packets the forwarder forwarded upstream (sum of its stat rxfw)
+# TYPE lora_forwarder_forwarded_packets_total counter
+lora_forwarder_forwarded_packets_total 0.0
+# HELP lora_forwarder_downlink_datagrams_total Downlink datagrams the forwarder received from the server (sum of its stat dwnb)
+# TYPE lora_forwarder_downlink_datagrams_total counter
+lora_forwarder_downlink_datagrams_total 0.0
+# HELP lora_forwarder_tx_packets_total Radio packets the forwarder emitted (sum of its stat txnb)
+# TYPE lora_forwarder_tx_packets_total counter
+lora_forwarder_tx_packets_total 0.0
+# HELP lora_forwarder_push_ack_ratio Share of the forwarder's PUSH_DATA acknowledged in its last stat interval (ackr / 100)
+# TYPE lora_forwarder_push_ack_ratio gauge
+# HELP lora_concentrator_temperature_celsius Concentrator temperature in the forwarder's last stat, in degrees Celsius
+# TYPE lora_concentrator_temperature_celsius gauge
+# HELP lora_tx_ack_total TX_ACK datagrams from the forwarder, by the error it reported for a downlink
+# TYPE lora_tx_ack_total counter
+lora_tx_ack_total{error=\"none\"} 0.0
+lora_tx_ack_total{error=\"too_late\"} 0.0
+lora_tx_ack_total{error=\"too_early\"} 0.0
+lora_tx_ack_total{error=\"collision_packet\"} 0.0
+lora_tx_ack_total{error=\"collision_beacon\"} 0.0
+lora_tx_ack_total{error=\"tx_freq\"} 0.0
+lora_tx_ack_total{error=\"tx_power\"} 0.0
+lora_tx_ack_total{error=\"gps_unlocked\"} 0.0
+lora_tx_ack_total{error=\"other\"} 0.0
+";
+        assert_eq!(render_text(&State::default()), want);
+    }
+
+    /// The families in order, each named by its constant.
+    #[test]
+    fn the_families_name_themselves_as_the_issue_says() {
+        let text = render_text(&State::default());
+        let families: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .map(|l| l.split(' ').next().unwrap_or(""))
+            .collect();
+        let mut want = vec![
+            CAPTURE_UP,
+            CAPTURE_DROPPED,
+            GATEWAY_INFO,
+            DATAGRAMS,
+            INVALID,
+            FORWARDER_LAST_SEEN,
+            PUSH_ACK_LATENCY,
+            RX_PACKETS,
+            RX_RSSI,
+            RX_SNR,
+        ];
+        want.extend(FORWARDER_COUNTERS.iter().map(|(name, _, _)| *name));
+        want.extend([PUSH_ACK_RATIO, CONCENTRATOR_TEMPERATURE, TX_ACK]);
+        assert_eq!(families, want);
+    }
+}
