@@ -802,3 +802,63 @@ fn an_interface_that_is_down_is_said_once_and_its_return_too() {
     let _ = child.wait();
     assert_eq!(text().matches(failed).count(), 1, "{}", text());
 }
+
+/// The collector in this process: dropping it ends the capture thread,
+/// which closes its packet socket and eventfd (a stop like the TEMPer
+/// threads': at once, not at a next datagram).
+#[test]
+fn dropping_the_collector_ends_the_capture() {
+    if !privileged("dropping_the_collector_ends_the_capture") {
+        return;
+    }
+    use linxdot_exporter::lora::{Config, LoraCollector};
+    let links = || -> Vec<String> {
+        std::fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .map(|target| target.to_string_lossy().into_owned())
+            .collect()
+    };
+    let eventfds = || {
+        links()
+            .iter()
+            .filter(|l| *l == "anon_inode:[eventfd]")
+            .count()
+    };
+    // This process's packet sockets bound to lo (ifindex 1) for every
+    // protocol (ETH_P_ALL, 0003): /proc/net/packet's inodes among its
+    // descriptors. (`privileged` in other tests opens unbound ones.)
+    let packet_sockets = || {
+        let table = std::fs::read_to_string("/proc/net/packet").unwrap();
+        let inodes: Vec<String> = table
+            .lines()
+            .skip(1)
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .filter(|f| f.len() == 9 && f[3] == "0003" && f[4] == "1")
+            .map(|f| f[8].to_string())
+            .collect();
+        links()
+            .iter()
+            .filter(|l| inodes.iter().any(|i| **l == format!("socket:[{i}]")))
+            .count()
+    };
+    let before = (packet_sockets(), eventfds());
+    let collector = LoraCollector::start(Config {
+        interface: "lo".into(),
+        ports: vec![23117],
+        retry_interval: Duration::from_secs(60),
+    })
+    .unwrap();
+    linxdot_sim::wait::until("the capture open", || {
+        collector.render().contains("lora_capture_up 1.0")
+    });
+    assert_eq!(
+        (packet_sockets(), eventfds()),
+        (before.0 + 1, before.1 + 1),
+        "one packet socket and one eventfd while running"
+    );
+    drop(collector);
+    linxdot_sim::wait::until("the capture's descriptors closed", || {
+        (packet_sockets(), eventfds()) == before
+    });
+}

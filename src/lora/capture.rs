@@ -1,8 +1,10 @@
 //! The capture thread: open the socket (or say once what is missing and try
 //! again every retry interval), then sleep in `poll` until the kernel has
 //! queued matching datagrams, take them all in, read the drop counter, and
-//! publish the families when something changed. It wakes for nothing else:
-//! no timer runs while nothing changes.
+//! publish the families when something changed. It wakes for nothing else
+//! (no timer runs while nothing changes), but once a retry interval after a
+//! capture reopened after trouble, to say that it works again. Dropping the
+//! collector wakes it through an eventfd, and it ends, closing the socket.
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
