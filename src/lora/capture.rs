@@ -6,7 +6,7 @@
 //! capture reopened after trouble, to say that it works again. Dropping the
 //! collector wakes it through an eventfd, and it ends, closing the socket.
 
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::gwmp::{self, escape_start, Invalid};
@@ -14,7 +14,10 @@ use super::packet::{self, NotWhole};
 use super::state::{Capture, State};
 use super::sys::{self, OpenError, Packet, Socket, Waker, Woken};
 use super::{bpf, Config};
-use crate::collector::Section;
+use crate::collector::Rendered;
+use crate::health::{Health, Outcome, Voice};
+use crate::log::Level;
+use crate::sync::{lock, Stop};
 
 /// Publications of a busy capture are at least this far apart (each one
 /// renders the families): a flood costs a render per gap, not per datagram.
@@ -30,52 +33,29 @@ const THREAD_STACK: usize = 256 * 1024;
 /// What the capture thread and the collector share.
 pub(super) struct Shared {
     pub state: Mutex<State>,
-    pub section: Section,
+    pub section: Rendered,
     pub render: fn(&State) -> String,
+    stop: Stop,
+    /// Wakes the thread out of `poll` to stop.
     waker: Waker,
-    stopped: Mutex<bool>,
-    wake: Condvar,
-}
-
-pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Shared {
     pub fn new(render: fn(&State) -> String) -> std::io::Result<Shared> {
         let state = State::default();
         Ok(Shared {
-            section: Section::new(render(&state)),
+            section: Rendered::new(render(&state)),
             state: Mutex::new(state),
             render,
+            stop: Stop::default(),
             waker: Waker::new()?,
-            stopped: Mutex::new(false),
-            wake: Condvar::new(),
         })
     }
 
     /// Ends the thread at its next wake-up (it is woken now).
     pub fn stop(&self) {
-        *lock(&self.stopped) = true;
-        self.wake.notify_all();
+        self.stop.stop();
         self.waker.wake();
-    }
-
-    /// Sleeps for `d` or until stopped; true when stopped.
-    fn sleep(&self, d: Duration) -> bool {
-        let deadline = Instant::now() + d;
-        let mut stopped = lock(&self.stopped);
-        while !*stopped {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            stopped = match self.wake.wait_timeout(stopped, left) {
-                Ok((guard, _)) => guard,
-                Err(poisoned) => poisoned.into_inner().0,
-            };
-        }
-        *stopped
     }
 
     fn publish(&self, state: &State) {
@@ -114,7 +94,7 @@ fn complaint(e: &OpenError, config: &Config) -> (String, String) {
     match e {
         OpenError::Privilege(_) => (
             format!(
-                "LoRa: cannot capture GWMP on {}: the exporter lacks CAP_NET_RAW (run it as \
+                "cannot capture GWMP on {}: the exporter lacks CAP_NET_RAW (run it as \
                  root, or give it the capability: AmbientCapabilities=CAP_NET_RAW in a systemd \
                  drop-in, --cap-add NET_RAW for a container); {tail}",
                 config.interface
@@ -123,17 +103,14 @@ fn complaint(e: &OpenError, config: &Config) -> (String, String) {
         ),
         OpenError::Interface(_) => (
             format!(
-                "LoRa: cannot capture GWMP: there is no network interface '{}' (--lora-interface); \
+                "cannot capture GWMP: there is no network interface '{}' (--lora-interface); \
                  {tail}",
                 config.interface
             ),
             format!("no interface '{}'", config.interface),
         ),
         OpenError::Other(..) => (
-            format!(
-                "LoRa: cannot capture GWMP on {}: {e}; {tail}",
-                config.interface
-            ),
+            format!("cannot capture GWMP on {}: {e}; {tail}", config.interface),
             e.to_string(),
         ),
     }
@@ -141,15 +118,20 @@ fn complaint(e: &OpenError, config: &Config) -> (String, String) {
 
 fn run(shared: &Shared, config: &Config) {
     let program = bpf::program(&config.ports);
-    // The warning said last, while the capture is in trouble: said once, and
-    // once more only when it changes; "again" once it has ended.
-    let mut trouble: Option<String> = None;
+    let mut health = Health::new(Voice {
+        who: "LoRa".into(),
+        first_good: None,
+        failed: Level::Warn,
+        recovered: "the capture works again",
+    });
     let mut logged = [false; Invalid::ALL.len()];
     let mut buffer: Vec<u8> = Vec::new();
+    let mut announced = false;
     loop {
         match Socket::open(&config.interface, &program) {
             Ok(socket) => {
-                if trouble.is_none() {
+                if !announced {
+                    announced = true;
                     crate::info!(
                         "LoRa: capturing GWMP on {}, UDP ports {}",
                         config.interface,
@@ -166,7 +148,7 @@ fn run(shared: &Shared, config: &Config) {
                     &socket,
                     &mut buffer,
                     &mut logged,
-                    &mut trouble,
+                    &mut health,
                     config,
                 );
                 drop(socket);
@@ -175,16 +157,12 @@ fn run(shared: &Shared, config: &Config) {
                 };
                 // An interface that is down lets the socket open and fails it
                 // at once: said once, like a failed open.
-                let text = format!(
-                    "LoRa: the capture on {} failed: {e}; lora_capture_up is 0, opening it again \
+                health.observe(Outcome::Failed(format!(
+                    "the capture on {} failed: {e}; lora_capture_up is 0, opening it again \
                      every {}s",
                     config.interface,
                     config.retry_interval.as_secs_f64()
-                );
-                if trouble.as_deref() != Some(&text) {
-                    crate::warn!("{text}");
-                    trouble = Some(text);
-                }
+                )));
                 shared.set_capture(Capture {
                     up: false,
                     problem: Some(format!("capture failed: {e}")),
@@ -192,38 +170,33 @@ fn run(shared: &Shared, config: &Config) {
             }
             Err(e) => {
                 let (text, short) = complaint(&e, config);
-                if trouble.as_deref() != Some(&text) {
-                    crate::warn!("{text}");
-                    trouble = Some(text);
-                }
+                health.observe(Outcome::Failed(text));
                 shared.set_capture(Capture {
                     up: false,
                     problem: Some(short),
                 });
             }
         }
-        if shared.sleep(config.retry_interval) {
+        if shared.stop.sleep(config.retry_interval) {
             return;
         }
     }
 }
 
-/// Reads until stopped (`None`) or until the socket fails. After trouble,
-/// the capture counts as good again once it has read a datagram or stayed
-/// open for a retry interval; that is said once.
+/// Reads until stopped (`None`) or until the socket fails. A capture counts
+/// as good once it has read a datagram or stayed open for a retry interval
+/// (its health then hears so: after trouble, that is said once).
 fn read(
     shared: &Shared,
     socket: &Socket,
     buffer: &mut [u8],
     logged: &mut [bool; Invalid::ALL.len()],
-    trouble: &mut Option<String>,
+    health: &mut Health,
     config: &Config,
 ) -> Option<std::io::Error> {
     let mut dirty = false;
     let mut published = Instant::now() - PUBLISH_GAP;
-    let mut settled_at = trouble
-        .is_some()
-        .then(|| Instant::now() + config.retry_interval);
+    let mut settled_at = Some(Instant::now() + config.retry_interval);
     loop {
         let publish_in = dirty.then(|| PUBLISH_GAP.saturating_sub(published.elapsed()));
         let settle_in = settled_at.map(|at| at.saturating_duration_since(Instant::now()));
@@ -235,7 +208,7 @@ fn read(
             Ok(woken) => woken,
             Err(e) => return Some(e),
         };
-        if *lock(&shared.stopped) {
+        if shared.stop.is_stopped() {
             return None;
         }
         let mut taken = 0;
@@ -263,12 +236,7 @@ fn read(
         }
         if settled_at.is_some_and(|at| taken > 0 || Instant::now() >= at) {
             settled_at = None;
-            *trouble = None;
-            crate::info!(
-                "LoRa: capturing GWMP again on {}, UDP ports {}",
-                config.interface,
-                port_list(config)
-            );
+            health.observe(Outcome::Good);
         }
         if dirty && published.elapsed() >= PUBLISH_GAP {
             shared.publish(&lock(&shared.state));

@@ -5,13 +5,14 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::capture::{self, lock, Shared};
+use super::capture::{self, Shared};
 use super::gwmp::{eui_text, Crc, Invalid, Kind, TxError, DATARATES};
 use super::state::{Histogram, State};
 use super::*;
 use crate::collector::Collector;
 use crate::exposition::{Exposition, MetricType};
 use crate::landing::{duration_text, reading_text, Mark, Page};
+use crate::sync::lock;
 
 pub struct LoraCollector {
     shared: Arc<Shared>,

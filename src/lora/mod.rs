@@ -17,8 +17,11 @@
 //!   `--temper-interval` while it cannot: no `CAP_NET_RAW`, no interface),
 //!   sleeps in `poll` until datagrams are queued, takes them all in, reads
 //!   `PACKET_STATISTICS` for drops, and renders the families into the
-//!   collector's [`Section`](crate::collector::Section) when something
+//!   collector's [`Section`](crate::collector::Rendered) when something
 //!   changed (at most every [`capture::PUBLISH_GAP`]). A scrape copies text.
+//!   Trouble opening or keeping the socket is logged through a
+//!   [`Health`](crate::health::Health): once when it starts or changes,
+//!   once when it ends.
 //! * `collector.rs`: [`LoraCollector`] starts the thread, renders, and adds
 //!   the "LoRa radio" section of the landing page.
 
@@ -28,6 +31,8 @@ mod collector;
 pub mod gwmp;
 pub mod packet;
 pub mod state;
+// The capture's system calls: the one file of lora/ with `unsafe`.
+#[allow(unsafe_code)]
 mod sys;
 
 use std::time::Duration;
