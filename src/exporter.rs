@@ -7,6 +7,7 @@ use crate::config::{Config, VERSION};
 use crate::error::StartError;
 use crate::exposition::CONTENT_TYPE;
 use crate::http::{self, Reply, Request, Response, ServerConfig, ServerHandle};
+use crate::lora::LoraCollector;
 use crate::miner::MinerCollector;
 use crate::probe::Prober;
 use crate::process::ProcessCollector;
@@ -52,6 +53,17 @@ pub(crate) const COLLECTORS: &[Entry] = &[
                     TemperSource::Collector(collector) => collector,
                 },
             ))
+        },
+    },
+    Entry {
+        name: "lora",
+        wanted: |config| match &config.lora {
+            Some(_) => Ok(()),
+            None => Err("LoRa radio capture is off (no --lora-port)".into()),
+        },
+        start: |config, _| match &config.lora {
+            Some(lora) => Ok(Box::new(LoraCollector::start(lora.clone())?)),
+            None => Err(std::io::Error::other("no LoRa configuration")),
         },
     },
     Entry {

@@ -18,6 +18,9 @@ pub(crate) const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8"
 pub enum MetricType {
     Gauge,
     Counter,
+    /// Samples `_bucket{le=…}`, `_sum` and `_count`
+    /// ([`FamilyWriter::sample_suffixed`]).
+    Histogram,
 }
 
 impl MetricType {
@@ -25,6 +28,7 @@ impl MetricType {
         match self {
             MetricType::Gauge => "gauge",
             MetricType::Counter => "counter",
+            MetricType::Histogram => "histogram",
         }
     }
 }
@@ -134,7 +138,19 @@ impl FamilyWriter<'_> {
     /// Writes one sample of this family. Label names must be valid; label
     /// values are escaped here.
     pub fn sample(&mut self, labels: &[(&str, &str)], value: f64) -> &mut Self {
+        self.sample_suffixed("", labels, value)
+    }
+
+    /// Writes one sample named the family's name followed by `suffix`
+    /// (a histogram's `_bucket`, `_sum`, `_count`).
+    pub fn sample_suffixed(
+        &mut self,
+        suffix: &str,
+        labels: &[(&str, &str)],
+        value: f64,
+    ) -> &mut Self {
         self.body.push_str(self.name);
+        self.body.push_str(suffix);
         if !labels.is_empty() {
             self.body.push('{');
             for (i, (name, value)) in labels.iter().enumerate() {

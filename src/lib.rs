@@ -24,6 +24,7 @@ pub mod hostport;
 /// The HTTP server: the workspace crate `crates/http`.
 pub use http;
 pub mod landing;
+pub mod lora;
 pub mod miner;
 pub mod probe;
 pub mod process;

@@ -20,6 +20,7 @@ usage: linxdot-exporter [-h] [-f LOG_FILE] [-o HOST] [-u USERNAME] [-p PASSWORD]
                         [--bind-v6only {0,1}] [--thread-count N] [--http-loops N] [--no-temper]
                         [--temper-offset PHY:NAME=DELTA] [--temper-humidity-offset PHY:NAME=DELTA]
                         [--temper-interval SECONDS] [--temper-rescan SECONDS]
+                        [--lora-port PORT[,PORT...]] [--lora-interface INTERFACE]
                         [--probe-allow PATTERN] [--probe-credentials PATH] [--list-sensors]
 
 ";
@@ -58,6 +59,9 @@ usage: linxdot-exporter [-h] [-f LOG_FILE] [-o HOST] [-u USERNAME] [-p PASSWORD]
         "env EXPORTER_PORT; default: 8061",
         "env EXPORTER_NO_TEMPER",
         "env TEMPER_OFFSETS",
+        "--lora-port PORT[,PORT...]",
+        "env LORA_PORT; default: off",
+        "env LORA_INTERFACE; default: lo",
     ] {
         assert!(
             stdout.contains(needle),

@@ -7,6 +7,7 @@
 use super::{Action, Config, ConfigError, Given, MAX_THREAD_COUNT};
 use crate::hostport;
 use crate::log;
+use crate::lora;
 use crate::miner;
 use crate::probe::{self, credentials::Credentials};
 use crate::secret::Secret;
@@ -47,6 +48,9 @@ pub struct Draft {
     pub temper_interval: Duration,
     pub offsets: Vec<SensorOffset>,
     pub probe: probe::Config,
+    /// `--lora-port`; `None` (no port): the LoRa capture is off.
+    pub lora_ports: Option<Vec<u16>>,
+    pub lora_interface: String,
 }
 
 impl Draft {
@@ -102,6 +106,12 @@ impl Draft {
                 offsets: self.offsets,
             },
             probe,
+            lora: self.lora_ports.map(|ports| lora::Config {
+                interface: self.lora_interface,
+                ports,
+                // A late interface is looked for as often as a late sensor.
+                retry_interval: self.temper_interval,
+            }),
             warnings: self.warnings,
         });
         if self.list_sensors {

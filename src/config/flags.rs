@@ -13,6 +13,7 @@
 
 use super::draft::{self, named, Draft, Exit};
 use super::{ConfigError, Given};
+use crate::lora;
 use crate::probe::allow::Pattern;
 use crate::secret::{self, Secret};
 use crate::temper::Quantity;
@@ -353,6 +354,30 @@ pub const FLAGS: &[Flag] = &[
                at each reading)",
         apply: |d, v| set(&mut d.temper_interval, draft::interval(&v)),
         doc: "older name of `--temper-interval`",
+        ..FLAG
+    },
+    Flag {
+        long: "--lora-port",
+        aliases: &["--lora_port"],
+        kind: Kind::Value("PORT[,PORT...]"),
+        env: Some("LORA_PORT"),
+        default: Default::Note("off"),
+        help: "Count the packet forwarder's Semtech UDP (GWMP)\n\
+               datagrams to and from these UDP ports, by passive\n\
+               capture; needs CAP_NET_RAW",
+        apply: |d, v| set(&mut d.lora_ports, named(&v, lora::parse_ports(&v.text))),
+        doc: "turns the LoRa radio collector on: capture GWMP to and from these UDP ports (1680 on a hotspot; needs `CAP_NET_RAW`, see docs/lora.md)",
+        ..FLAG
+    },
+    Flag {
+        long: "--lora-interface",
+        aliases: &["--lora_interface"],
+        kind: Kind::Value("INTERFACE"),
+        env: Some("LORA_INTERFACE"),
+        default: Default::Value("lo"),
+        help: "Network interface the GWMP datagrams travel on",
+        apply: |d, v| set(&mut d.lora_interface, named(&v, lora::check_interface(&v.text))),
+        doc: "where the forwarder's datagrams travel (`lo` when it and the gateway share the host)",
         ..FLAG
     },
     Flag {

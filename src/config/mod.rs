@@ -48,6 +48,8 @@ pub struct Config {
     pub temper: crate::temper::Config,
     /// `/probe`: its allow-list, credentials and limits.
     pub probe: crate::probe::Config,
+    /// The LoRa capture; `None` (no `--lora-port`) keeps it off.
+    pub lora: Option<crate::lora::Config>,
     /// Things to log once logging has started.
     pub warnings: Vec<String>,
 }

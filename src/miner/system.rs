@@ -125,17 +125,28 @@ pub fn json_depth(text: &[u8]) -> usize {
     max
 }
 
-/// Parses the dashboard's system document. An error means the body is not a
-/// JSON object at all; missing or ill-typed keys are listed in `problems`.
-pub fn parse_system(body: &[u8]) -> Result<SystemInfo, String> {
+/// Parses a JSON text from outside (a dashboard answer, a GWMP datagram's
+/// body) with the limits every such text gets: at most
+/// [`MAX_BODY_BYTES`](super::client::MAX_BODY_BYTES) long, UTF-8, nested at
+/// most [`MAX_DEPTH`] deep (checked before tinyjson recurses).
+pub fn parse_json(body: &[u8]) -> Result<JsonValue, String> {
+    let limit = super::client::MAX_BODY_BYTES;
+    if body.len() > limit {
+        return Err(format!("JSON text longer than {limit} bytes"));
+    }
     let text = std::str::from_utf8(body).map_err(|_| "body is not UTF-8".to_string())?;
     let depth = json_depth(body);
     if depth > MAX_DEPTH {
         return Err(format!("JSON nested {depth} deep (limit {MAX_DEPTH})"));
     }
-    let value: JsonValue = text
-        .parse()
-        .map_err(|e: tinyjson::JsonParseError| format!("not JSON: {e}"))?;
+    text.parse()
+        .map_err(|e: tinyjson::JsonParseError| format!("not JSON: {e}"))
+}
+
+/// Parses the dashboard's system document. An error means the body is not a
+/// JSON object at all; missing or ill-typed keys are listed in `problems`.
+pub fn parse_system(body: &[u8]) -> Result<SystemInfo, String> {
+    let value = parse_json(body)?;
     let object: &HashMap<String, JsonValue> = value
         .get()
         .ok_or_else(|| "JSON is not an object".to_string())?;
