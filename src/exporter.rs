@@ -11,11 +11,20 @@ use crate::probe::Prober;
 use crate::process::ProcessCollector;
 use crate::temper::TemperCollector;
 
+/// Why a collector is off (logged at start, shown on the landing page).
+pub struct Off {
+    pub why: String,
+    /// Logged as a warning: the configuration asks for the collector but
+    /// leaves something out (its families are missing, so no alert on them
+    /// can fire), rather than turning it off on purpose.
+    pub warn: bool,
+}
+
 /// One collector the exporter can run.
 pub struct Entry {
     pub name: &'static str,
-    /// `Err(why)` when the configuration turns it off (logged at start).
-    pub wanted: fn(&Config) -> Result<(), String>,
+    /// `Err` when the configuration turns it off.
+    pub wanted: fn(&Config) -> Result<(), Off>,
     pub start: fn(&Config, &mut Backends) -> std::io::Result<Box<dyn Collector>>,
 }
 
@@ -27,11 +36,14 @@ pub const COLLECTORS: &[Entry] = &[
         name: "miner",
         wanted: |config| match (&config.miner, config.miner_off_reason) {
             (Some(_), _) => Ok(()),
-            (None, reason) => Err(format!(
-                "not polling the dashboard at {}: {}",
-                config.host,
-                reason.unwrap_or("no credentials")
-            )),
+            (None, reason) => Err(Off {
+                why: format!(
+                    "not polling the dashboard at {}: {}",
+                    config.host,
+                    reason.unwrap_or("no credentials")
+                ),
+                warn: reason != Some(crate::config::MINER_NOT_ASKED),
+            }),
         },
         start: |config, _| match &config.miner {
             Some(miner) => Ok(Box::new(MinerCollector::start(miner.clone())?)),
@@ -42,7 +54,10 @@ pub const COLLECTORS: &[Entry] = &[
         name: "temper",
         wanted: |config| match config.temper.enabled {
             true => Ok(()),
-            false => Err("USB sensors are off (--no-temper)".into()),
+            false => Err(Off {
+                why: "USB sensors are off (--no-temper)".into(),
+                warn: false,
+            }),
         },
         start: |config, backends| {
             Ok(Box::new(
@@ -86,9 +101,12 @@ pub fn build_registry(config: &Config, temper: TemperSource) -> std::io::Result<
     for entry in COLLECTORS {
         match (entry.wanted)(config) {
             Ok(()) => registry.register((entry.start)(config, &mut backends)?),
-            Err(why) => {
-                crate::info!("{}: {why}", entry.name);
-                registry.note_off(entry.name, &why);
+            Err(off) => {
+                match off.warn {
+                    true => crate::warn!("{}: {}", entry.name, off.why),
+                    false => crate::info!("{}: {}", entry.name, off.why),
+                }
+                registry.note_off(entry.name, &off.why);
             }
         }
     }

@@ -25,6 +25,10 @@ pub fn parse(argv: Vec<OsString>, env: EnvLookup) -> Result<Action, ConfigError>
     }
 
     let host = check_host(args.value_or_default("--host"))?;
+    // A dashboard other than the default (the local one) was named.
+    let host_given = super::flags::FLAGS.iter().any(|f| {
+        f.long == "--host" && !matches!(f.default, super::flags::Default::Value(d) if d == host)
+    });
     let username = args.value("--username").map(|u| u.text);
     let password_file = args.value("--password-file");
     let password = match (args.value("--password"), &password_file) {
@@ -72,7 +76,11 @@ pub fn parse(argv: Vec<OsString>, env: EnvLookup) -> Result<Action, ConfigError>
             None,
             Some("no password (-p, --password-file, MINER_PASSWORD or MINER_PASSWORD_FILE)"),
         ),
-        (None, None) => (None, Some("no username and password")),
+        (None, None) if host_given => (
+            None,
+            Some("no username and password (-u, and -p or --password-file)"),
+        ),
+        (None, None) => (None, Some(super::MINER_NOT_ASKED)),
     };
 
     let probe = probe_config(&args, &miner, timeout, refresh_interval)?;

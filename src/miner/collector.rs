@@ -63,6 +63,8 @@ pub const UPSTREAM_GAUGES: [Gauge; 4] = [
 
 pub struct MinerCollector {
     state: Arc<Mutex<MinerState>>,
+    /// The dashboard's URL, as the landing page names it.
+    url: String,
     /// The families as the last poll left them.
     section: Arc<Section>,
 }
@@ -74,6 +76,7 @@ impl MinerCollector {
         let published = Arc::clone(&section);
         let on_poll = Box::new(move |s: &MinerState| published.publish(render_text(s)));
         Ok(MinerCollector {
+            url: format!("http://{}/", config.host),
             state: poller::spawn(config, on_poll)?,
             section,
         })
@@ -119,6 +122,7 @@ impl Collector for MinerCollector {
             section.row(gauge.label, &reading_text(value, gauge.unit));
         }
         let ago = |at: Option<std::time::Instant>| at.map(|at| duration_text(at.elapsed()));
+        section.row("Dashboard", &self.url);
         match (&s.last_error, ago(s.last_poll_at)) {
             (_, None) => section.row("Dashboard poll", "not done yet"),
             (None, Some(ago)) => {
