@@ -1,34 +1,141 @@
 #!/usr/bin/env bash
-# Runs the exporter against the bundled dashboard simulator and prints one
-# real scrape: no miner needed.
+# Runs the exporter against the bundled simulators and prints one real
+# scrape: no miner, no USB sensor, no radio needed.
 #
 #   scripts/demo.sh            # one scrape, then stop
-#   scripts/demo.sh --serve    # keep both running until Ctrl-C
+#   scripts/demo.sh --serve    # keep everything running until Ctrl-C:
+#                              #   open http://127.0.0.1:18061/ in a browser
 #
-# Ports: DEMO_DASHBOARD_PORT (default 18080), DEMO_PORT (default 18061).
+# What runs, all on 127.0.0.1:
+#   - the dashboard simulator (examples/dashboard-sim.rs) as the miner;
+#   - the exporter over two simulated TEMPer sensors, a TEMPer2 and a
+#     TEMPerHUM (examples/sim-exporter.rs: the binary's collectors, routes
+#     and server, with a simulated USB bus in place of hidapi);
+#   - as root, and once the exporter has --lora-port (issue 22), a GWMP
+#     simulator as the packet forwarder, for the LoRa capture.
+#
+# Ports (change them when they are taken):
+#   DEMO_PORT             the exporter, default 18061
+#   DEMO_DASHBOARD_PORT   the dashboard simulator, default 18080
+#   DEMO_LORA_PORT        the GWMP traffic the LoRa capture watches, default 11700
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 dashboard_port=${DEMO_DASHBOARD_PORT:-18080}
 port=${DEMO_PORT:-18061}
+lora_port=${DEMO_LORA_PORT:-11700}
 serve=0
-[ "${1:-}" = "--serve" ] && serve=1
+case "${1:-}" in
+    --serve) serve=1 ;;
+    "") ;;
+    -h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "demo: unknown argument '$1' (scripts/demo.sh [--serve])" >&2; exit 2 ;;
+esac
 
-cargo build --quiet --release --bin linxdot-exporter --example dashboard-sim
-target=${CARGO_TARGET_DIR:-target}
+say() { printf 'demo: %s\n' "$*" >&2; }
+
+# A port is taken when something accepts a connection on it.
+port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+check_port() { # PORT VARIABLE WHAT
+    local value=$1 variable=$2 what=$3
+    case $value in
+        '' | *[!0-9]*) say "$variable='$value' is not a port number"; exit 2 ;;
+    esac
+    if [ "$value" -lt 1 ] || [ "$value" -gt 65535 ]; then
+        say "$variable=$value is not a port number (1-65535)"; exit 2
+    fi
+    if port_taken "$value"; then
+        say "port $value on 127.0.0.1 (the $what) is taken by another program" \
+            "(another demo still running?): stop it, or choose a free port with" \
+            "$variable, e.g. $variable=$((value + 1)) scripts/demo.sh"
+        exit 1
+    fi
+}
+check_port "$dashboard_port" DEMO_DASHBOARD_PORT "dashboard simulator"
+check_port "$port" DEMO_PORT "exporter"
+[ "$dashboard_port" != "$port" ] || {
+    say "DEMO_PORT and DEMO_DASHBOARD_PORT are both $port: give them different ports"; exit 2; }
+
+cargo build --quiet --release --bin linxdot-exporter --example dashboard-sim --example sim-exporter
+target=${CARGO_TARGET_DIR:-target}/release
+logs=$(mktemp -d)
 
 pids=()
+# Every process this script started is stopped on the way out, also those
+# that have already exited (kill fails on them: that is fine).
 # shellcheck disable=SC2317  # called through the trap
-cleanup() { [ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null || true; }
-trap cleanup EXIT INT TERM
+cleanup() {
+    local pid
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$logs"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
-"$target/release/examples/dashboard-sim" --listen "127.0.0.1:$dashboard_port" >/dev/null &
+# Waits until process PID has written PATTERN to FILE; fails (and shows
+# FILE) when the process exits first or 20 s pass.
+wait_for_line() { # PID FILE PATTERN WHAT
+    local pid=$1 file=$2 pattern=$3 what=$4
+    for _ in $(seq 200); do
+        grep -q -- "$pattern" "$file" 2>/dev/null && return 0
+        if ! kill -0 "$pid" 2>/dev/null; then
+            say "the $what exited before it was ready:"
+            sed 's/^/    /' "$file" >&2
+            return 1
+        fi
+        sleep 0.1
+    done
+    say "the $what was not ready within 20 s:"
+    sed 's/^/    /' "$file" >&2
+    return 1
+}
+
+"$target/examples/dashboard-sim" --listen "127.0.0.1:$dashboard_port" >"$logs/dashboard" 2>&1 &
 pids+=($!)
+wait_for_line "$!" "$logs/dashboard" "listening on" "dashboard simulator" || {
+    say "is port $dashboard_port taken? choose a free one with DEMO_DASHBOARD_PORT"; exit 1; }
+
+lora_args=()
+# --- LoRa hook (issue 22, the `radio` helper's GWMP simulator and
+# --lora-port; not exercised until both have landed) ----------------------
+# The capture is passive (it needs root to see the packet forwarder's UDP
+# datagrams); the simulator plays the packet forwarder and sends its GWMP
+# traffic to 127.0.0.1:$DEMO_LORA_PORT, where the exporter watches for it.
+gwmp_sim=$(find examples -maxdepth 1 -name 'gwmp*.rs' -printf '%f\n' 2>/dev/null | head -n 1)
+gwmp_sim=${gwmp_sim%.rs}
+if [ "$(id -u)" != 0 ]; then
+    echo "demo: LoRa capture not shown: it needs root (sudo scripts/demo.sh shows it)"
+elif ! "$target/linxdot-exporter" --help | grep -q -- '--lora-port'; then
+    echo "demo: LoRa capture not shown: this exporter has no --lora-port yet"
+elif [ -z "$gwmp_sim" ]; then
+    echo "demo: LoRa capture not shown: no GWMP simulator in examples/ yet"
+else
+    cargo build --quiet --release --example "$gwmp_sim"
+    "$target/examples/$gwmp_sim" --to "127.0.0.1:$lora_port" >"$logs/gwmp" 2>&1 &
+    pids+=($!)
+    sleep 0.5
+    if kill -0 "$!" 2>/dev/null; then
+        lora_args=(--lora-port "$lora_port")
+        echo "demo: LoRa: $gwmp_sim sends GWMP traffic to 127.0.0.1:$lora_port (DEMO_LORA_PORT)"
+    else
+        echo "demo: LoRa capture not shown: $gwmp_sim did not start:"
+        sed 's/^/    /' "$logs/gwmp"
+    fi
+fi
+# --- end of the LoRa hook -----------------------------------------------
+
 # The password reaches the exporter through its environment, not argv.
-MINER_PASSWORD="admin" "$target/release/linxdot-exporter" \
+MINER_PASSWORD="admin" "$target/examples/sim-exporter" --sim-sensors 2 \
     --host "127.0.0.1:$dashboard_port" --username admin \
-    --bind-address 127.0.0.1 --port "$port" --no-temper --refresh_interval 5 &
-pids+=($!)
+    --bind-address 127.0.0.1 --port "$port" --refresh_interval 5 "${lora_args[@]}" \
+    2>"$logs/exporter" &
+exporter=$!
+pids+=("$exporter")
+wait_for_line "$exporter" "$logs/exporter" " listening on " "exporter" || {
+    say "is port $port taken? choose a free one with DEMO_PORT"; exit 1; }
 
 # Plain bash HTTP client: no curl needed.
 scrape() {
@@ -39,16 +146,26 @@ scrape() {
 }
 
 for _ in $(seq 100); do
-    if body=$(scrape 2>/dev/null) && grep -q '^miner_up 1' <<<"$body"; then
+    # Only this demo's own exporter is scraped: it must still be running.
+    kill -0 "$exporter" 2>/dev/null || break
+    if body=$(scrape 2>/dev/null) && grep -q '^miner_up 1' <<<"$body" &&
+        grep -q '^temper_devices 2' <<<"$body"; then
         echo "----- http://127.0.0.1:$port/metrics -----"
         printf '%s\n' "$body"
+        echo "----- the landing page: http://127.0.0.1:$port/ -----"
         if [ "$serve" = 1 ]; then
-            echo "----- serving on http://127.0.0.1:$port/metrics; Ctrl-C to stop -----"
-            wait
+            echo "----- serving until Ctrl-C; the exporter's log: -----"
+            cat "$logs/exporter"
+            tail -n 0 -f "$logs/exporter" &
+            pids+=($!)
+            wait "$exporter" || true
+            say "the exporter stopped"
+            exit 1
         fi
         exit 0
     fi
     sleep 0.1
 done
-echo "demo: the exporter did not report miner_up 1 within 10 s" >&2
+say "the exporter did not report miner_up 1 and two TEMPer sensors within 10 s; its log:"
+sed 's/^/    /' "$logs/exporter" >&2
 exit 1
