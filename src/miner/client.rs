@@ -435,6 +435,10 @@ fn map_io_error(e: &std::io::Error, address: &str) -> PollError {
         NotConnected | AddrNotAvailable => {
             format!("no connection to {address}: check the address (-o)")
         }
+        // std's text for a failed getaddrinfo(3) (its kind has no stable name).
+        _ if e.to_string().starts_with("failed to lookup address information") => {
+            format!("the host name of {address} cannot be resolved: check the address (-o)")
+        }
         _ => return PollError::Http(format!("{address}: {e}")),
     };
     PollError::Connection(format!("{words} ({e})"))
@@ -751,6 +755,7 @@ mod tests {
                  (network unreachable)",
             ),
             (UnexpectedEof, "http", "192.0.2.1:80: unexpected end of file"),
+            (Other, "http", "192.0.2.1:80: other error"),
             (InvalidData, "http", "192.0.2.1:80: invalid data"),
         ];
         let at = "192.0.2.1:80";
@@ -767,6 +772,13 @@ mod tests {
                 other => panic!("{kind:?}: {other:?}"),
             }
         }
+        let lookup = "failed to lookup address information: Name or service not known";
+        assert_eq!(
+            map_io_error(&Error::other(lookup), "miner.lan:80"),
+            PollError::Connection(format!(
+                "the host name of miner.lan:80 cannot be resolved: check the address (-o) ({lookup})"
+            ))
+        );
         assert_eq!(
             map_error(minreq::Error::AddressNotFound, "miner.lan:80"),
             PollError::Connection(
@@ -806,6 +818,27 @@ mod tests {
         ];
         for (host, address) in table {
             assert_eq!(address_of(host), address, "{host}");
+        }
+    }
+
+    #[test]
+    fn a_timeout_is_rounded_up_to_whole_seconds_of_at_least_one() {
+        // `--timeout` for /probe comes from the scrape's own timeout header,
+        // which can be any fraction: never shorter than asked, never zero.
+        let table = [
+            (Duration::ZERO, 1),
+            (Duration::from_millis(200), 1),
+            (Duration::from_secs(1), 1),
+            (Duration::from_millis(1500), 2),
+            (Duration::from_secs(3), 3),
+            (Duration::from_secs(3) + Duration::from_nanos(1), 4),
+            (Duration::from_secs(10), 10),
+        ];
+        for (timeout, secs) in table {
+            let mut client = client_of("127.0.0.1:1", Duration::from_secs(60));
+            assert_eq!(client.timeout_secs, 2, "from the config");
+            client.set_timeout(timeout);
+            assert_eq!(client.timeout_secs, secs, "{timeout:?}");
         }
     }
 
