@@ -457,7 +457,7 @@ fn map_error(e: minreq::Error, address: &str) -> PollError {
 /// `0.3 s`, `52 s`, `2 min 5 s`, `15 min`: a wait as messages give it.
 fn seconds_text(d: Duration) -> String {
     let secs = d.as_secs_f64();
-    if secs < 10.0 && d.subsec_millis() != 0 {
+    if d.as_secs() < 10 && d.subsec_millis() != 0 {
         return format!("{secs:.1} s");
     }
     let whole = secs.round() as u64;
@@ -848,6 +848,7 @@ mod tests {
             (Duration::ZERO, "0 s"),
             (Duration::from_millis(300), "0.3 s"),
             (Duration::from_millis(9_960), "10.0 s"),
+            (Duration::from_millis(10_500), "11 s"),
             (Duration::from_secs(1), "1 s"),
             (Duration::from_millis(52_400), "52 s"),
             (Duration::from_millis(59_600), "1 min"),
