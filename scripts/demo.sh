@@ -17,13 +17,14 @@
 # Ports (change them when they are taken):
 #   DEMO_PORT             the exporter, default 18061
 #   DEMO_DASHBOARD_PORT   the dashboard simulator, default 18080
-#   DEMO_LORA_PORT        the GWMP traffic the LoRa capture watches, default 11700
+#   DEMO_LORA_PORT        the simulated gateway's UDP port, whose GWMP traffic the
+#                         LoRa capture watches on lo, default 11680
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 dashboard_port=${DEMO_DASHBOARD_PORT:-18080}
 port=${DEMO_PORT:-18061}
-lora_port=${DEMO_LORA_PORT:-11700}
+lora_port=${DEMO_LORA_PORT:-11680}
 serve=0
 case "${1:-}" in
     --serve) serve=1 ;;
@@ -99,11 +100,11 @@ wait_for_line "$!" "$logs/dashboard" "listening on" "dashboard simulator" || {
     say "is port $dashboard_port taken? choose a free one with DEMO_DASHBOARD_PORT"; exit 1; }
 
 lora_args=()
-# --- LoRa hook (issue 22, the `radio` helper's GWMP simulator and
-# --lora-port; not exercised until both have landed) ----------------------
-# The capture is passive (it needs root to see the packet forwarder's UDP
-# datagrams); the simulator plays the packet forwarder and sends its GWMP
-# traffic to 127.0.0.1:$DEMO_LORA_PORT, where the exporter watches for it.
+# --- LoRa hook (issue 22: examples/gwmp-sim.rs and --lora-port, from the
+# `radio` branch; written against that branch, not run until it lands) ---
+# The capture is passive (raw socket: it needs root, or CAP_NET_RAW); the
+# simulator runs a gateway on 127.0.0.1:$DEMO_LORA_PORT and a packet
+# forwarder sending GWMP to it over lo, which the exporter counts.
 gwmp_sim=$(find examples -maxdepth 1 -name 'gwmp*.rs' -printf '%f\n' 2>/dev/null | head -n 1)
 gwmp_sim=${gwmp_sim%.rs}
 if [ "$(id -u)" != 0 ]; then
@@ -114,15 +115,13 @@ elif [ -z "$gwmp_sim" ]; then
     echo "demo: LoRa capture not shown: no GWMP simulator in examples/ yet"
 else
     cargo build --quiet --release --example "$gwmp_sim"
-    "$target/examples/$gwmp_sim" --to "127.0.0.1:$lora_port" >"$logs/gwmp" 2>&1 &
+    "$target/examples/$gwmp_sim" --server "127.0.0.1:$lora_port" >"$logs/gwmp" 2>&1 &
     pids+=($!)
-    sleep 0.5
-    if kill -0 "$!" 2>/dev/null; then
-        lora_args=(--lora-port "$lora_port")
+    if wait_for_line "$!" "$logs/gwmp" "gwmp-sim:" "GWMP simulator"; then
+        lora_args=(--lora-port "$lora_port" --lora-interface lo)
         echo "demo: LoRa: $gwmp_sim sends GWMP traffic to 127.0.0.1:$lora_port (DEMO_LORA_PORT)"
     else
-        echo "demo: LoRa capture not shown: $gwmp_sim did not start:"
-        sed 's/^/    /' "$logs/gwmp"
+        echo "demo: LoRa capture not shown: $gwmp_sim did not start (DEMO_LORA_PORT moves its port)"
     fi
 fi
 # --- end of the LoRa hook -----------------------------------------------
