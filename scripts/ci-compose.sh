@@ -130,7 +130,9 @@ for broken in 's/^    type: prometheus$/    typ: prometheus/' \
 done
 
 echo "--- scripts/demo.sh (release build)"
-port=$((30000 + RANDOM % 20000))
+# Below the ephemeral range (32768 and up), where outgoing connections
+# take ports at random.
+port=$((20000 + RANDOM % 10000))
 dport=$((port + 1))
 # A port that is taken: named, with its variable; no scrape; nothing left.
 /usr/bin/python3 -c "import socket,sys,time
