@@ -10,8 +10,8 @@
 #      provisioning files against Grafana's documented format
 #      (scripts/check-grafana-provisioning.py); each checker is shown a broken
 #      file and must refuse it;
-#   2. scripts/demo.sh: a run prints this demo's scrape (miner and two
-#      TEMPer sensors); with a port taken it names the port and the variable
+#   2. scripts/demo.sh: a run prints this demo's scrape (miner, two TEMPer
+#      sensors and, as root, LoRa uplinks); with a port taken it names the port and the variable
 #      that moves it, prints no scrape and leaves nothing running; --serve
 #      stops everything on Ctrl-C; the landing page keeps flags on one line.
 # Images are not pulled or run (nothing can be pulled on CI machines).
@@ -175,28 +175,31 @@ done
 # --serve until Ctrl-C (SIGINT to the script, as a terminal sends it): the
 # landing page shows the miner and the sensors, flags stay on one line, and
 # everything stops.
-"$py" - "$((port + 6))" "$((port + 7))" <<'EOF'
+"$py" - "$((port + 6))" "$((port + 7))" "$((port + 8))" <<'EOF'
 import os, signal, subprocess, sys, time, urllib.request
-port, dport = sys.argv[1:]
-env = dict(os.environ, DEMO_PORT=port, DEMO_DASHBOARD_PORT=dport)
+port, dport, lport = sys.argv[1:]
+env = dict(os.environ, DEMO_PORT=port, DEMO_DASHBOARD_PORT=dport, DEMO_LORA_PORT=lport)
 demo = subprocess.Popen(["bash", "scripts/demo.sh", "--serve"], env=env, stdout=subprocess.PIPE,
                         stderr=subprocess.STDOUT, text=True, start_new_session=True)
 page = ""
 for _ in range(300):
     try:
         page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).read().decode()
-        if "TEMPer2 internal" in page and "good, " in page:
+        if "TEMPer2 internal" in page and "good, " in page and (
+                os.geteuid() != 0 or "Packets heard" in page):
             break
     except OSError:
         pass
     time.sleep(0.1)
 for want in ["<h1>fancy-lime-wolf</h1>", "<h2>TEMPer sensors</h2>", "TEMPerHUM",
-             f"<td>http://127.0.0.1:{dport}/</td>", "code{font-size:.9em;white-space:nowrap}"]:
+             f"<td>http://127.0.0.1:{dport}/</td>", "code{font-size:.9em;white-space:nowrap}"] + (
+                 # As root the demo adds the LoRa capture over the GWMP simulator.
+                 ["<h2>LoRa radio</h2>", "on lo, UDP "] if os.geteuid() == 0 else []):
     assert want in page, f"{want!r} not on the landing page:\n{page}"
 os.kill(demo.pid, signal.SIGINT)
 out, _ = demo.communicate(timeout=20)
 assert demo.returncode == 130, f"exit {demo.returncode}:\n{out}"
-left = subprocess.run(["pgrep", "-f", f"--port {port}|--listen 127.0.0.1:{dport}"],
+left = subprocess.run(["pgrep", "-f", f"--port {port}|--listen 127.0.0.1:{dport}|--server 127.0.0.1:{lport}"],
                       capture_output=True, text=True).stdout
 assert not left.strip(), f"left running after Ctrl-C: {left}"
 print(f"demo --serve: landing page as in the README, Ctrl-C stopped everything (exit {demo.returncode})")

@@ -11,8 +11,8 @@
 #   - the exporter over two simulated TEMPer sensors, a TEMPer2 and a
 #     TEMPerHUM (examples/sim-exporter.rs: the binary's collectors, routes
 #     and server, with a simulated USB bus in place of hidapi);
-#   - as root, and once the exporter has --lora-port (issue 22), a GWMP
-#     simulator as the packet forwarder, for the LoRa capture.
+#   - as root, the GWMP simulator (examples/gwmp-sim.rs: a packet forwarder
+#     and a gateway on lo) and the exporter's LoRa capture (--lora-port).
 #
 # Ports (change them when they are taken):
 #   DEMO_PORT             the exporter, default 18061
@@ -100,8 +100,8 @@ wait_for_line "$!" "$logs/dashboard" "listening on" "dashboard simulator" || {
     say "is port $dashboard_port taken? choose a free one with DEMO_DASHBOARD_PORT"; exit 1; }
 
 lora_args=()
-# --- LoRa hook (issue 22: examples/gwmp-sim.rs and --lora-port, from the
-# `radio` branch; written against that branch, not run until it lands) ---
+# --- LoRa (issue 22): started when the exporter has --lora-port and a GWMP
+# simulator is in examples/ (scripts/ci-compose.sh runs it as root) -------
 # The capture is passive (raw socket: it needs root, or CAP_NET_RAW); the
 # simulator runs a gateway on 127.0.0.1:$DEMO_LORA_PORT and a packet
 # forwarder sending GWMP to it over lo, which the exporter counts.
@@ -115,7 +115,8 @@ elif [ -z "$gwmp_sim" ]; then
     echo "demo: LoRa capture not shown: no GWMP simulator in examples/ yet"
 else
     cargo build --quiet --release --example "$gwmp_sim"
-    "$target/examples/$gwmp_sim" --server "127.0.0.1:$lora_port" >"$logs/gwmp" 2>&1 &
+    "$target/examples/$gwmp_sim" --server "127.0.0.1:$lora_port" --uplinks-per-second 2 \
+        --stat-interval 5 >"$logs/gwmp" 2>&1 &
     pids+=($!)
     if wait_for_line "$!" "$logs/gwmp" "gwmp-sim:" "GWMP simulator"; then
         lora_args=(--lora-port "$lora_port" --lora-interface lo)
@@ -144,11 +145,16 @@ scrape() {
     exec 3>&-
 }
 
-for _ in $(seq 100); do
+# Ready: the miner read, both sensors, and (with the capture) uplinks counted.
+ready() {
+    grep -q '^miner_up 1' <<<"$1" && grep -q '^temper_devices 2' <<<"$1" &&
+        { [ ${#lora_args[@]} = 0 ] || grep -Eq '^lora_rx_packets_total(\{[^}]*\})? [1-9]' <<<"$1"; }
+}
+
+for _ in $(seq 150); do
     # Only this demo's own exporter is scraped: it must still be running.
     kill -0 "$exporter" 2>/dev/null || break
-    if body=$(scrape 2>/dev/null) && grep -q '^miner_up 1' <<<"$body" &&
-        grep -q '^temper_devices 2' <<<"$body"; then
+    if body=$(scrape 2>/dev/null) && ready "$body"; then
         echo "----- http://127.0.0.1:$port/metrics -----"
         printf '%s\n' "$body"
         echo "----- the landing page: http://127.0.0.1:$port/ -----"
@@ -165,6 +171,6 @@ for _ in $(seq 100); do
     fi
     sleep 0.1
 done
-say "the exporter did not report miner_up 1 and two TEMPer sensors within 10 s; its log:"
+say "the exporter did not report miner_up 1, two TEMPer sensors (and LoRa uplinks) within 15 s; its log:"
 sed 's/^/    /' "$logs/exporter" >&2
 exit 1
