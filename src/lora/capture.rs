@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::gwmp::{self, escape_start, Invalid};
 use super::packet::{self, NotWhole};
-use super::state::{Capture, State};
+use super::state::{Capture, State, Status};
 use super::sys::{self, OpenError, Packet, Socket, Waker, Woken};
 use super::{bpf, Config};
 use crate::collector::Rendered;
@@ -32,8 +32,11 @@ const THREAD_STACK: usize = 256 * 1024;
 
 /// What the capture thread and the collector share.
 pub(super) struct Shared {
+    /// The capture thread's; held while it takes in a batch of datagrams.
     pub state: Mutex<State>,
     pub section: Rendered,
+    /// The landing page's copy, published with the families.
+    pub status: Mutex<Status>,
     pub render: fn(&State) -> String,
     stop: Stop,
     /// Wakes the thread out of `poll` to stop.
@@ -45,6 +48,7 @@ impl Shared {
         let state = State::default();
         Ok(Shared {
             section: Rendered::new(render(&state)),
+            status: Mutex::new(state.status()),
             state: Mutex::new(state),
             render,
             stop: Stop::default(),
@@ -60,6 +64,7 @@ impl Shared {
 
     fn publish(&self, state: &State) {
         self.section.publish((self.render)(state));
+        *lock(&self.status) = state.status();
     }
 
     fn set_capture(&self, capture: Capture) {

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use super::capture::{self, Shared};
 use super::gwmp::{eui_text, Crc, Invalid, Kind, TxError, DATARATES};
-use super::state::{Histogram, State};
+use super::state::{Histogram, State, Status};
 use super::*;
 use crate::collector::Collector;
 use crate::exposition::{Exposition, MetricType};
@@ -46,7 +46,9 @@ impl Collector for LoraCollector {
     }
 
     fn status(&self, page: &mut Page) {
-        status(&lock(&self.shared.state), &self.config, page);
+        // The published copy: the state's lock may be held for a batch.
+        let published = lock(&self.shared.status).clone();
+        status(&published, &self.config, page);
     }
 }
 
@@ -181,7 +183,7 @@ fn ago(at: SystemTime) -> String {
 }
 
 /// The landing page's "LoRa radio" lines.
-fn status(s: &State, config: &Config, page: &mut Page) {
+fn status(s: &Status, config: &Config, page: &mut Page) {
     let section = page.section("LoRa radio");
     let ports: Vec<String> = config.ports.iter().map(u16::to_string).collect();
     let on = format!("{}, UDP {}", config.interface, ports.join(","));
@@ -345,6 +347,36 @@ lora_tx_ack_total{error=\"gps_unlocked\"} 0.0
 lora_tx_ack_total{error=\"other\"} 0.0
 ";
         assert_eq!(render_text(&State::default()), want);
+    }
+
+    /// `/` is answered on the HTTP loop, beside `/metrics`: the landing page
+    /// must not wait for the state lock, which the capture thread holds
+    /// while it parses a batch of datagrams. It reads what was published.
+    #[test]
+    fn the_landing_page_never_waits_for_the_capture_state() {
+        let shared = Arc::new(Shared::new(render_text).unwrap());
+        let collector = LoraCollector {
+            shared: Arc::clone(&shared),
+            config: Config {
+                interface: "lo".into(),
+                ports: vec![1680],
+                retry_interval: std::time::Duration::from_secs(1),
+            },
+        };
+        let held = lock(&shared.state);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let mut page = Page::new();
+                collector.status(&mut page);
+                let _ = tx.send(page.render());
+            });
+            let page = rx.recv_timeout(std::time::Duration::from_secs(5));
+            drop(held);
+            let page = page.expect("the landing page waited for the capture thread's state lock");
+            assert!(page.contains("LoRa radio"), "{page}");
+            assert!(page.contains("starting on lo, UDP 1680"), "{page}");
+        });
     }
 
     /// The families in order, each named by its constant.

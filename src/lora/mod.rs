@@ -23,7 +23,8 @@
 //!   [`Health`](crate::health::Health): once when it starts or changes,
 //!   once when it ends.
 //! * `collector.rs`: [`LoraCollector`] starts the thread, renders, and adds
-//!   the "LoRa radio" section of the landing page.
+//!   the "LoRa radio" section of the landing page, from a copy the thread
+//!   publishes with the families (`/` never waits for the state's lock).
 
 pub mod bpf;
 mod capture;
