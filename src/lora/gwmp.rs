@@ -323,7 +323,9 @@ fn object(text: &[u8], what: &str) -> Result<Object, Malformed> {
     match parse_json(text) {
         Ok(JsonValue::Object(object)) => Ok(object),
         Ok(_) => malformed(Invalid::Json, format!("{what} JSON is not an object")),
-        Err(e) => malformed(Invalid::Json, format!("{what}: {e}")),
+        // tinyjson's message quotes the offending input: escaped, so that
+        // a datagram cannot end the log line or forge another one.
+        Err(e) => malformed(Invalid::Json, format!("{what}: {}", e.escape_debug())),
     }
 }
 
@@ -650,6 +652,29 @@ mod tests {
             reason(&with_eui(2, 5, r#"{"txpk_ack":{"error":7}}"#)),
             Invalid::Json
         );
+    }
+
+    /// The detail is logged: whatever the JSON holds, it stays one line of
+    /// printable text (found by the fuzz target: tinyjson quotes the bad
+    /// escape, a raw newline here).
+    #[test]
+    fn a_json_error_detail_is_one_printable_line() {
+        for json in [
+            "{\"txpk_ack\":\"\\\n\"}",
+            "{\"a\":\"\u{1b}[31m\"}",
+            "{\"rxpk\":[\r\n\t\u{0}]}",
+            "{\n\"rxpk\": [}",
+        ] {
+            for id in [0, 5] {
+                let err = parse(&with_eui(2, id, json)).unwrap_err();
+                assert_eq!(err.reason, Invalid::Json, "{json:?}");
+                assert!(
+                    !err.detail.contains(|c: char| c.is_control()),
+                    "{:?}",
+                    err.detail
+                );
+            }
+        }
     }
 
     #[test]
