@@ -84,12 +84,6 @@ pub(super) fn spawn(shared: Arc<Shared>, config: Config) -> std::io::Result<()> 
     Ok(())
 }
 
-/// The list of ports as the log lines name them.
-fn port_list(config: &Config) -> String {
-    let ports: Vec<String> = config.ports.iter().map(u16::to_string).collect();
-    ports.join(",")
-}
-
 /// The one warning for a capture that cannot open, and the landing page's
 /// short form of it.
 fn complaint(e: &OpenError, config: &Config) -> (String, String) {
@@ -140,7 +134,7 @@ fn run(shared: &Shared, config: &Config) {
                     crate::info!(
                         "LoRa: capturing GWMP on {}, UDP ports {}",
                         config.interface,
-                        port_list(config)
+                        config.port_list()
                     );
                 }
                 shared.set_capture(Capture {
@@ -256,32 +250,36 @@ fn take(state: &mut State, packet: &Packet<'_>, logged: &mut [bool; Invalid::ALL
     if packet.loopback_outgoing {
         return;
     }
-    let mut invalid = |state: &mut State, reason: Invalid, what: String, bytes: &[u8]| {
-        state.count_invalid(reason);
-        let seen = &mut logged[reason as usize];
-        if !*seen {
-            *seen = true;
-            crate::warn!(
-                "LoRa: {what} is not valid GWMP ({}); first bytes: \"{}\". Logged once per \
+    // `what` is spelled out only for the one warning per reason, not for
+    // every invalid datagram of a flood.
+    let mut invalid =
+        |state: &mut State, reason: Invalid, what: &dyn Fn() -> String, bytes: &[u8]| {
+            state.count_invalid(reason);
+            let seen = &mut logged[reason as usize];
+            if !*seen {
+                *seen = true;
+                crate::warn!(
+                    "LoRa: {} is not valid GWMP ({}); first bytes: \"{}\". Logged once per \
                  reason; lora_gwmp_invalid_datagrams_total counts every one",
-                reason.label(),
-                escape_start(bytes, LOGGED_BYTES)
-            );
-        }
-    };
+                    what(),
+                    reason.label(),
+                    escape_start(bytes, LOGGED_BYTES)
+                );
+            }
+        };
     if packet.truncated {
-        let what = format!("a packet longer than {BUFFER} bytes");
-        return invalid(state, Invalid::Short, what, packet.data);
+        let what = || format!("a packet longer than {BUFFER} bytes");
+        return invalid(state, Invalid::Short, &what, packet.data);
     }
     let udp = match packet::udp(packet.data) {
         Ok(udp) => udp,
         Err(NotWhole::Fragment) => {
-            let what = "an IP fragment (the datagram is not whole in one packet)".to_string();
-            return invalid(state, Invalid::Fragment, what, packet.data);
+            let what = || "an IP fragment (the datagram is not whole in one packet)".to_string();
+            return invalid(state, Invalid::Fragment, &what, packet.data);
         }
         Err(NotWhole::Short) => {
-            let what = "a packet whose IP or UDP header does not hold together".to_string();
-            return invalid(state, Invalid::Short, what, packet.data);
+            let what = || "a packet whose IP or UDP header does not hold together".to_string();
+            return invalid(state, Invalid::Short, &what, packet.data);
         }
     };
     let what = || format!("a datagram from {} to {}", udp.source, udp.destination);
@@ -304,8 +302,8 @@ fn take(state: &mut State, packet: &Packet<'_>, logged: &mut [bool; Invalid::ALL
             }
         }
         Err(malformed) => {
-            let text = format!("{} ({})", what(), malformed.detail);
-            invalid(state, malformed.reason, text, udp.payload);
+            let text = || format!("{} ({})", what(), malformed.detail);
+            invalid(state, malformed.reason, &text, udp.payload);
         }
     }
 }

@@ -185,8 +185,7 @@ fn ago(at: SystemTime) -> String {
 /// The landing page's "LoRa radio" lines.
 fn status(s: &Status, config: &Config, page: &mut Page) {
     let section = page.section("LoRa radio");
-    let ports: Vec<String> = config.ports.iter().map(u16::to_string).collect();
-    let on = format!("{}, UDP {}", config.interface, ports.join(","));
+    let on = format!("{}, UDP {}", config.interface, config.port_list());
     match (&s.capture.up, &s.capture.problem) {
         (true, _) => section.marked("Capture", &format!("on {on}"), Mark::Good),
         (false, Some(problem)) => {

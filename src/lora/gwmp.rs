@@ -479,7 +479,13 @@ pub fn escape_start(bytes: &[u8], max: usize) -> String {
 
 /// The EUI as the `gateway_id` label spells it: 16 upper-case hex digits.
 pub fn eui_text(eui: &[u8; 8]) -> String {
-    eui.iter().map(|b| format!("{b:02X}")).collect()
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(16);
+    for b in eui {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -695,5 +701,7 @@ mod tests {
         assert_eq!(escape_start(b"\x02\x00ab\"\n", 16), "\\x02\\x00ab\\\"\\n");
         assert_eq!(escape_start(b"abcdef", 3), "abc…");
         assert_eq!(eui_text(&EUI), "AA555A0000000101");
+        let every_digit = [0x01, 0x23, 0x45, 0x67, 0x89, 0xAB, 0xCD, 0xEF];
+        assert_eq!(eui_text(&every_digit), "0123456789ABCDEF");
     }
 }

@@ -53,6 +53,20 @@ pub struct Config {
     pub retry_interval: Duration,
 }
 
+impl Config {
+    /// The ports as the log lines and the landing page name them: `1680,1700`.
+    pub(crate) fn port_list(&self) -> String {
+        let mut out = String::new();
+        for port in &self.ports {
+            if !out.is_empty() {
+                out.push(',');
+            }
+            out.push_str(&port.to_string());
+        }
+        out
+    }
+}
+
 /// `PORT[,PORT…]` → the port list; empty text → `None` (off).
 pub fn parse_ports(text: &str) -> Result<Option<Vec<u16>>, String> {
     if text.trim().is_empty() {
@@ -152,6 +166,13 @@ mod tests {
         assert_eq!(parse_ports(" "), Ok(None));
         assert_eq!(parse_ports("1680"), Ok(Some(vec![1680])));
         assert_eq!(parse_ports("1680, 1700,1680"), Ok(Some(vec![1680, 1700])));
+        let config = |ports: Vec<u16>| Config {
+            interface: "lo".into(),
+            ports,
+            retry_interval: Duration::from_secs(1),
+        };
+        assert_eq!(config(vec![1680]).port_list(), "1680");
+        assert_eq!(config(vec![1680, 1700, 1]).port_list(), "1680,1700,1");
         for bad in ["0", "65536", "x", "1680,", "1680;1700", "-1"] {
             assert!(parse_ports(bad).is_err(), "{bad}");
         }
