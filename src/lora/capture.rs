@@ -6,6 +6,7 @@
 //! capture reopened after trouble, to say that it works again. Dropping the
 //! collector wakes it through an eventfd, and it ends, closing the socket.
 
+use std::fmt::Display;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -250,39 +251,37 @@ fn take(state: &mut State, packet: &Packet<'_>, logged: &mut [bool; Invalid::ALL
     if packet.loopback_outgoing {
         return;
     }
-    // `what` is spelled out only for the one warning per reason, not for
-    // every invalid datagram of a flood.
-    let mut invalid =
-        |state: &mut State, reason: Invalid, what: &dyn Fn() -> String, bytes: &[u8]| {
-            state.count_invalid(reason);
-            let seen = &mut logged[reason as usize];
-            if !*seen {
-                *seen = true;
-                crate::warn!(
-                    "LoRa: {} is not valid GWMP ({}); first bytes: \"{}\". Logged once per \
+    // `what` is written out only for the one warning per reason: no text is
+    // made for each invalid datagram of a flood.
+    let mut invalid = |state: &mut State, reason: Invalid, what: &dyn Display, bytes: &[u8]| {
+        state.count_invalid(reason);
+        let seen = &mut logged[reason as usize];
+        if !*seen {
+            *seen = true;
+            crate::warn!(
+                "LoRa: {what} is not valid GWMP ({}); first bytes: \"{}\". Logged once per \
                  reason; lora_gwmp_invalid_datagrams_total counts every one",
-                    what(),
-                    reason.label(),
-                    escape_start(bytes, LOGGED_BYTES)
-                );
-            }
-        };
+                reason.label(),
+                escape_start(bytes, LOGGED_BYTES)
+            );
+        }
+    };
     if packet.truncated {
-        let what = || format!("a packet longer than {BUFFER} bytes");
+        let what = "a packet longer than the largest IP datagram";
         return invalid(state, Invalid::Short, &what, packet.data);
     }
     let udp = match packet::udp(packet.data) {
         Ok(udp) => udp,
         Err(NotWhole::Fragment) => {
-            let what = || "an IP fragment (the datagram is not whole in one packet)".to_string();
+            let what = "an IP fragment (the datagram is not whole in one packet)";
             return invalid(state, Invalid::Fragment, &what, packet.data);
         }
         Err(NotWhole::Short) => {
-            let what = || "a packet whose IP or UDP header does not hold together".to_string();
+            let what = "a packet whose IP or UDP header does not hold together";
             return invalid(state, Invalid::Short, &what, packet.data);
         }
     };
-    let what = || format!("a datagram from {} to {}", udp.source, udp.destination);
+    let (from, to) = (udp.source, udp.destination);
     match gwmp::parse(udp.payload) {
         Ok(datagram) => {
             if let Err(reason) = state.record(&datagram, udp.source, udp.destination, packet.at) {
@@ -291,10 +290,9 @@ fn take(state: &mut State, packet: &Packet<'_>, logged: &mut [bool; Invalid::ALL
                 if !*seen {
                     *seen = true;
                     crate::warn!(
-                        "LoRa: {} comes from a gateway EUI beyond the first {} \
-                         ({}); not counted. Logged once; lora_gwmp_invalid_datagrams_total \
-                         counts every one",
-                        what(),
+                        "LoRa: a datagram from {from} to {to} comes from a gateway EUI beyond \
+                         the first {} ({}); not counted. Logged once; \
+                         lora_gwmp_invalid_datagrams_total counts every one",
                         super::state::MAX_GATEWAYS,
                         reason.label()
                     );
@@ -302,8 +300,13 @@ fn take(state: &mut State, packet: &Packet<'_>, logged: &mut [bool; Invalid::ALL
             }
         }
         Err(malformed) => {
-            let text = || format!("{} ({})", what(), malformed.detail);
-            invalid(state, malformed.reason, &text, udp.payload);
+            let detail = &malformed.detail;
+            invalid(
+                state,
+                malformed.reason,
+                &format_args!("a datagram from {from} to {to} ({detail})"),
+                udp.payload,
+            );
         }
     }
 }

@@ -323,9 +323,12 @@ fn object(text: &[u8], what: &str) -> Result<Object, Malformed> {
     match parse_json(text) {
         Ok(JsonValue::Object(object)) => Ok(object),
         Ok(_) => malformed(Invalid::Json, format!("{what} JSON is not an object")),
-        // tinyjson's message quotes the offending input: escaped, so that
-        // a datagram cannot end the log line or forge another one.
-        Err(e) => malformed(Invalid::Json, format!("{what}: {}", e.escape_debug())),
+        // tinyjson's message quotes the offending input: escaped (and cut),
+        // so that a datagram cannot end the log line or forge another one.
+        Err(e) => malformed(
+            Invalid::Json,
+            format!("{what}: {}", escape_start(e.as_bytes(), MAX_ERROR_TEXT)),
+        ),
     }
 }
 
@@ -405,6 +408,9 @@ fn rx_entry(entry: &JsonValue) -> Result<Rx, Malformed> {
         snr,
     })
 }
+
+/// How much of a JSON error message a detail keeps.
+const MAX_ERROR_TEXT: usize = 160;
 
 /// The largest RSSI or SNR magnitude taken.
 const MAX_LEVEL: f64 = 1000.0;
