@@ -67,6 +67,22 @@ fn histogram(out: &mut Exposition, name: &'static str, help: &str, h: &Histogram
     family.sample_suffixed("_count", &[], h.count() as f64);
 }
 
+/// A counter family with one sample per value of its one label, every
+/// value always present.
+fn by_label(
+    out: &mut Exposition,
+    name: &'static str,
+    help: &str,
+    label: &str,
+    values: &[&str],
+    counts: &[u64],
+) {
+    let mut family = out.family(name, help, MetricType::Counter);
+    for (value, count) in values.iter().zip(counts) {
+        family.sample(&[(label, value)], *count as f64);
+    }
+}
+
 /// The `lora_*` families of a state.
 pub fn render(s: &State, out: &mut Exposition) {
     let flag = |on: bool| if on { 1.0 } else { 0.0 };
@@ -92,25 +108,22 @@ pub fn render(s: &State, out: &mut Exposition) {
     for gateway in &gateways {
         f.sample(&[("gateway_id", gateway)], 1.0);
     }
-    let mut f = out.family(
+    by_label(
+        out,
         DATAGRAMS,
         "GWMP datagrams seen between the packet forwarder and its server, by type",
-        MetricType::Counter,
+        "type",
+        &Kind::LABELS,
+        &s.datagrams,
     );
-    for kind in Kind::ALL {
-        f.sample(&[("type", kind.label())], s.datagrams[kind as usize] as f64);
-    }
-    let mut f = out.family(
+    by_label(
+        out,
         INVALID,
         "Captured datagrams on the GWMP ports that are not valid GWMP, by reason",
-        MetricType::Counter,
+        "reason",
+        &Invalid::LABELS,
+        &s.invalid,
     );
-    for reason in Invalid::ALL {
-        f.sample(
-            &[("reason", reason.label())],
-            s.invalid[reason as usize] as f64,
-        );
-    }
     out.single(
         FORWARDER_LAST_SEEN,
         "Unix time of the packet forwarder's last PUSH_DATA or PULL_DATA",
@@ -164,17 +177,14 @@ pub fn render(s: &State, out: &mut Exposition) {
         MetricType::Gauge,
         last.and_then(|stat| stat.temp),
     );
-    let mut f = out.family(
+    by_label(
+        out,
         TX_ACK,
         "TX_ACK datagrams from the forwarder, by the error it reported for a downlink",
-        MetricType::Counter,
+        "error",
+        &TxError::LABELS,
+        &s.tx_acks,
     );
-    for error in TxError::ALL {
-        f.sample(
-            &[("error", error.label())],
-            s.tx_acks[error as usize] as f64,
-        );
-    }
 }
 
 fn ago(at: SystemTime) -> String {

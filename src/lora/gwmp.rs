@@ -32,16 +32,19 @@ impl Kind {
         Kind::TxAck,
     ];
 
+    /// The `type` label values, in [`Kind::ALL`]'s order.
+    pub const LABELS: [&'static str; 6] = [
+        "push_data",
+        "push_ack",
+        "pull_data",
+        "pull_resp",
+        "pull_ack",
+        "tx_ack",
+    ];
+
     /// The `type` label.
     pub fn label(self) -> &'static str {
-        [
-            "push_data",
-            "push_ack",
-            "pull_data",
-            "pull_resp",
-            "pull_ack",
-            "tx_ack",
-        ][self as usize]
+        Self::LABELS[self as usize]
     }
 
     /// Whether the forwarder sends it (it then carries the gateway EUI).
@@ -78,16 +81,19 @@ impl Invalid {
         Invalid::TooManyGateways,
     ];
 
+    /// The `reason` label values, in [`Invalid::ALL`]'s order.
+    pub const LABELS: [&'static str; 6] = [
+        "short",
+        "version",
+        "type",
+        "json",
+        "fragment",
+        "too_many_gateways",
+    ];
+
     /// The `reason` label.
     pub fn label(self) -> &'static str {
-        [
-            "short",
-            "version",
-            "type",
-            "json",
-            "fragment",
-            "too_many_gateways",
-        ][self as usize]
+        Self::LABELS[self as usize]
     }
 }
 
@@ -131,19 +137,22 @@ impl TxError {
         "GPS_UNLOCKED",
     ];
 
+    /// The `error` label values, in [`TxError::ALL`]'s order.
+    pub const LABELS: [&'static str; 9] = [
+        "none",
+        "too_late",
+        "too_early",
+        "collision_packet",
+        "collision_beacon",
+        "tx_freq",
+        "tx_power",
+        "gps_unlocked",
+        "other",
+    ];
+
     /// The `error` label.
     pub fn label(self) -> &'static str {
-        [
-            "none",
-            "too_late",
-            "too_early",
-            "collision_packet",
-            "collision_beacon",
-            "tx_freq",
-            "tx_power",
-            "gps_unlocked",
-            "other",
-        ][self as usize]
+        Self::LABELS[self as usize]
     }
 
     fn from_wire(text: &str) -> TxError {
