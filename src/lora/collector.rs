@@ -192,17 +192,21 @@ fn ago(at: SystemTime) -> String {
     format!("{} ago", duration_text(age))
 }
 
+/// A share in percent, or a dash.
+fn percent(share: Option<f64>) -> String {
+    share.map_or("–".to_string(), |p| format!("{p:.0} %"))
+}
+
 /// The landing page's "LoRa radio" lines.
 fn status(s: &Status, config: &Config, page: &mut Page) {
     let section = page.section("LoRa radio");
-    let on = format!("{}, UDP {}", config.interface, config.port_list());
-    match (&s.capture.up, &s.capture.problem) {
-        (true, _) => section.marked("Capture", &format!("on {on}"), Mark::Good),
-        (false, Some(problem)) => {
-            section.marked("Capture", &format!("off ({problem}) on {on}"), Mark::Bad)
-        }
-        (false, None) => section.row("Capture", &format!("starting on {on}")),
+    let on = format!("on {}, UDP {}", config.interface, config.port_list());
+    let (capture, mark) = match (s.capture.up, &s.capture.problem) {
+        (true, _) => (on, Mark::Good),
+        (false, Some(problem)) => (format!("off ({problem}) {on}"), Mark::Bad),
+        (false, None) => (format!("starting {on}"), Mark::Plain),
     };
+    section.marked("Capture", &capture, mark);
     let last_seen = s
         .forwarder_last_seen
         .map(|unix| SystemTime::UNIX_EPOCH + std::time::Duration::from_secs_f64(unix.max(0.0)));
@@ -215,26 +219,26 @@ fn status(s: &Status, config: &Config, page: &mut Page) {
             section.row("Last forwarder stat", "none yet");
         }
         Some((stat, at)) => {
-            let count = |key| {
-                stat.counter(key)
-                    .map_or("–".to_string(), |n| format!("{n}"))
-            };
+            // In Stat::COUNTERS order.
+            let [heard, ok, forwarded, ..] = stat.counters;
+            let count = |n: Option<f64>| n.map_or("–".to_string(), |n| format!("{n}"));
             section.row(
                 "Packets heard / forwarded",
-                &format!("{} / {} (stat {})", count("rxnb"), count("rxfw"), ago(*at)),
+                &format!(
+                    "{} / {} (stat {})",
+                    count(heard),
+                    count(forwarded),
+                    ago(*at)
+                ),
             );
-            let share = match (stat.counter("rxok"), stat.counter("rxnb")) {
-                (Some(ok), Some(all)) if all > 0.0 => format!("{:.0} %", 100.0 * ok / all),
-                _ => "–".to_string(),
+            let share = match (ok, heard) {
+                (Some(ok), Some(all)) if all > 0.0 => Some(100.0 * ok / all),
+                _ => None,
             };
-            section.row("CRC ok", &share);
-            match stat.ackr {
-                Some(ackr) if ackr < 50.0 => {
-                    section.marked("Acknowledged", &format!("{ackr:.0} %"), Mark::Bad)
-                }
-                Some(ackr) => section.row("Acknowledged", &format!("{ackr:.0} %")),
-                None => section.row("Acknowledged", "–"),
-            };
+            section.row("CRC ok", &percent(share));
+            let low = stat.ackr.is_some_and(|ackr| ackr < 50.0);
+            let mark = if low { Mark::Bad } else { Mark::Plain };
+            section.marked("Acknowledged", &percent(stat.ackr), mark);
             section.row("Concentrator", &reading_text(stat.temp, "°C"));
         }
     }
@@ -386,6 +390,79 @@ lora_tx_ack_total{error=\"other\"} 0.0
             assert!(page.contains("LoRa radio"), "{page}");
             assert!(page.contains("starting on lo, UDP 1680"), "{page}");
         });
+    }
+
+    /// Each line of the "LoRa radio" section, with its mark, from a status.
+    #[test]
+    fn the_landing_page_lines_and_their_marks() {
+        use super::super::gwmp::Stat;
+        let config = Config {
+            interface: "lo".into(),
+            ports: vec![1680, 1700],
+            retry_interval: std::time::Duration::from_secs(1),
+        };
+        let page = |s: &Status| {
+            let mut page = Page::new();
+            status(s, &config, &mut page);
+            page.render()
+        };
+        let fresh = page(&Status::default());
+        for want in [
+            "<th>Capture</th><td>starting on lo, UDP 1680,1700</td>",
+            "<th>Forwarder last seen</th><td class=\"bad\">never</td>",
+            "<th>Last forwarder stat</th><td>none yet</td>",
+            "<th>Last TX error</th><td>none</td>",
+        ] {
+            assert!(fresh.contains(want), "{want} in\n{fresh}");
+        }
+        let now = SystemTime::now();
+        let stat = Stat {
+            counters: [Some(8.0), Some(6.0), Some(5.0), None, None],
+            ackr: Some(40.0),
+            temp: None,
+        };
+        let busy = page(&Status {
+            capture: super::super::state::Capture {
+                up: false,
+                problem: Some("no CAP_NET_RAW".into()),
+            },
+            forwarder_last_seen: None,
+            last_stat: Some((stat, now)),
+            last_tx_error: Some((TxError::TooLate, now)),
+        });
+        for want in [
+            "<th>Capture</th><td class=\"bad\">off (no CAP_NET_RAW) on lo, UDP 1680,1700</td>",
+            "<td>8 / 5 (stat 0 s ago)</td>",
+            "<th>CRC ok</th><td>75 %</td>",
+            "<th>Acknowledged</th><td class=\"bad\">40 %</td>",
+            "<th>Last TX error</th><td class=\"bad\">too_late 0 s ago</td>",
+        ] {
+            assert!(busy.contains(want), "{want} in\n{busy}");
+        }
+        let healthy = page(&Status {
+            capture: super::super::state::Capture {
+                up: true,
+                problem: None,
+            },
+            forwarder_last_seen: None,
+            last_stat: Some((
+                Stat {
+                    counters: [Some(0.0), None, None, None, None],
+                    ackr: Some(50.0),
+                    temp: None,
+                },
+                now,
+            )),
+            last_tx_error: None,
+        });
+        for want in [
+            "<th>Capture</th><td class=\"good\">on lo, UDP 1680,1700</td>",
+            "<td>0 / – (stat 0 s ago)</td>",
+            "<th>CRC ok</th><td>–</td>",
+            "<th>Acknowledged</th><td>50 %</td>",
+        ] {
+            assert!(healthy.contains(want), "{want} in\n{healthy}");
+        }
     }
 
     /// The families in order, each named by its constant.
