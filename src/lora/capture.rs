@@ -88,32 +88,27 @@ pub(super) fn spawn(shared: Arc<Shared>, config: Config) -> std::io::Result<()> 
 /// The one warning for a capture that cannot open, and the landing page's
 /// short form of it.
 fn complaint(e: &OpenError, config: &Config) -> (String, String) {
-    let every = config.retry_interval.as_secs_f64();
-    let tail =
-        format!("lora_capture_up is 0, everything else is served; trying again every {every}s");
-    match e {
+    let interface = &config.interface;
+    let (why, short) = match e {
         OpenError::Privilege(_) => (
-            format!(
-                "cannot capture GWMP on {}: the exporter lacks CAP_NET_RAW (run it as \
-                 root, or give it the capability: AmbientCapabilities=CAP_NET_RAW in a systemd \
-                 drop-in, --cap-add NET_RAW for a container); {tail}",
-                config.interface
-            ),
-            "no CAP_NET_RAW".into(),
+            "the exporter lacks CAP_NET_RAW (run it as root, or give it the capability: \
+             AmbientCapabilities=CAP_NET_RAW in a systemd drop-in, --cap-add NET_RAW for a \
+             container)"
+                .to_string(),
+            "no CAP_NET_RAW".to_string(),
         ),
         OpenError::Interface(_) => (
-            format!(
-                "cannot capture GWMP: there is no network interface '{}' (--lora-interface); \
-                 {tail}",
-                config.interface
-            ),
-            format!("no interface '{}'", config.interface),
+            format!("there is no network interface '{interface}' (--lora-interface)"),
+            format!("no interface '{interface}'"),
         ),
-        OpenError::Other(..) => (
-            format!("cannot capture GWMP on {}: {e}; {tail}", config.interface),
-            e.to_string(),
-        ),
-    }
+        OpenError::Other(..) => (e.to_string(), e.to_string()),
+    };
+    let text = format!(
+        "cannot capture GWMP on {interface}: {why}; lora_capture_up is 0, everything else is \
+         served; trying again every {}s",
+        config.retry_interval.as_secs_f64()
+    );
+    (text, short)
 }
 
 fn run(shared: &Shared, config: &Config) {
