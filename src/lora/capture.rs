@@ -10,13 +10,14 @@ use std::fmt::Display;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::gwmp::{self, escape_start, Invalid};
+use super::gwmp::{self, Invalid};
 use super::packet::{self, NotWhole};
 use super::state::{Capture, State, Status};
 use super::sys::{self, OpenError, Packet, Socket, Waker, Woken};
 use super::{bpf, Config};
 use crate::collector::Rendered;
 use crate::health::{Health, Outcome, Voice};
+use crate::log::escape_start;
 use crate::log::Level;
 use crate::sync::{lock, Stop};
 

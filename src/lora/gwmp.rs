@@ -332,12 +332,8 @@ fn object(text: &[u8], what: &str) -> Result<Object, Malformed> {
     match parse_json(text) {
         Ok(JsonValue::Object(object)) => Ok(object),
         Ok(_) => malformed(Invalid::Json, format!("{what} JSON is not an object")),
-        // tinyjson's message quotes the offending input: escaped (and cut),
-        // so that a datagram cannot end the log line or forge another one.
-        Err(e) => malformed(
-            Invalid::Json,
-            format!("{what}: {}", escape_start(e.as_bytes(), MAX_ERROR_TEXT)),
-        ),
+        // Already escaped and cut by parse_json: one printable line.
+        Err(e) => malformed(Invalid::Json, format!("{what}: {e}")),
     }
 }
 
@@ -418,9 +414,6 @@ fn rx_entry(entry: &JsonValue) -> Result<Rx, Malformed> {
     })
 }
 
-/// How much of a JSON error message a detail keeps.
-const MAX_ERROR_TEXT: usize = 160;
-
 /// The largest RSSI or SNR magnitude taken.
 const MAX_LEVEL: f64 = 1000.0;
 
@@ -475,21 +468,6 @@ fn tx_ack(text: &[u8]) -> Result<TxError, Malformed> {
         Some(JsonValue::String(e)) => Ok(TxError::from_wire(e)),
         Some(_) => shape("TX_ACK 'error' is not a string"),
     }
-}
-
-/// The first `max` bytes of `bytes`, escaped so that a log line stays one
-/// line of printable ASCII.
-pub fn escape_start(bytes: &[u8], max: usize) -> String {
-    let mut out: String = bytes
-        .iter()
-        .take(max)
-        .flat_map(|b| std::ascii::escape_default(*b))
-        .map(char::from)
-        .collect();
-    if bytes.len() > max {
-        out.push('…');
-    }
-    out
 }
 
 /// The EUI as the `gateway_id` label spells it: 16 upper-case hex digits.
@@ -720,8 +698,6 @@ mod tests {
 
     #[test]
     fn log_text_is_escaped_and_cut() {
-        assert_eq!(escape_start(b"\x02\x00ab\"\n", 16), "\\x02\\x00ab\\\"\\n");
-        assert_eq!(escape_start(b"abcdef", 3), "abc…");
         assert_eq!(eui_text(&EUI), "AA555A0000000101");
         let every_digit = [0x01, 0x23, 0x45, 0x67, 0x89, 0xAB, 0xCD, 0xEF];
         assert_eq!(eui_text(&every_digit), "0123456789ABCDEF");
