@@ -54,7 +54,7 @@ sim=$CARGO_TARGET_DIR/release/examples/dashboard-sim
 reference=$CARGO_TARGET_DIR/release/examples/reference-server
 bin=$CARGO_TARGET_DIR/$musl/release/linxdot-exporter
 build_note="the static musl build (\`scripts/build-static.sh $musl\`)"
-if ! "$root/scripts/build-static.sh" "$musl" >"$work/build-static.log" 2>&1; then
+if ! "$root/scripts/build-static.sh" --install "$musl" >"$work/build-static.log" 2>&1; then
     echo "bench: scripts/build-static.sh $musl failed; measuring the host release build" >&2
     tail -5 "$work/build-static.log" >&2
     bin=$CARGO_TARGET_DIR/release/linxdot-exporter
@@ -274,7 +274,7 @@ aarch64_bin=$CARGO_TARGET_DIR/aarch64-unknown-linux-musl/release/linxdot-exporte
 if [ "$musl" != aarch64-unknown-linux-musl ]; then
     echo "bench: building the static aarch64 binary for its size"
     rm -f "$aarch64_bin"
-    "$root/scripts/build-static.sh" aarch64-unknown-linux-musl >"$work/build-aarch64.log" 2>&1 ||
+    "$root/scripts/build-static.sh" --install aarch64-unknown-linux-musl >"$work/build-aarch64.log" 2>&1 ||
         { echo "bench: the aarch64 build failed:" >&2; tail -5 "$work/build-aarch64.log" >&2; }
 fi
 size_aarch64=$(size_of "$aarch64_bin")
