@@ -85,7 +85,7 @@ EOF
 central_port=$(free_port)
 central="https://127.0.0.1:$central_port"
 prometheus --config.file="$work/central.yml" --web.config.file="$work/web.yml" \
-    --web.enable-remote-write-receiver --storage.tsdb.path="$work/central-data" \
+    --web.enable-remote-write-receiver --storage.tsdb.path="$work/central-data" --query.lookback-delta=15s \
     --web.listen-address="127.0.0.1:$central_port" > "$work/central.log" 2>&1 &
 central_pid=$!
 pids+=("$central_pid")
@@ -217,7 +217,7 @@ away_from=$(date +%s)
 sleep 10
 away_until=$(date +%s)
 prometheus --config.file="$work/central.yml" --web.config.file="$work/web.yml" \
-    --web.enable-remote-write-receiver --storage.tsdb.path="$work/central-data" \
+    --web.enable-remote-write-receiver --storage.tsdb.path="$work/central-data" --query.lookback-delta=15s \
     --web.listen-address="127.0.0.1:$central_port" >> "$work/central.log" 2>&1 &
 central_pid=$!
 pids+=("$central_pid")
@@ -225,5 +225,14 @@ wait_for 30 ready || notok "central Prometheus did not come back"
 # The scrapes made while it was away arrive: at least 3 of the ~5 in the gap.
 check "miner-a's samples from the $((away_until - away_from)) s away arrived afterwards (>= 3)" wait_for 90 has \
     "count_over_time(up{instance=\"miner-a\"}[$((away_until - away_from - 1))s]) >= 3" "$((away_until - 1))"
+
+# --- a miner that goes silent -------------------------------------------------------
+phase "miner-b's vmagent stops (the miner is off): the silent-miner expression of docs/fleet.md"
+kill "${vmagent_pid[miner-b]}" 2> /dev/null
+silent='max_over_time(up{job="linxdot"}[6h]) unless up{job="linxdot"}'
+# shellcheck disable=SC2317 # called through wait_for
+silent_is() { [ "$(query "$silent" | python3 -c 'import json, sys
+print(" ".join(sorted(r["metric"]["instance"] for r in json.load(sys.stdin)["data"]["result"])))' 2> /dev/null)" = "$1" ]; }
+check "the expression lists miner-b only, within the 15 s lookback (+ 30 s)" wait_for 45 silent_is miner-b
 
 finish
