@@ -515,19 +515,22 @@ mod tests {
         }
     }
 
-    /// The README's table is [`readme_table`]. `UPDATE_README=1 cargo test
-    /// --lib config` writes it there.
+    /// docs/configuration.md's table is [`readme_table`]. `UPDATE_README=1
+    /// cargo test --lib config` writes it there.
     #[test]
     fn readme_table_is_the_flag_table() {
         const BEGIN: &str = "<!-- flags: generated from src/config/flags.rs -->\n";
         const END: &str = "<!-- end of flags -->\n";
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/configuration.md");
         let readme = std::fs::read_to_string(path).unwrap();
-        let start = readme.find(BEGIN).expect("README lacks the flags marker") + BEGIN.len();
+        let start = readme
+            .find(BEGIN)
+            .expect("docs/configuration.md lacks the flags marker")
+            + BEGIN.len();
         let end = start
             + readme[start..]
                 .find(END)
-                .expect("README lacks the end marker");
+                .expect("docs/configuration.md lacks the end marker");
         let want = readme_table();
         if readme[start..end] != want && std::env::var_os("UPDATE_README").is_some() {
             let updated = format!("{}{want}{}", &readme[..start], &readme[end..]);
@@ -537,7 +540,7 @@ mod tests {
         assert_eq!(
             readme[start..end],
             want,
-            "README's flag table differs from FLAGS; UPDATE_README=1 cargo test --lib config rewrites it"
+            "docs/configuration.md's flag table differs from FLAGS; UPDATE_README=1 cargo test --lib config rewrites it"
         );
     }
 }
