@@ -56,9 +56,15 @@ version="$(awk '/^\[/ { s = $0; next }
 # One file time for every build below (a commit in between must not matter).
 export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2> /dev/null || echo 1700000000)}"
 build_start=$SECONDS
-if CARGO_TARGET_DIR="$static_target_dir" scripts/build-deb.sh --install --out-dir "$work/r1" \
+# The binaries ci-packaging.sh built are used as they are when no source is newer.
+build_opt=--no-build
+for arch in "${deb_arches[@]}"; do
+    binary_fresh "$static_target_dir/$(platform_field deb "$arch" target)/release/linxdot-exporter" ||
+        build_opt=--install
+done
+if CARGO_TARGET_DIR="$static_target_dir" scripts/build-deb.sh "$build_opt" --out-dir "$work/r1" \
     > "$work/build1.log" 2>&1; then
-    ok "build-deb.sh ${deb_arches[*]}, revision 1 ($((SECONDS - build_start))s)"
+    ok "build-deb.sh $build_opt: ${deb_arches[*]}, revision 1 ($((SECONDS - build_start))s)"
 else
     notok "build-deb.sh: $(tail -n 20 "$work/build1.log")"
     finish
@@ -249,6 +255,8 @@ sim="$host_target_dir/release/examples/dashboard-sim"
 binary="$root/usr/bin/linxdot-exporter"
 if [ -x "$sim" ] && [ -x "$binary" ]; then
     sim_port=$(free_port)
+    # The file exists before the grep below (a missing file is grep's status 2: "never").
+    : > "$work/sim.out"
     "$sim" --listen "127.0.0.1:$sim_port" > "$work/sim.out" 2> "$work/sim.err" &
     pids+=($!)
     wait_for 30 grep -q "^listening on 127.0.0.1:$sim_port" "$work/sim.out" ||

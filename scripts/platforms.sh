@@ -7,6 +7,9 @@
 #   platform_field KEY VALUE COL  the COL of the row whose KEY is VALUE
 #                                 (prints nothing, status 1, when none is)
 #   platform_targets              every Rust target, one per line
+#   binary_fresh PATH             PATH exists and no source file is newer
+#                                 (then build-static.sh would only spend its
+#                                 ~15 s of cargo's freshness checks)
 #
 # Columns (a "-" is "none"):
 #   target  Rust target triple that scripts/build-static.sh builds
@@ -70,3 +73,7 @@ platform_targets() { platform_rows | awk '{ print $1 }'; }
 
 # ipk_target ARCH: the Rust target of an OpenWrt architecture.
 ipk_target() { ipk_rows | awk -v a="$1" '$1 == a { print $2; found = 1 } END { exit !found }'; }
+
+binary_fresh() {
+    [ -f "$1" ] && [ -z "$(find src crates sim/src Cargo.toml Cargo.lock -newer "$1" -print -quit 2> /dev/null)" ]
+}
