@@ -64,7 +64,7 @@ fi
 version="$(awk '/^\[/ { s = $0; next } s == "[package]" && $1 == "version" { gsub(/"/, "", $3); print $3; exit }' Cargo.toml)"
 mapfile -t targets < <(platform_targets)
 # What readelf -A says the 32-bit ARM code needs: armv6 must run on a Pi Zero.
-declare -A cpu_arch=([armv7-unknown-linux-musleabihf]=v7 [arm-unknown-linux-musleabihf]=v6KZ)
+declare -A cpu_arch=([armv7-unknown-linux-musleabihf]=v7 [arm-unknown-linux-musleabihf]=v6)
 sizes=()
 for t in "${targets[@]}"; do
     build_start=$SECONDS
