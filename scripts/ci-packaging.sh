@@ -5,7 +5,8 @@
 # architecture, runs each (natively or under qemu-user) against the dashboard
 # simulator and checks the scrape, builds the .ipk of every OpenWrt
 # architecture the binaries serve (aarch64_generic twice, compared), and runs
-# the package, init-script, syslog, feed and deploy tests and shellcheck.
+# the package, init-script, syslog, feed and deploy tests, the build-static.sh
+# consent test and shellcheck.
 #
 # usage: scripts/ci-packaging.sh
 # Environment: CARGO_TARGET_DIR (default target/; the static builds go to its
@@ -209,6 +210,8 @@ if [ -f "$armv7_bin" ]; then
         ok "build-ipk.sh refuses the ARMv7 binary for arm_arm1176jzf-s_vfp ($(tail -n 1 "$work/ipk-bad.log" | sed 's/^build-ipk: error: //'))"
     fi
 fi
+phase "build-static.sh installs nothing without consent"
+run_tests tests/packaging/test-build-static.sh
 phase "init script, feed Makefile, syslog priorities"
 run_tests tests/packaging/test-init.sh
 sim="$host_target_dir/release/examples/dashboard-sim"
