@@ -6,9 +6,12 @@
 # by hand: `sh run-vmagent.sh`. The password goes to vmagent as a file,
 # never on its command line.
 #
-# The flags keep vmagent small on a 2-4 GiB miner: one remote-write queue,
-# caches capped at 32 MiB, a bounded buffer in RAM (/tmp) while the central
-# store is away, warnings and errors only in the log.
+# One remote-write queue: what was buffered while the central store was away
+# is sent in order. A central Prometheus refuses samples older than the
+# newest of their series; with vmagent's default of one queue per CPU,
+# scripts/ci-nat.sh saw an outage's samples lost. The other flags cap
+# vmagent on a small device: caches at 32 MiB, the buffer in RAM (/tmp) at
+# MAX_BUFFER, warnings and errors only in the log.
 set -eu
 
 conf="${VMAGENT_CONF:-/etc/vmagent/vmagent.conf}"
