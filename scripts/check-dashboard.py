@@ -40,6 +40,25 @@ EXPORTER_METRICS = {
     "process_cpu_seconds_total": ["process_cpu_seconds_total"],
     "process_resident_memory_bytes": ["process_resident_memory_bytes"],
     "process_start_time_seconds": ["process_start_time_seconds"],
+    # The LoRa radio (--lora-port; docs/lora.md).
+    "lora_capture_up": ["lora_capture_up"],
+    "lora_capture_dropped_total": ["lora_capture_dropped_total"],
+    "lora_gateway_info": ["lora_gateway_info"],
+    "lora_gwmp_datagrams_total": ["lora_gwmp_datagrams_total"],
+    "lora_gwmp_invalid_datagrams_total": ["lora_gwmp_invalid_datagrams_total"],
+    "lora_forwarder_last_seen_timestamp_seconds": ["lora_forwarder_last_seen_timestamp_seconds"],
+    "lora_push_ack_latency_seconds": ["lora_push_ack_latency_seconds_bucket"],
+    "lora_rx_packets_total": ["lora_rx_packets_total"],
+    "lora_rx_rssi_dbm": ["lora_rx_rssi_dbm_bucket"],
+    "lora_rx_snr_db": ["lora_rx_snr_db_bucket"],
+    "lora_forwarder_rx_packets_total": ["lora_forwarder_rx_packets_total"],
+    "lora_forwarder_rx_ok_packets_total": ["lora_forwarder_rx_ok_packets_total"],
+    "lora_forwarder_forwarded_packets_total": ["lora_forwarder_forwarded_packets_total"],
+    "lora_forwarder_downlink_datagrams_total": ["lora_forwarder_downlink_datagrams_total"],
+    "lora_forwarder_tx_packets_total": ["lora_forwarder_tx_packets_total"],
+    "lora_forwarder_push_ack_ratio": ["lora_forwarder_push_ack_ratio"],
+    "lora_concentrator_temperature_celsius": ["lora_concentrator_temperature_celsius"],
+    "lora_tx_ack_total": ["lora_tx_ack_total"],
 }
 
 

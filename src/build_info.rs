@@ -1,9 +1,11 @@
 //! `linxdot_exporter_build_info{version} 1`.
 
 use crate::collector::Collector;
-use crate::config::VERSION;
 use crate::exposition::{Exposition, MetricType};
 use crate::landing::Page;
+
+/// The exporter's version, as Cargo.toml gives it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 pub struct BuildInfoCollector;
 

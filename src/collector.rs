@@ -40,12 +40,12 @@ impl Registry {
     }
 
     /// Notes a collector that does not run, for the landing page.
-    pub fn note_off(&mut self, name: &'static str, why: &str) {
+    pub(crate) fn note_off(&mut self, name: &'static str, why: &str) {
         self.off.push((name, why.to_string()));
     }
 
     /// The landing page.
-    pub fn status_page(&self) -> String {
+    pub(crate) fn status_page(&self) -> String {
         let mut page = Page::new();
         for collector in &self.collectors {
             collector.status(&mut page);
@@ -75,20 +75,20 @@ impl Registry {
 /// Families rendered by the thread that owns their data, each time the data
 /// changes, and published for scrapes to copy: a scrape neither renders
 /// them nor waits for their owner (only for the pointer swap).
-pub struct Section {
+pub struct Rendered {
     text: Mutex<Arc<str>>,
 }
 
-impl Section {
-    /// A section that holds `text` until the first [`publish`](Section::publish).
+impl Rendered {
+    /// A section that holds `text` until the first [`publish`](Rendered::publish).
     pub fn new(text: String) -> Self {
-        Section {
+        Rendered {
             text: Mutex::new(Arc::from(text)),
         }
     }
 
     /// Replaces the text scrapes copy.
-    pub fn publish(&self, text: String) {
+    pub(crate) fn publish(&self, text: String) {
         let text: Arc<str> = Arc::from(text);
         // The old text is freed outside the lock.
         let _old = std::mem::replace(&mut *self.lock(), text);
@@ -100,7 +100,7 @@ impl Section {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Arc<str>> {
-        self.text.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.text)
     }
 }
 
@@ -110,7 +110,7 @@ mod tests {
 
     #[test]
     fn a_section_hands_out_what_was_published_last() {
-        let section = Section::new("a 1\n".into());
+        let section = Rendered::new("a 1\n".into());
         let before = section.current();
         section.publish("a 2\n".into());
         assert_eq!(&*before, "a 1\n", "a copy taken before stays whole");

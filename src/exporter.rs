@@ -4,8 +4,10 @@
 pub use crate::build_info::BuildInfoCollector;
 use crate::collector::{Collector, Registry};
 use crate::config::{Config, VERSION};
+use crate::error::StartError;
 use crate::exposition::CONTENT_TYPE;
 use crate::http::{self, Request, Response, ServerConfig, ServerHandle};
+use crate::lora::LoraCollector;
 use crate::miner::MinerCollector;
 use crate::probe::Prober;
 use crate::process::ProcessCollector;
@@ -16,13 +18,13 @@ pub struct Entry {
     pub name: &'static str,
     /// `Err(why)` when the configuration turns it off (logged at start).
     pub wanted: fn(&Config) -> Result<(), String>,
-    pub start: fn(&Config, &mut Backends) -> std::io::Result<Box<dyn Collector>>,
+    pub start: fn(&Config, &mut Sources) -> std::io::Result<Box<dyn Collector>>,
 }
 
 /// Every collector, in the order a scrape renders them. This is the one
 /// place that decides what runs: `--no-temper` and missing credentials act
 /// here and nowhere else.
-pub const COLLECTORS: &[Entry] = &[
+pub(crate) const COLLECTORS: &[Entry] = &[
     Entry {
         name: "miner",
         wanted: |config| match (&config.miner, config.miner_off_reason) {
@@ -44,13 +46,24 @@ pub const COLLECTORS: &[Entry] = &[
             true => Ok(()),
             false => Err("USB sensors are off (--no-temper)".into()),
         },
-        start: |config, backends| {
+        start: |config, sources| {
             Ok(Box::new(
-                match std::mem::replace(&mut backends.temper, TemperSource::Usb) {
+                match std::mem::replace(&mut sources.temper, TemperSource::Usb) {
                     TemperSource::Usb => TemperCollector::start(&config.temper),
                     TemperSource::Collector(collector) => collector,
                 },
             ))
+        },
+    },
+    Entry {
+        name: "lora",
+        wanted: |config| match &config.lora {
+            Some(_) => Ok(()),
+            None => Err("LoRa radio capture is off (no --lora-port)".into()),
+        },
+        start: |config, _| match &config.lora {
+            Some(lora) => Ok(Box::new(LoraCollector::start(lora.clone())?)),
+            None => Err(std::io::Error::other("no LoRa configuration")),
         },
     },
     Entry {
@@ -75,17 +88,25 @@ pub enum TemperSource {
 }
 
 /// What the collectors read from, where that is not fixed.
-pub struct Backends {
+pub struct Sources {
     pub temper: TemperSource,
 }
 
 /// The collectors that `config` asks for, each started.
-pub fn build_registry(config: &Config, temper: TemperSource) -> std::io::Result<Registry> {
-    let mut backends = Backends { temper };
+pub(crate) fn build_registry(
+    config: &Config,
+    temper: TemperSource,
+) -> Result<Registry, StartError> {
+    let mut sources = Sources { temper };
     let mut registry = Registry::new();
     for entry in COLLECTORS {
         match (entry.wanted)(config) {
-            Ok(()) => registry.register((entry.start)(config, &mut backends)?),
+            Ok(()) => registry.register((entry.start)(config, &mut sources).map_err(|error| {
+                StartError::Collector {
+                    name: entry.name,
+                    error,
+                }
+            })?),
             Err(why) => {
                 crate::info!("{}: {why}", entry.name);
                 registry.note_off(entry.name, &why);
@@ -166,9 +187,15 @@ impl http::Handler for App {
 }
 
 /// Binds, starts everything and returns the running server.
-pub fn start(config: &Config, temper: TemperSource) -> std::io::Result<ServerHandle> {
-    let listener = http::bind(config.bind_address, config.port, config.bind_v6only)?;
-    let prober = Prober::new(config.probe.clone()).map_err(std::io::Error::other)?;
+pub fn start(config: &Config, temper: TemperSource) -> Result<ServerHandle, StartError> {
+    let listener =
+        http::bind(config.bind_address, config.port, config.bind_v6only).map_err(|error| {
+            StartError::Bind {
+                port: config.port,
+                error,
+            }
+        })?;
+    let prober = Prober::new(config.probe.clone());
     prober.announce();
     let app = App {
         registry: build_registry(config, temper)?,
@@ -178,7 +205,7 @@ pub fn start(config: &Config, temper: TemperSource) -> std::io::Result<ServerHan
         threads: config.thread_count,
         ..ServerConfig::default()
     };
-    let handle = http::serve(listener, app, server_config)?;
+    let handle = http::serve(listener, app, server_config).map_err(StartError::Serve)?;
     crate::info!(
         "linxdot-exporter {VERSION} listening on {} ({} threads for /probe)",
         handle.local_addr(),
@@ -197,11 +224,7 @@ pub fn tune_allocator() {
     // A fixed threshold keeps large blocks mmapped and returned on free.
     // (musl's allocator maps large blocks by itself; nothing to set there.)
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt may be called at any time; it only decides where
-    // blocks allocated later come from.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 * 1024);
-    }
+    crate::sys::set_mmap_threshold(64 * 1024);
 }
 
 #[cfg(test)]

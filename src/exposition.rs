@@ -11,13 +11,16 @@ use crate::decimal::Digits;
 use std::fmt::Write as _;
 
 /// The content type of the body this module writes.
-pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub(crate) const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// The metric types of the text format that this exporter uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MetricType {
     Gauge,
     Counter,
+    /// Samples `_bucket{le=…}`, `_sum` and `_count`
+    /// ([`FamilyWriter::sample_suffixed`]).
+    Histogram,
 }
 
 impl MetricType {
@@ -25,6 +28,7 @@ impl MetricType {
         match self {
             MetricType::Gauge => "gauge",
             MetricType::Counter => "counter",
+            MetricType::Histogram => "histogram",
         }
     }
 }
@@ -66,23 +70,29 @@ impl Exposition {
 
     /// A family of at most one sample without labels: the sample is
     /// written when there is a value, the HELP and TYPE lines always.
-    pub fn single(&mut self, name: &'static str, help: &str, kind: MetricType, value: Option<f64>) {
+    pub(crate) fn single(
+        &mut self,
+        name: &'static str,
+        help: &str,
+        kind: MetricType,
+        value: Option<f64>,
+    ) {
         let mut family = self.family(name, help, kind);
         if let Some(value) = value {
             family.sample(&[], value);
         }
     }
 
-    /// Appends families rendered earlier (a [`Section`]'s text), as they are.
+    /// Appends families rendered earlier (a [`Rendered`]'s text), as they are.
     ///
-    /// [`Section`]: crate::collector::Section
-    pub fn append_rendered(&mut self, text: &str) {
+    /// [`Rendered`]: crate::collector::Rendered
+    pub(crate) fn append_rendered(&mut self, text: &str) {
         self.body.push_str(text);
     }
 
     /// Appends one sample without labels, for a family whose HELP and TYPE
     /// lines came in [`append_rendered`](Exposition::append_rendered) text.
-    pub fn append_sample(&mut self, name: &str, value: f64) {
+    pub(crate) fn append_sample(&mut self, name: &str, value: f64) {
         self.body.push_str(name);
         self.body.push(' ');
         write_value(&mut self.body, value);
@@ -90,13 +100,14 @@ impl Exposition {
     }
 
     /// Reserves room for `additional` more bytes of body.
-    pub fn reserve(&mut self, additional: usize) {
+    pub(crate) fn reserve(&mut self, additional: usize) {
         self.body.reserve(additional);
     }
 
     /// The names of the families written so far, in order (not those of
     /// [`append_rendered`](Exposition::append_rendered) text).
-    pub fn family_names(&self) -> &[&'static str] {
+    #[cfg(test)]
+    pub(crate) fn family_names(&self) -> &[&'static str] {
         &self.families
     }
 
@@ -120,7 +131,19 @@ impl FamilyWriter<'_> {
     /// Writes one sample of this family. Label names must be valid; label
     /// values are escaped here.
     pub fn sample(&mut self, labels: &[(&str, &str)], value: f64) -> &mut Self {
+        self.sample_suffixed("", labels, value)
+    }
+
+    /// Writes one sample named the family's name followed by `suffix`
+    /// (a histogram's `_bucket`, `_sum`, `_count`).
+    pub fn sample_suffixed(
+        &mut self,
+        suffix: &str,
+        labels: &[(&str, &str)],
+        value: f64,
+    ) -> &mut Self {
         self.body.push_str(self.name);
+        self.body.push_str(suffix);
         if !labels.is_empty() {
             self.body.push('{');
             for (i, (name, value)) in labels.iter().enumerate() {
@@ -152,7 +175,7 @@ pub enum Escape {
 }
 
 /// Appends `text` to `out` with the escapes of the text format for `what`.
-pub fn escape_into(out: &mut String, text: &str, what: Escape) {
+pub(crate) fn escape_into(out: &mut String, text: &str, what: Escape) {
     let special = |c: char| c == '\\' || c == '\n' || (c == '"' && what == Escape::LabelValue);
     if !text.contains(special) {
         out.push_str(text);
@@ -173,7 +196,7 @@ pub fn escape_into(out: &mut String, text: &str, what: Escape) {
 /// `+Inf`, `-Inf`, `NaN`, otherwise Python's `repr` of the float (shortest
 /// text that reads back as the same number, `1.0` rather than `1`), with Go's
 /// exponent form for positive values of seven or more integer digits.
-pub fn write_value(out: &mut String, value: f64) {
+pub(crate) fn write_value(out: &mut String, value: f64) {
     if value.is_nan() {
         out.push_str("NaN");
     } else if value == f64::INFINITY {
@@ -300,14 +323,14 @@ fn write_exponent_form(out: &mut String, digits: &str, exponent: i32) {
 }
 
 /// `[a-zA-Z_:][a-zA-Z0-9_:]*`
-pub fn is_valid_metric_name(name: &str) -> bool {
+pub(crate) fn is_valid_metric_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
 }
 
 /// `[a-zA-Z_][a-zA-Z0-9_]*`, not starting with the reserved `__`.
-pub fn is_valid_label_name(name: &str) -> bool {
+pub(crate) fn is_valid_label_name(name: &str) -> bool {
     let mut chars = name.chars();
     !name.starts_with("__")
         && matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')

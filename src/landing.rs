@@ -32,14 +32,14 @@ impl Section {
         self.marked(label, value, Mark::Plain)
     }
 
-    pub fn marked(&mut self, label: &str, value: &str, mark: Mark) -> &mut Self {
+    pub(crate) fn marked(&mut self, label: &str, value: &str, mark: Mark) -> &mut Self {
         self.items
             .push(Item::Row(label.to_string(), None, value.to_string(), mark));
         self
     }
 
     /// A line whose label has a smaller second line (a sensor and its phy).
-    pub fn detailed(&mut self, label: &str, detail: &str, value: &str) -> &mut Self {
+    pub(crate) fn detailed(&mut self, label: &str, detail: &str, value: &str) -> &mut Self {
         self.items.push(Item::Row(
             label.to_string(),
             Some(detail.to_string()),
@@ -82,7 +82,7 @@ impl Page {
     }
 
     /// The page's heading: the miner's name, when it is known.
-    pub fn set_name(&mut self, name: &str) {
+    pub(crate) fn set_name(&mut self, name: &str) {
         if !name.trim().is_empty() {
             self.name = Some(name.to_string());
         }
@@ -90,7 +90,7 @@ impl Page {
 
     /// The section titled `title`, made on first use; sections keep the
     /// order they were first asked for in.
-    pub fn section(&mut self, title: &'static str) -> &mut Section {
+    pub(crate) fn section(&mut self, title: &'static str) -> &mut Section {
         let i = match self.sections.iter().position(|s| s.title == title) {
             Some(i) => i,
             None => {
@@ -175,7 +175,7 @@ impl Page {
 
 /// Appends `text` with `&`, `<`, `>`, `"` and `'` escaped, so it reads as
 /// text in element content and in quoted attribute values alike.
-pub fn escape_html_into(out: &mut String, text: &str) {
+pub(crate) fn escape_html_into(out: &mut String, text: &str) {
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),
@@ -189,7 +189,7 @@ pub fn escape_html_into(out: &mut String, text: &str) {
 }
 
 /// `3 s`, `4 min 10 s`, `2 h 5 min`, `3 d 4 h`.
-pub fn duration_text(d: Duration) -> String {
+pub(crate) fn duration_text(d: Duration) -> String {
     let s = d.as_secs();
     let (days, hours, minutes, seconds) = (s / 86_400, s / 3600 % 24, s / 60 % 60, s % 60);
     let mut out = String::new();
@@ -203,7 +203,7 @@ pub fn duration_text(d: Duration) -> String {
 }
 
 /// A reading with its unit, one decimal: `35.6 °C`; `–` when there is none.
-pub fn reading_text(value: Option<f64>, unit: &str) -> String {
+pub(crate) fn reading_text(value: Option<f64>, unit: &str) -> String {
     match value {
         Some(v) if v.is_finite() => format!("{v:.1} {unit}"),
         _ => "–".to_string(),

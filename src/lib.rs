@@ -5,6 +5,10 @@
 //! `/proc/self`) → snapshots → the exposition writer → the HTTP server.
 //! Nothing under [`http`] knows what a miner is.
 
+// `unsafe` only in `sys` (the exporter's own system calls) and in the two
+// modules of the HTTP server that keep theirs (`http`, `process`).
+#![deny(unsafe_code)]
+
 #[macro_use]
 pub mod log;
 
@@ -12,13 +16,23 @@ pub mod build_info;
 pub mod collector;
 pub mod config;
 pub mod decimal;
+pub mod error;
 pub mod exporter;
 pub mod exposition;
+pub mod health;
+pub mod hostport;
+#[allow(unsafe_code)]
 pub mod http;
 pub mod landing;
+pub mod lora;
 pub mod miner;
 pub mod probe;
+#[allow(unsafe_code)]
 pub mod process;
+pub mod secret;
+pub mod sync;
+#[allow(unsafe_code)]
+pub mod sys;
 pub mod temper;
 
 #[cfg(test)]

@@ -66,7 +66,7 @@ pub enum Target {
 
 impl Target {
     /// The spellings the command line accepts, for its error message.
-    pub const NAMES: &'static str = "stderr, syslog or journal";
+    pub(crate) const NAMES: &'static str = "stderr, syslog or journal";
 
     pub fn parse(text: &str) -> Option<Target> {
         match text.trim() {
@@ -99,15 +99,7 @@ pub fn init_to(log_file: Option<&Path>, target: Target, debug: bool) -> std::io:
             Target::Stderr,
         ),
         (None, Target::Syslog) => {
-            // SAFETY: the ident is a static C string, as openlog(3) needs
-            // (it keeps the pointer); the flags and facility are constants.
-            unsafe {
-                libc::openlog(
-                    c"linxdot-exporter".as_ptr(),
-                    libc::LOG_PID,
-                    libc::LOG_DAEMON,
-                )
-            };
+            crate::sys::openlog(c"linxdot-exporter");
             Sink::Syslog
         }
         (None, target) => Sink::Write(Mutex::new(Box::new(std::io::stderr())), target),
@@ -123,7 +115,7 @@ pub fn init(log_file: Option<&Path>, debug: bool) -> std::io::Result<()> {
 
 /// One line as `target` writes it (with its newline); [`Target::Syslog`]
 /// gets the text handed to syslog(3), which adds the rest.
-pub fn format_line(target: Target, level: Level, now: SystemTime, message: &str) -> String {
+pub(crate) fn format_line(target: Target, level: Level, now: SystemTime, message: &str) -> String {
     match target {
         Target::Stderr => format!("{} {} {message}\n", utc_timestamp(now), level.as_str()),
         Target::Journal => format!("<{}>{} {message}\n", level.priority(), level.as_str()),
@@ -134,17 +126,10 @@ pub fn format_line(target: Target, level: Level, now: SystemTime, message: &str)
 fn syslog(level: Level, text: String) {
     // A NUL inside would cut the line short: spell it out instead.
     let text = std::ffi::CString::new(text.replace('\0', "\\0")).unwrap_or_default();
-    // SAFETY: a constant "%s" format with one NUL-terminated string argument.
-    unsafe {
-        libc::syslog(
-            libc::LOG_DAEMON | level.priority(),
-            c"%s".as_ptr(),
-            text.as_ptr(),
-        )
-    };
+    crate::sys::syslog(libc::LOG_DAEMON | level.priority(), &text);
 }
 
-pub fn debug_enabled() -> bool {
+pub(crate) fn debug_enabled() -> bool {
     DEBUG.load(Ordering::Relaxed)
 }
 
@@ -170,7 +155,7 @@ pub fn log(level: Level, message: std::fmt::Arguments<'_>) {
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` in UTC.
-pub fn utc_timestamp(time: SystemTime) -> String {
+pub(crate) fn utc_timestamp(time: SystemTime) -> String {
     let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (year, month, day) = civil_from_days(days as i64);

@@ -1,4 +1,10 @@
+//! The binary: parse, start, wait for a stop signal; exit statuses from
+//! `StartError`. Its system calls are the library's `sys`.
+#![deny(unsafe_code)]
+
 use linxdot_exporter::config::{self, Action, VERSION};
+use linxdot_exporter::error::StartError;
+use linxdot_exporter::sys::SignalSet;
 use linxdot_exporter::{exporter, log, temper};
 use std::process::ExitCode;
 
@@ -26,14 +32,11 @@ fn main() -> ExitCode {
         }
         Action::Run(config) => config,
     };
-    if let Err(e) = log::init_to(config.log_file.as_deref(), config.log_target, config.debug) {
-        let path = config
-            .log_file
-            .as_deref()
-            .unwrap_or(std::path::Path::new(""))
-            .display();
-        eprintln!("linxdot-exporter: error: cannot open log file '{path}': {e}");
-        return ExitCode::from(2);
+    if let Err(error) = log::init_to(config.log_file.as_deref(), config.log_target, config.debug) {
+        let path = config.log_file.clone().unwrap_or_default();
+        let e = StartError::LogFile { path, error };
+        eprintln!("linxdot-exporter: error: {e}");
+        return ExitCode::from(e.status());
     }
     for warning in &config.warnings {
         linxdot_exporter::warn!("{warning}");
@@ -47,8 +50,8 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            linxdot_exporter::error!("cannot listen on port {}: {e}", config.port);
-            ExitCode::from(1)
+            linxdot_exporter::error!("{e}");
+            ExitCode::from(e.status())
         }
     }
 }
@@ -57,30 +60,15 @@ fn main() -> ExitCode {
 /// after it): they are taken by [`wait_for`] instead. As PID 1 in a container
 /// a process without a handler never sees SIGTERM at all, so `docker stop`
 /// would wait out its grace period; this way every engine's stop works.
-fn block_stop_signals() -> libc::sigset_t {
-    // SAFETY: sigemptyset/sigaddset initialise the set they are given;
-    // pthread_sigmask only changes this thread's mask.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        libc::sigaddset(&mut set, libc::SIGINT);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        set
-    }
+fn block_stop_signals() -> SignalSet {
+    SignalSet::block(&[libc::SIGTERM, libc::SIGINT])
 }
 
 /// Sleeps until one of `set`'s signals arrives (no wake-up before), and
 /// names it.
-fn wait_for(set: &libc::sigset_t) -> &'static str {
-    loop {
-        let mut signal: libc::c_int = 0;
-        // SAFETY: `set` is initialised and blocked; sigwait writes `signal`.
-        if unsafe { libc::sigwait(set, &mut signal) } == 0 {
-            return match signal {
-                libc::SIGINT => "SIGINT",
-                _ => "SIGTERM",
-            };
-        }
+fn wait_for(set: &SignalSet) -> &'static str {
+    match set.wait() {
+        libc::SIGINT => "SIGINT",
+        _ => "SIGTERM",
     }
 }

@@ -1,5 +1,6 @@
 //! Helpers for the unit tests only.
 
+use crate::sys;
 use std::sync::mpsc;
 use std::sync::Once;
 use std::thread;
@@ -13,18 +14,9 @@ extern "C" fn ignore_signal(_: libc::c_int) {}
 fn install_eintr_handler() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        // SAFETY: a zeroed sigaction is valid; the handler is async-signal-safe
-        // (it does nothing), and no other code of this test binary uses SIGUSR1.
-        unsafe {
-            let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = ignore_signal as extern "C" fn(libc::c_int) as usize;
-            action.sa_flags = 0;
-            libc::sigemptyset(&mut action.sa_mask);
-            assert_eq!(
-                libc::sigaction(libc::SIGUSR1, &action, std::ptr::null_mut()),
-                0
-            );
-        }
+        // The handler does nothing, and no other code of this test binary
+        // uses SIGUSR1.
+        sys::install_handler(libc::SIGUSR1, ignore_signal, false).expect("a SIGUSR1 handler");
     });
 }
 
@@ -33,7 +25,7 @@ fn install_eintr_handler() {
 /// `release` (which lets `work` finish, e.g. a server sends the rest of its
 /// answer) and returns what `work` returned. `work` is meant to be blocked in
 /// a read meanwhile, so that the signals turn into EINTR there.
-pub fn interrupted<T: Send + 'static>(
+pub(crate) fn interrupted<T: Send + 'static>(
     signals: usize,
     work: impl FnOnce() -> T + Send + 'static,
     release: impl FnOnce(),
@@ -43,8 +35,7 @@ pub fn interrupted<T: Send + 'static>(
     let (result_tx, result_rx) = mpsc::channel();
     let (finish_tx, finish_rx) = mpsc::channel::<()>();
     let worker = thread::spawn(move || {
-        // SAFETY: pthread_self has no preconditions.
-        tid_tx.send(unsafe { libc::pthread_self() }).unwrap();
+        tid_tx.send(sys::this_thread()).unwrap();
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
         result_tx.send(result).unwrap();
         // Stay alive until no more signals can come: signalling a thread
@@ -53,8 +44,8 @@ pub fn interrupted<T: Send + 'static>(
     });
     let tid = tid_rx.recv().expect("the worker's thread id");
     for _ in 0..signals {
-        // SAFETY: the worker thread is alive until `finish_tx` is dropped.
-        assert_eq!(unsafe { libc::pthread_kill(tid, libc::SIGUSR1) }, 0);
+        // The worker thread is alive until `finish_tx` is dropped.
+        sys::signal_thread(tid, libc::SIGUSR1);
         thread::sleep(Duration::from_millis(5));
     }
     release();
@@ -66,23 +57,7 @@ pub fn interrupted<T: Send + 'static>(
     result.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
-/// Makes closing `stream` send a reset (RST) instead of a FIN: SO_LINGER on,
-/// with a zero timeout.
-pub fn reset_on_close(stream: &std::net::TcpStream) {
-    use std::os::fd::AsRawFd;
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: a valid socket and an option value of the right size.
-    let rc = unsafe {
-        libc::setsockopt(
-            stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&linger as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(rc, 0, "setsockopt SO_LINGER");
+/// Makes closing `stream` send a reset (RST) instead of a FIN.
+pub(crate) fn reset_on_close(stream: &std::net::TcpStream) {
+    sys::reset_on_close(stream).expect("setsockopt SO_LINGER");
 }

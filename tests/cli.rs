@@ -20,6 +20,7 @@ usage: linxdot-exporter [-h] [-f LOG_FILE] [-o HOST] [-u USERNAME] [-p PASSWORD]
                         [--bind-v6only {0,1}] [--thread-count N] [--no-temper]
                         [--temper-offset PHY:NAME=DELTA] [--temper-humidity-offset PHY:NAME=DELTA]
                         [--temper-interval SECONDS] [--temper-rescan SECONDS]
+                        [--lora-port PORT[,PORT...]] [--lora-interface INTERFACE]
                         [--probe-allow PATTERN] [--probe-credentials PATH] [--list-sensors]
 
 ";
@@ -37,10 +38,10 @@ usage: linxdot-exporter [-h] [-f LOG_FILE] [-o HOST] [-u USERNAME] [-p PASSWORD]
         "--version",
         "--password-file PATH",
         "--timeout SECONDS",
-        "--bind-address BIND_ADDRESS",
-        "--bind-port BIND_PORT",
+        "--bind-address ADDRESS",
+        "--bind-port PORT",
         "--bind-v6only {0,1}",
-        "--thread-count THREAD_COUNT",
+        "--thread-count N",
         "--no-temper",
         "--temper-offset PHY:NAME=DELTA",
         "--temper-humidity-offset PHY:NAME=DELTA",
@@ -57,6 +58,9 @@ usage: linxdot-exporter [-h] [-f LOG_FILE] [-o HOST] [-u USERNAME] [-p PASSWORD]
         "env EXPORTER_PORT; default: 8061",
         "env EXPORTER_NO_TEMPER",
         "env TEMPER_OFFSETS",
+        "--lora-port PORT[,PORT...]",
+        "env LORA_PORT; default: off",
+        "env LORA_INTERFACE; default: lo",
     ] {
         assert!(
             stdout.contains(needle),
@@ -115,6 +119,42 @@ fn a_busy_port_is_an_error() {
     assert_eq!(code, 1);
     assert!(
         stderr.contains(&format!("ERROR cannot listen on port {port}: ")),
+        "{stderr}"
+    );
+}
+
+/// A dashboard address with a bad port is a configuration error (status
+/// 2) that names the value, before anything starts.
+#[test]
+fn a_bad_dashboard_port_exits_2_naming_it() {
+    for host in [
+        "127.0.0.1:abc",
+        ":99999",
+        "127.0.0.1:0",
+        "::1",
+        "[::1]:18080",
+    ] {
+        let (code, stdout, stderr) = output(&["-o", host, "--no-temper"], &[]);
+        assert_eq!((code, stdout.as_str()), (2, ""), "{host}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("linxdot-exporter: error: --host: '{host}': ")),
+            "{stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+}
+
+/// An address this host does not have is a port problem too (status 1),
+/// and the message is the bind's, not a configuration error.
+#[test]
+fn an_address_the_host_lacks_is_a_bind_error() {
+    let (code, _, stderr) = output(
+        &["--bind-address", "192.0.2.1", "-t", "8061", "--no-temper"],
+        &[],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("ERROR cannot listen on port 8061: "),
         "{stderr}"
     );
 }

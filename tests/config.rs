@@ -1,7 +1,8 @@
 //! Every flag, variable and precedence rule of the command line, through the
 //! same `config::parse` that `main` calls.
 
-use linxdot_exporter::config::{parse, Action, Config, ConfigError, Quantity, SensorOffset};
+use linxdot_exporter::config::{parse, Action, Config, ConfigError};
+use linxdot_exporter::temper::{Quantity, SensorOffset};
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::time::Duration;
@@ -670,4 +671,125 @@ fn one_temper_interval_for_readings_and_rescans() {
     );
     let bad = error(&["--temper-interval", "0"], &[]);
     assert!(bad.contains("--temper-interval"), "{bad}");
+}
+
+/// Where a flag still reaches by hand (ARCHITECTURE.md names them): the
+/// OpenWrt UCI config and init script, and the Debian default file. Each
+/// flag is in each of them, or in the exemption table with the reason.
+#[test]
+fn every_flag_reaches_the_init_script_uci_and_debian_default() {
+    use linxdot_exporter::config::FLAGS;
+    let root = env!("CARGO_MANIFEST_DIR");
+    let read = |p: &str| std::fs::read_to_string(format!("{root}/{p}")).unwrap();
+    let init = read("openwrt/linxdot-exporter/files/linxdot-exporter.init");
+    let uci = read("openwrt/linxdot-exporter/files/linxdot-exporter.config");
+    let default = read("packaging/debian/linxdot-exporter.default");
+    let one_shot = "ends at once: not for a service";
+    // (flag, where it is not, why).
+    let exempt: &[(&str, &str, &str)] = &[
+        ("--help", "init uci", one_shot),
+        ("--version", "init uci", one_shot),
+        ("--list-sensors", "init uci", one_shot),
+        (
+            "--log-target",
+            "uci",
+            "the init script picks syslog, or log_file",
+        ),
+        (
+            "--log_file",
+            "default",
+            "the Debian unit logs to the journal",
+        ),
+        (
+            "--password",
+            "init",
+            "the init script hands passwords over in a root-only file",
+        ),
+        ("--bind-port", "init uci", "the same as --port"),
+        (
+            "--temper-rescan",
+            "uci",
+            "older name: the init script still reads it",
+        ),
+    ];
+    // UCI options whose name is not the flag's.
+    let uci_name: &[(&str, &str)] = &[("--port", "listen_port"), ("--no-temper", "temper")];
+    // The init script's code (not its comments), word by word.
+    let init_words: Vec<&str> = init
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .flat_map(|l| l.split(|c: char| c.is_whitespace() || c == '"' || c == '\''))
+        .collect();
+    let mut missing = Vec::new();
+    for flag in FLAGS {
+        let skip = |place: &str| {
+            exempt
+                .iter()
+                .any(|(f, places, _)| *f == flag.long && places.split(' ').any(|p| p == place))
+        };
+        if !skip("init")
+            && !flag
+                .spellings()
+                .any(|s| s.starts_with("--") && init_words.contains(&s))
+        {
+            missing.push(format!("{} is not in the init script", flag.long));
+        }
+        let key = uci_name
+            .iter()
+            .find(|(f, _)| *f == flag.long)
+            .map(|(_, k)| k.to_string())
+            .unwrap_or_else(|| flag.long.trim_start_matches('-').replace('-', "_"));
+        let in_uci = ["option", "list"]
+            .iter()
+            .any(|kind| uci.contains(&format!("{kind} {key} ")));
+        if !skip("uci") && !in_uci {
+            missing.push(format!("{} ('{key}') is not in the UCI config", flag.long));
+        }
+        if let Some(env) = flag.env {
+            if !skip("default") && !default.contains(&format!("{env}=")) {
+                missing.push(format!(
+                    "{} ({env}) is not in the Debian default file",
+                    flag.long
+                ));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "{missing:#?}");
+}
+
+/// `-o`/`--host`/`MINER_HOST` go through the parser of `/probe`'s targets:
+/// the port is 1-65535, an IPv6 address is written in brackets (and then
+/// refused for now: the dashboard client cannot connect to one).
+#[test]
+fn the_dashboard_address_is_checked_like_a_probe_target() {
+    for (given, want) in [
+        ("miner.lan:8080", "miner.lan:8080"),
+        ("10.0.0.2:1", "10.0.0.2:1"),
+        ("10.0.0.2:65535", "10.0.0.2:65535"),
+    ] {
+        assert_eq!(config(&["-o", given], &[]).host, want, "{given}");
+    }
+    for (given, want) in [
+        ("127.0.0.1:abc", "--host: '127.0.0.1:abc': 'abc' is not a port (1-65535)"),
+        (":99999", "--host: ':99999': '99999' is not a port (1-65535)"),
+        ("127.0.0.1:0", "--host: '127.0.0.1:0': '0' is not a port (1-65535)"),
+        (
+            "::1",
+            "--host: '::1': '::1' is an IPv6 address: write it in brackets, '[::1]' (with a port, '[::1]:PORT')",
+        ),
+        ("[::1", "--host: '[::1': an '[' without its ']'"),
+        // Parsed, but the dashboard client cannot dial an IPv6 literal.
+        (
+            "[::1]:18080",
+            "--host: '[::1]:18080': the dashboard client cannot connect to an IPv6 address literal; give a host name that resolves to it",
+        ),
+        (
+            "[::1]",
+            "--host: '[::1]': the dashboard client cannot connect to an IPv6 address literal; give a host name that resolves to it",
+        ),
+    ] {
+        assert_eq!(error(&["-o", given], &[]), want, "{given}");
+        // The variable is checked the same way (and named as the flag, as always).
+        assert_eq!(error(&[], &[("MINER_HOST", given)]), want, "{given}");
+    }
 }

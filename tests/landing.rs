@@ -3,9 +3,9 @@
 //! and the real TEMPer collector over the simulated USB bus.
 
 use linxdot_exporter::collector::Registry;
-use linxdot_exporter::config::TemperConfig;
 use linxdot_exporter::exporter::{App, BuildInfoCollector};
 use linxdot_exporter::http::{self, ServerConfig};
+use linxdot_exporter::temper::Config as TemperConfig;
 use linxdot_exporter::temper::{TemperCollector, Timing};
 use linxdot_sim::dashboard::{Dashboard, Fault};
 use linxdot_sim::exporter::Exporter;

@@ -1,11 +1,11 @@
 //! `/probe?target=`: one exporter polling many simulated dashboards over
 //! real TCP on loopback.
 
-use linxdot_exporter::config::Secret;
 use linxdot_exporter::http::{self, ServerConfig};
 use linxdot_exporter::probe::allow::AllowList;
 use linxdot_exporter::probe::credentials::Credentials;
-use linxdot_exporter::probe::{ProbeConfig, Prober};
+use linxdot_exporter::probe::{Config, Prober};
+use linxdot_exporter::secret::Secret;
 use linxdot_sim::dashboard::{Dashboard, Fault};
 use linxdot_sim::http::{http_request, http_request_bytes, HttpAnswer};
 use linxdot_sim::text::sample;
@@ -43,12 +43,12 @@ impl http::Handler for ProbeRoute {
     }
 }
 
-fn server_with(config: ProbeConfig) -> ProbeServer {
+fn server_with(config: Config) -> ProbeServer {
     server_with_threads(config, 40)
 }
 
-fn server_with_threads(config: ProbeConfig, threads: usize) -> ProbeServer {
-    let prober = Arc::new(Prober::new(config).expect("probe config"));
+fn server_with_threads(config: Config, threads: usize) -> ProbeServer {
+    let prober = Arc::new(Prober::new(config));
     let listener = http::bind(Some([127, 0, 0, 1].into()), 0, None).expect("bind");
     let handle = http::serve(
         listener,
@@ -67,7 +67,7 @@ fn server_with_threads(config: ProbeConfig, threads: usize) -> ProbeServer {
 }
 
 fn server(allow: &[&str]) -> ProbeServer {
-    let mut config = ProbeConfig::new(AllowList::parse(allow).expect("patterns"));
+    let mut config = Config::new(AllowList::parse(allow).expect("patterns"));
     config.default_credentials = Some(admin());
     config.refresh_interval = Duration::from_secs(1);
     server_with(config)
@@ -148,7 +148,7 @@ fn a_hanging_miner_costs_only_its_own_probe() {
     let hanging = Dashboard::start();
     hanging.set_fault(Fault::Hang);
     let healthy: Vec<Dashboard> = (0..5).map(|_| Dashboard::start()).collect();
-    let mut config = ProbeConfig::new(AllowList::parse(&["127.0.0.1"]).unwrap());
+    let mut config = Config::new(AllowList::parse(&["127.0.0.1"]).unwrap());
     config.default_credentials = Some(admin());
     config.timeout = Duration::from_secs(30);
     let server = Arc::new(server_with(config));
@@ -287,10 +287,10 @@ fn probe_is_off_without_patterns() {
 
 /// A miner that never answers, a healthy one, and a configuration that
 /// may probe both, with a 30 s `--timeout`.
-fn hanging_and_healthy() -> (Dashboard, Dashboard, ProbeConfig) {
+fn hanging_and_healthy() -> (Dashboard, Dashboard, Config) {
     let hanging = Dashboard::start();
     hanging.set_fault(Fault::Hang);
-    let mut config = ProbeConfig::new(AllowList::parse(&["127.0.0.1"]).unwrap());
+    let mut config = Config::new(AllowList::parse(&["127.0.0.1"]).unwrap());
     config.default_credentials = Some(admin());
     config.timeout = Duration::from_secs(30);
     (hanging, Dashboard::start(), config)
@@ -363,7 +363,7 @@ fn probes_beyond_the_limit_are_answered_503_at_once() {
 
 #[test]
 fn the_session_cache_keeps_at_most_its_cap() {
-    let mut config = ProbeConfig::new(AllowList::parse(&["127.0.0.0/8"]).unwrap());
+    let mut config = Config::new(AllowList::parse(&["127.0.0.0/8"]).unwrap());
     config.default_credentials = Some(admin());
     config.max_sessions = 4;
     let server = server_with(config);
@@ -396,8 +396,10 @@ fn targets_get_their_own_credentials_from_the_file() {
         format!("{} admin a.pw\n{} root b.pw plain\n", a.host(), b.host()),
     )
     .unwrap();
-    let mut config = ProbeConfig::new(AllowList::parse(&["127.0.0.1"]).unwrap());
-    config.credentials_file = Some(creds);
+    let mut config = Config::new(AllowList::parse(&["127.0.0.1"]).unwrap());
+    config
+        .read_credentials_file(creds)
+        .expect("credentials file");
     let server = server_with(config);
     for sim in [&a, &b] {
         let answer = server.probe(&sim.host());
@@ -417,6 +419,8 @@ fn targets_get_their_own_credentials_from_the_file() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// IPv6 literals pass the same gates, then are refused: the dashboard
+/// client (minreq 3.0.0) cannot connect to one (`miner::dialable`).
 #[test]
 fn ipv6_literals_pass_the_checks_but_are_not_dialled() {
     let server = server(&["::1", "127.0.0.1"]);
@@ -426,6 +430,10 @@ fn ipv6_literals_pass_the_checks_but_are_not_dialled() {
     // Not allowed: 403 comes first.
     assert_eq!(server.probe("[::2]:8080").status, 403);
     assert_eq!(server.prober.session_count(), 0);
+    // A bare IPv6 address is not HOST[:PORT]: the answer says how to write it.
+    let bare = server.probe("::1");
+    assert_eq!(bare.status, 400, "{}", bare.body);
+    assert!(bare.body.contains("'[::1]'"), "{}", bare.body);
 }
 
 #[test]

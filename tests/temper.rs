@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
-use linxdot_exporter::config::{Quantity, SensorOffset, TemperConfig};
 use linxdot_exporter::temper::{list_sensors_with, HidapiBackend, TemperCollector, Timing};
+use linxdot_exporter::temper::{Config as TemperConfig, Quantity, SensorOffset};
 use linxdot_sim::hid::{
     hex, version16, wait_for, Behaviour, SimBus, MICRODIA_7401, MICRODIA_7402, PCSENSOR_3553,
     PCSENSOR_413D, QINHENG_E025, READ_QUERY, VERSION_QUERY,

@@ -3,7 +3,7 @@
 //! collector runs over the simulated bus; it must never panic, never serve a
 //! reading it could not decode, and keep its counters monotonic.
 
-use linxdot_exporter::config::TemperConfig;
+use linxdot_exporter::temper::Config as TemperConfig;
 use linxdot_exporter::temper::{TemperCollector, Timing};
 use linxdot_sim::hid::{
     hex, reports, version16, wait_for, Behaviour, SimBus, MICRODIA_7401, QINHENG_E025,

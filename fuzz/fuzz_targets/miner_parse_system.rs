@@ -7,7 +7,7 @@
 use libfuzzer_sys::fuzz_target;
 use linxdot_exporter::miner::client::MAX_BODY_BYTES;
 use linxdot_exporter::miner::system::{
-    json_depth, parse_system, INFO_KEYS, MAX_DEPTH, NUMBER_KEYS,
+    json_depth, parse_system, INFO_FIELDS, MAX_DEPTH, NUMBER_FIELDS,
 };
 use tinyjson::JsonValue;
 
@@ -42,14 +42,14 @@ fn check(body: &[u8]) {
     }
     if let Ok(info) = result {
         // Every expected key gives a value or exactly one problem line.
-        let present = info.info.iter().filter(|v| v.is_some()).count()
-            + info.numbers.iter().filter(|v| v.is_some()).count();
+        let present = info.labels().iter().filter(|v| v.is_some()).count()
+            + info.numbers().iter().filter(|v| v.is_some()).count();
         assert_eq!(
             present + info.problems.len(),
-            INFO_KEYS.len() + NUMBER_KEYS.len(),
+            INFO_FIELDS.len() + NUMBER_FIELDS.len(),
             "{info:?}"
         );
-        for n in info.numbers.iter().flatten() {
+        for n in info.numbers().iter().flatten() {
             assert!(n.is_finite(), "non-finite number kept: {n}");
         }
         for p in &info.problems {

@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use linxdot_exporter::config::Quantity;
+use linxdot_exporter::temper::Quantity;
 use linxdot_exporter::temper::decode::{decode, version_string};
 use linxdot_exporter::temper::models::lookup;
 use linxdot_sim::hid::{

@@ -11,7 +11,7 @@
 //! twice at once.
 //!
 //! ```no_run
-//! use linxdot_exporter::config::TemperConfig;
+//! use linxdot_exporter::temper::Config as TemperConfig;
 //! use linxdot_exporter::temper::{TemperCollector, Timing};
 //! use linxdot_sim::hid::{version16, wait_for, Behaviour, SimBus, MICRODIA_7401};
 //!

@@ -10,6 +10,9 @@
 //!   loopback speaking the firmware's API (`POST /login_odd`,
 //!   `GET /info/system`), with fault modes ([`dashboard::Fault`]) and a
 //!   record of what it was asked ([`dashboard::SimState`]).
+//! - [`gwmp`]: a simulated packet forwarder and Helium gateway speaking
+//!   Semtech UDP (GWMP) over real UDP, with knobs; datagram builders, flood
+//!   and noise senders, and a raw-socket IPv4 fragment for the LoRa tests.
 //! - [`hid`]: a simulated USB bus of TEMPer devices behind the library's
 //!   `temper::Backend` and `temper::Transport` traits; devices answer with raw
 //!   report bytes and misbehave on demand.
@@ -45,6 +48,7 @@
 
 pub mod dashboard;
 pub mod exporter;
+pub mod gwmp;
 pub mod hid;
 pub mod http;
 pub mod procfs;

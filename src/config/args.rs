@@ -2,17 +2,9 @@
 //! flag of [`FLAGS`] was given, and where it came from. Nothing here knows
 //! what a flag means; [`super::parse`] does.
 
-use super::flags::{flag, Default, Flag, Kind, FLAGS};
-use super::{ConfigError, EnvLookup};
+use super::flags::{Flag, Kind, FLAGS};
+use super::{ConfigError, EnvLookup, Given};
 use std::ffi::OsString;
-
-/// One value and the name to blame when it is bad: the flag's `long`
-/// spelling, or its environment variable.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Given {
-    pub text: String,
-    pub from: &'static str,
-}
 
 /// What each flag was given, in the order of [`FLAGS`].
 pub struct Args {
@@ -63,7 +55,7 @@ impl Args {
         }
         for (i, f) in FLAGS.iter().enumerate() {
             if let (Some(other), Some(_)) = (f.excludes, &args.given[i]) {
-                if args.get(other).is_some() {
+                if position(other).is_some_and(|j| args.given[j].is_some()) {
                     return err(format!("give either {other} or {}, not both", f.long));
                 }
             }
@@ -97,7 +89,7 @@ impl Args {
             .collect();
         for (i, f) in FLAGS.iter().enumerate() {
             if let (Some(other), Some(_)) = (f.excludes, &from_env[i]) {
-                let j = index(other);
+                let Some(j) = position(other) else { continue };
                 if from_env[j].is_some() {
                     let (a, b) = (FLAGS[j].env.unwrap_or(other), f.env.unwrap_or(f.long));
                     return err(format!("set either {a} or {b}, not both"));
@@ -119,46 +111,23 @@ impl Args {
         })
     }
 
-    fn get(&self, long: &str) -> Option<&Vec<Given>> {
-        self.given[index(long)].as_ref()
-    }
-
-    /// Whether a switch is on (by its flag or its variable).
-    pub fn on(&self, long: &str) -> bool {
-        self.get(long).is_some()
-    }
-
-    /// The one value of a flag (or its variable), if any.
-    pub fn value(&self, long: &str) -> Option<Given> {
-        self.get(long).and_then(|v| v.first().cloned())
-    }
-
-    /// Like [`Args::value`], with the flag's documented default when unset
-    /// (asking for the default of a flag that has none is a bug of this
-    /// program, which every test of the `Config` step would show).
-    pub fn value_or_default(&self, long: &str) -> Given {
-        self.value(long)
-            .unwrap_or_else(|| match flag(long).default {
-                Default::Value(text) => given_flag(flag(long), text),
-                _ => panic!("flag {long} has no default value"),
-            })
-    }
-
-    /// Every value of a repeatable flag (or its variable's list).
-    pub fn values(&self, long: &str) -> Vec<Given> {
-        self.get(long).cloned().unwrap_or_default()
+    /// Each flag with what it was given (by its flag or its variable), in
+    /// the order of [`FLAGS`]; a switch that is on has one empty value.
+    pub fn given(&self) -> impl Iterator<Item = (&'static Flag, &[Given])> {
+        FLAGS
+            .iter()
+            .zip(&self.given)
+            .filter_map(|(f, v)| Some((f, v.as_deref()?)))
     }
 }
 
-/// The position of flag `long` in [`FLAGS`].
-fn index(long: &str) -> usize {
-    FLAGS
-        .iter()
-        .position(|f| f.long == long)
-        .unwrap_or_else(|| panic!("no flag {long} in FLAGS"))
+/// The position of the flag whose `long` is `long` in [`FLAGS`] (a test in
+/// `flags.rs` checks that each `excludes` names one).
+fn position(long: &str) -> Option<usize> {
+    FLAGS.iter().position(|f| f.long == long)
 }
 
-fn given_flag(f: &Flag, text: &str) -> Given {
+pub(crate) fn given_flag(f: &Flag, text: &str) -> Given {
     Given {
         text: text.to_string(),
         from: f.long,

@@ -1,10 +1,38 @@
 //! Every flag, defined once: its spellings, environment variable, value
-//! name, default and help. Parsing ([`super::args`]), environment defaults,
-//! `--help` ([`help`]) and the README's flag table ([`readme_table`]) are all
-//! derived from [`FLAGS`].
+//! name, default, help, and how it applies to the configuration (`apply`).
+//! Parsing ([`super::args`]), environment defaults, `--help` ([`help`], with
+//! its generated "(env X; default: Y)" suffixes) and the README's flag
+//! table ([`readme_table`]) are all derived from [`FLAGS`].
 //!
-//! Adding a flag: one entry here (in `--help` order), and one line in
-//! [`super::parse`] that turns its value into a field of the `Config`.
+//! Adding a flag: one entry here (in `--help` order) whose `apply` writes a
+//! field of the [`Draft`], and that field in the feature's `Config`. It
+//! then still reaches, by hand: the OpenWrt UCI config and init script
+//! (`openwrt/`), and the Debian default file (`packaging/`); a test in
+//! `tests/config.rs` fails until they name its variable (or the flag is in
+//! its exemption table, with the reason).
+
+use super::draft::{self, named, Draft, Exit};
+use super::{ConfigError, Given};
+use crate::lora;
+use crate::probe::allow::Pattern;
+use crate::secret::{self, Secret};
+use crate::temper::Quantity;
+use std::path::{Path, PathBuf};
+
+/// How a flag's value (or, for a switch, its being on) changes the [`Draft`].
+pub type Apply = fn(&mut Draft, Given) -> Result<(), ConfigError>;
+
+/// Adds a checked value to a list of the [`Draft`] (repeated flags).
+fn push<T>(list: &mut Vec<T>, value: Result<T, ConfigError>) -> Result<(), ConfigError> {
+    list.push(value?);
+    Ok(())
+}
+
+/// Puts a checked value into its field of the [`Draft`].
+fn set<T>(field: &mut T, value: Result<T, ConfigError>) -> Result<(), ConfigError> {
+    *field = value?;
+    Ok(())
+}
 
 /// What a flag takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,6 +57,9 @@ pub enum Default {
     Value(&'static str),
     /// A description of what happens without the flag.
     Note(&'static str),
+    /// Like `Note`, for the README; the help text says it in its own words
+    /// (no generated "(default: …)").
+    Prose(&'static str),
 }
 
 #[derive(Debug)]
@@ -39,8 +70,6 @@ pub struct Flag {
     /// Further accepted spellings (hyphens for underscores and back, `-V`).
     pub aliases: &'static [&'static str],
     pub kind: Kind,
-    /// The value name of the usage line where it differs from [`Kind`]'s.
-    pub usage_value: Option<&'static str>,
     pub env: Option<&'static str>,
     pub default: Default,
     /// Another flag (its `long`) that sets the same thing: giving both is an
@@ -49,8 +78,13 @@ pub struct Flag {
     /// A flag of the Python linxdot-exporter: the usage line lists these
     /// first, in this order, as its argparse did.
     pub upstream: bool,
-    /// `--help` text, wrapped by hand (lines after the first are indented).
+    /// `--help` text without its "(env X; default: Y)" suffix, which
+    /// [`Flag::help_text`] adds; wrapped by hand.
     pub help: &'static str,
+    /// Help text that follows the generated suffix (rare).
+    pub help_after: &'static str,
+    /// What the flag does to the configuration.
+    pub apply: Apply,
     /// The README table's one-line meaning.
     pub doc: &'static str,
 }
@@ -60,12 +94,13 @@ const FLAG: Flag = Flag {
     long: "",
     aliases: &[],
     kind: Kind::Switch,
-    usage_value: None,
     env: None,
     default: Default::None,
     excludes: None,
     upstream: false,
     help: "",
+    help_after: "",
+    apply: |_, _| Ok(()),
     doc: "",
 };
 
@@ -77,6 +112,7 @@ pub const FLAGS: &[Flag] = &[
         kind: Kind::Exit,
         upstream: true,
         help: "show this help message and exit",
+        apply: |d, _| set(&mut d.exit, Ok(Some(Exit::Help))),
         doc: "print this help and exit",
         ..FLAG
     },
@@ -88,21 +124,21 @@ pub const FLAGS: &[Flag] = &[
         env: Some("LOG_FILE"),
         default: Default::Note("stderr"),
         upstream: true,
-        help: "Path of log file (env LOG_FILE; default: stderr)",
+        help: "Path of log file",
+        apply: |d, v| set(&mut d.log_file, Ok(Some(PathBuf::from(v.text)))),
         doc: "append log lines to this file",
         ..FLAG
     },
     Flag {
         long: "--log-target",
         aliases: &["--log_target"],
-        kind: Kind::Value("TARGET"),
-        usage_value: Some("{stderr,syslog,journal}"),
+        kind: Kind::Value("{stderr,syslog,journal}"),
         default: Default::Value("stderr"),
         excludes: Some("--log_file"),
         help: "Where log lines go without a log file: stderr; syslog\n\
                (facility daemon, each line's level as its priority);\n\
-               journal (stderr with journald's <N> priority prefixes)\n\
-               (default: stderr)",
+               journal (stderr with journald's <N> priority prefixes)",
+        apply: |d, v| set(&mut d.log_target, draft::log_target(&v)),
         doc: "`syslog`: to syslog, a priority per level (OpenWrt's init script); `journal`: stderr with journald's `<N>` prefixes (the Debian unit)",
         ..FLAG
     },
@@ -113,8 +149,8 @@ pub const FLAGS: &[Flag] = &[
         env: Some("MINER_HOST"),
         default: Default::Value("127.0.0.1"),
         upstream: true,
-        help: "Miner hostname or IP address, optionally HOST:PORT\n\
-               (env MINER_HOST; default: 127.0.0.1)",
+        help: "Miner hostname or IP address, optionally HOST:PORT",
+        apply: |d, v| set(&mut d.host, draft::host(&v)),
         doc: "the miner dashboard, `HOST` or `HOST:PORT` (the exporter runs on the miner)",
         ..FLAG
     },
@@ -124,7 +160,8 @@ pub const FLAGS: &[Flag] = &[
         kind: Kind::Value("USERNAME"),
         env: Some("MINER_USERNAME"),
         upstream: true,
-        help: "Miner API username (env MINER_USERNAME)",
+        help: "Miner API username",
+        apply: |d, v| set(&mut d.username, Ok(Some(v.text))),
         doc: "dashboard user",
         ..FLAG
     },
@@ -134,7 +171,8 @@ pub const FLAGS: &[Flag] = &[
         kind: Kind::Value("PASSWORD"),
         env: Some("MINER_PASSWORD"),
         upstream: true,
-        help: "Miner API password (env MINER_PASSWORD)",
+        help: "Miner API password",
+        apply: |d, v| set(&mut d.password, Ok(Some(Secret::new(v.text)))),
         doc: "dashboard password (visible in `ps`: prefer the next one)",
         ..FLAG
     },
@@ -144,8 +182,15 @@ pub const FLAGS: &[Flag] = &[
         kind: Kind::Value("PATH"),
         env: Some("MINER_PASSWORD_FILE"),
         excludes: Some("--password"),
-        help: "Read the miner API password from the first line of PATH\n\
-               (env MINER_PASSWORD_FILE); keeps it out of `ps`",
+        help: "Read the miner API password from the first line of PATH",
+        help_after: "; keeps it out of `ps`",
+        apply: |d, v| {
+            let path = Path::new(&v.text);
+            d.password = Some(named(&v, secret::read_password_file(path))?);
+            d.warnings
+                .extend(secret::readable_by_others(path, "password file"));
+            Ok(())
+        },
         doc: "the first line of this file is the password",
         ..FLAG
     },
@@ -155,7 +200,8 @@ pub const FLAGS: &[Flag] = &[
         aliases: &["--plain-credentials"],
         env: Some("PLAIN_CREDENTIALS"),
         upstream: true,
-        help: "Use login credentials without MD5 hashing\n(env PLAIN_CREDENTIALS)",
+        help: "Use login credentials without MD5 hashing",
+        apply: |d, _| set(&mut d.plain_credentials, Ok(true)),
         doc: "send credentials as typed, not MD5-hex",
         ..FLAG
     },
@@ -164,7 +210,8 @@ pub const FLAGS: &[Flag] = &[
         long: "--debug",
         env: Some("EXPORTER_DEBUG"),
         upstream: true,
-        help: "Enable debug mode (env EXPORTER_DEBUG)",
+        help: "Enable debug mode",
+        apply: |d, _| set(&mut d.debug, Ok(true)),
         doc: "debug lines",
         ..FLAG
     },
@@ -176,8 +223,8 @@ pub const FLAGS: &[Flag] = &[
         env: Some("EXPORTER_REFRESH"),
         default: Default::Value("60"),
         upstream: true,
-        help: "Refresh rate of reading miner API (seconds)\n\
-               (env EXPORTER_REFRESH; default: 60)",
+        help: "Refresh rate of reading miner API (seconds)",
+        apply: |d, v| set(&mut d.refresh_interval, draft::interval(&v)),
         doc: "seconds between two polls of the dashboard",
         ..FLAG
     },
@@ -188,7 +235,8 @@ pub const FLAGS: &[Flag] = &[
         env: Some("EXPORTER_PORT"),
         default: Default::Value("8061"),
         upstream: true,
-        help: "TCP port number of exporter listens\n(env EXPORTER_PORT; default: 8061)",
+        help: "TCP port number the exporter listens on",
+        apply: |d, v| set(&mut d.port, draft::port(&v)),
         doc: "port to listen on",
         ..FLAG
     },
@@ -196,27 +244,28 @@ pub const FLAGS: &[Flag] = &[
         long: "--timeout",
         kind: Kind::Value("SECONDS"),
         default: Default::Value("5"),
-        help: "Timeout of each miner API request (default: 5)",
+        help: "Timeout of each miner API request, in seconds (1-3600)",
+        apply: |d, v| set(&mut d.timeout, draft::timeout(&v)),
         doc: "deadline of each dashboard request (1–3600 s)",
         ..FLAG
     },
     Flag {
         long: "--bind-address",
         aliases: &["--bind_address"],
-        kind: Kind::Value("BIND_ADDRESS"),
-        usage_value: Some("ADDRESS"),
+        kind: Kind::Value("ADDRESS"),
         default: Default::Note("::, or 0.0.0.0 without IPv6"),
-        help: "IPv6 or IPv4 address to listen on\n(default: ::, or 0.0.0.0 without IPv6)",
+        help: "IPv6 or IPv4 address to listen on",
+        apply: |d, v| set(&mut d.bind_address, draft::address(&v).map(Some)),
         doc: "IPv4 or IPv6 address to listen on",
         ..FLAG
     },
     Flag {
         long: "--bind-port",
         aliases: &["--bind_port"],
-        kind: Kind::Value("BIND_PORT"),
-        usage_value: Some("PORT"),
+        kind: Kind::Value("PORT"),
         excludes: Some("--port"),
         help: "Port to listen on (same as --port)",
+        apply: |d, v| set(&mut d.port, draft::port(&v)),
         doc: "same as `--port`",
         ..FLAG
     },
@@ -224,20 +273,24 @@ pub const FLAGS: &[Flag] = &[
         long: "--bind-v6only",
         aliases: &["--bind_v6only"],
         kind: Kind::Value("{0,1}"),
-        default: Default::Note("OS default"),
+        default: Default::Prose("OS default"),
         help: "If 1, prevent IPv6 sockets from accepting IPv4\n\
                connections; if 0, allow; if unspecified, use OS\n\
                default",
+        apply: |d, v| {
+            d.bind_v6only = Some(draft::zero_or_one(&v)?);
+            Ok(())
+        },
         doc: "whether an IPv6 socket refuses IPv4",
         ..FLAG
     },
     Flag {
         long: "--thread-count",
         aliases: &["--thread_count"],
-        kind: Kind::Value("THREAD_COUNT"),
-        usage_value: Some("N"),
+        kind: Kind::Value("N"),
         default: Default::Value("4"),
-        help: "Number of request-handling threads to spawn (default: 4)",
+        help: "Number of threads that answer /probe",
+        apply: |d, v| set(&mut d.thread_count, draft::thread_count(&v)),
         doc: "threads that answer `/probe` (1–64); scrapes are answered by the one HTTP loop thread",
         ..FLAG
     },
@@ -245,7 +298,8 @@ pub const FLAGS: &[Flag] = &[
         long: "--no-temper",
         aliases: &["--no_temper"],
         env: Some("EXPORTER_NO_TEMPER"),
-        help: "Do not read TEMPer USB sensors (env EXPORTER_NO_TEMPER)",
+        help: "Do not read TEMPer USB sensors",
+        apply: |d, _| set(&mut d.no_temper, Ok(true)),
         doc: "do not read USB sensors",
         ..FLAG
     },
@@ -255,8 +309,8 @@ pub const FLAGS: &[Flag] = &[
         kind: Kind::Repeated("PHY:NAME=DELTA"),
         env: Some("TEMPER_OFFSETS"),
         help: "Add DELTA degrees C to sensor NAME (internal, external,\n\
-               empty, or *) of the TEMPer device at PHY; repeatable\n\
-               (env TEMPER_OFFSETS, space-separated)",
+               empty, or *) of the TEMPer device at PHY; repeatable",
+        apply: |d, v| push(&mut d.offsets, draft::sensor_offset(&v, Quantity::Temperature)),
         doc: "temperature calibration, repeatable (the variable: space-separated)",
         ..FLAG
     },
@@ -265,6 +319,7 @@ pub const FLAGS: &[Flag] = &[
         aliases: &["--temper_humidity_offset"],
         kind: Kind::Repeated("PHY:NAME=DELTA"),
         help: "Add DELTA %RH to a humidity reading; repeatable",
+        apply: |d, v| push(&mut d.offsets, draft::sensor_offset(&v, Quantity::Humidity)),
         doc: "humidity calibration, repeatable",
         ..FLAG
     },
@@ -275,8 +330,8 @@ pub const FLAGS: &[Flag] = &[
         env: Some("TEMPER_INTERVAL"),
         default: Default::Value("5"),
         help: "How often to read each TEMPer device and to look for\n\
-               plugged or unplugged ones (env TEMPER_INTERVAL;\n\
-               default: 5)",
+               plugged or unplugged ones",
+        apply: |d, v| set(&mut d.temper_interval, draft::interval(&v)),
         doc: "how often to read the sensors and look for plugged/unplugged ones",
         ..FLAG
     },
@@ -287,7 +342,32 @@ pub const FLAGS: &[Flag] = &[
         excludes: Some("--temper-interval"),
         help: "Older name of --temper-interval (devices are looked for\n\
                at each reading)",
+        apply: |d, v| set(&mut d.temper_interval, draft::interval(&v)),
         doc: "older name of `--temper-interval`",
+        ..FLAG
+    },
+    Flag {
+        long: "--lora-port",
+        aliases: &["--lora_port"],
+        kind: Kind::Value("PORT[,PORT...]"),
+        env: Some("LORA_PORT"),
+        default: Default::Note("off"),
+        help: "Count the packet forwarder's Semtech UDP (GWMP)\n\
+               datagrams to and from these UDP ports, by passive\n\
+               capture; needs CAP_NET_RAW",
+        apply: |d, v| set(&mut d.lora_ports, named(&v, lora::parse_ports(&v.text))),
+        doc: "turns the LoRa radio collector on: capture GWMP to and from these UDP ports (1680 on a hotspot; needs `CAP_NET_RAW`, see docs/lora.md)",
+        ..FLAG
+    },
+    Flag {
+        long: "--lora-interface",
+        aliases: &["--lora_interface"],
+        kind: Kind::Value("INTERFACE"),
+        env: Some("LORA_INTERFACE"),
+        default: Default::Value("lo"),
+        help: "Network interface the GWMP datagrams travel on",
+        apply: |d, v| set(&mut d.lora_interface, named(&v, lora::check_interface(&v.text))),
+        doc: "where the forwarder's datagrams travel (`lo` when it and the gateway share the host)",
         ..FLAG
     },
     Flag {
@@ -298,8 +378,8 @@ pub const FLAGS: &[Flag] = &[
         default: Default::Note("none, /probe is off"),
         help: "Let /probe?target= poll the dashboards matching PATTERN:\n\
                an address, CIDR, host name or *.glob, optionally with\n\
-               :PORT; repeatable (env PROBE_ALLOW, space-separated;\n\
-               default: none, /probe is off)",
+               :PORT; repeatable",
+        apply: |d, v| push(&mut d.probe.allow.0, named(&v, Pattern::parse(&v.text))),
         doc: "targets `/probe?target=` may poll: address, CIDR, host name or `*.glob`, optionally `:PORT`; repeatable (the variable: space-separated)",
         ..FLAG
     },
@@ -311,8 +391,11 @@ pub const FLAGS: &[Flag] = &[
         default: Default::Note("-u and -p"),
         help: "File of PATTERN USERNAME PASSWORD_FILE [md5|plain] lines\n\
                (or JSON) giving /probe targets their own credentials;\n\
-               re-read on SIGHUP (env PROBE_CREDENTIALS;\n\
-               default: -u and -p)",
+               re-read on SIGHUP",
+        apply: |d, v| {
+            let read = d.probe.read_credentials_file(PathBuf::from(&v.text));
+            named(&v, read)
+        },
         doc: "per-target credentials for `/probe` (see [Many miners from one box](#many-miners-from-one-box)); re-read on SIGHUP",
         ..FLAG
     },
@@ -320,6 +403,7 @@ pub const FLAGS: &[Flag] = &[
         long: "--list-sensors",
         aliases: &["--list_sensors"],
         help: "Print each recognised TEMPer device with a fresh reading\nand exit",
+        apply: |d, _| set(&mut d.list_sensors, Ok(true)),
         doc: "print the recognised sensors with a reading, and exit",
         ..FLAG
     },
@@ -329,20 +413,11 @@ pub const FLAGS: &[Flag] = &[
         kind: Kind::Exit,
         upstream: true,
         help: "show program's version number and exit",
+        apply: |d, _| set(&mut d.exit, Ok(Some(Exit::Version))),
         doc: "print the version and exit",
         ..FLAG
     },
 ];
-
-/// The flag whose `long` is `long`. Only the code names flags, so a name
-/// that is not in the table is a bug of this program (every test of the
-/// `Config` step would show it).
-pub fn flag(long: &str) -> &'static Flag {
-    FLAGS
-        .iter()
-        .find(|f| f.long == long)
-        .unwrap_or_else(|| panic!("no flag {long} in FLAGS"))
-}
 
 impl Flag {
     /// Every accepted spelling: short, long, then the aliases.
@@ -360,6 +435,38 @@ impl Flag {
         }
     }
 
+    /// The help text with its generated "(env X; default: Y)" suffix: each
+    /// part goes on the last line if it fits within [`HELP_WIDTH`], else
+    /// starts a new one.
+    pub(crate) fn help_text(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(env) = self.env {
+            parts.push(match self.kind {
+                Kind::Repeated(_) => format!("env {env}, space-separated"),
+                _ => format!("env {env}"),
+            });
+        }
+        if let Default::Value(text) | Default::Note(text) = self.default {
+            parts.push(format!("default: {text}"));
+        }
+        let mut out = self.help.to_string();
+        let last = parts.len().saturating_sub(1);
+        for (i, part) in parts.iter().enumerate() {
+            let open = if i == 0 { "(" } else { "" };
+            let close = if i == last { ")" } else { ";" };
+            let piece = format!("{open}{part}{close}");
+            let line = out.rsplit('\n').next().unwrap_or("").trim_start();
+            if line.len() + 1 + piece.len() <= HELP_WIDTH {
+                out.push(' ');
+            } else {
+                out.push('\n');
+            }
+            out.push_str(&piece);
+        }
+        out.push_str(self.help_after);
+        out
+    }
+
     /// `-f LOG_FILE, --log_file LOG_FILE`, as the option list shows it.
     fn invocation(&self) -> String {
         let with_value = |name: &str| match self.value_name() {
@@ -375,7 +482,7 @@ impl Flag {
     /// `[-f LOG_FILE]`, as the usage line shows it.
     fn usage(&self) -> String {
         let name = self.short.unwrap_or(self.long);
-        match self.usage_value.or(self.value_name()) {
+        match self.value_name() {
             Some(v) => format!("[{name} {v}]"),
             None => format!("[{name}]"),
         }
@@ -394,6 +501,8 @@ Without a username and a password the miner is not polled; everything else is se
 const USAGE_WIDTH: usize = 100;
 /// Help texts start in this column (argparse's layout).
 const HELP_COLUMN: usize = 24;
+/// The longest line of a help text.
+const HELP_WIDTH: usize = 56;
 
 /// The `--help` text, laid out the way the upstream exporters' argparse did.
 pub fn help() -> String {
@@ -424,7 +533,8 @@ pub fn help() -> String {
     let pad = " ".repeat(HELP_COLUMN);
     for flag in FLAGS {
         let invocation = format!("  {}", flag.invocation());
-        let mut lines = flag.help.lines();
+        let text = flag.help_text();
+        let mut lines = text.lines();
         if invocation.len() + 2 <= HELP_COLUMN {
             out.push_str(&format!("{invocation:<HELP_COLUMN$}"));
             out.push_str(lines.next().unwrap_or(""));
@@ -445,7 +555,8 @@ pub fn help() -> String {
 }
 
 /// The README's flag table (markdown), between its two marker lines.
-pub fn readme_table() -> String {
+#[cfg(test)]
+pub(crate) fn readme_table() -> String {
     let mut out = String::from("| flag | variable | default | meaning |\n|---|---|---|---|\n");
     for flag in FLAGS {
         let mut names: Vec<String> = flag.short.iter().map(|s| format!("`{s}`")).collect();
@@ -458,7 +569,7 @@ pub fn readme_table() -> String {
             (Default::None, Kind::Switch) => "off".to_string(),
             (Default::None, _) => String::new(),
             (Default::Value(v), _) => format!("`{v}`"),
-            (Default::Note(n), _) => n.to_string(),
+            (Default::Note(n) | Default::Prose(n), _) => n.to_string(),
         };
         for cell in [names.join(", "), env, default, flag.doc.to_string()] {
             out.push_str("| ");
@@ -476,15 +587,33 @@ pub fn readme_table() -> String {
 mod tests {
     use super::*;
 
+    /// `UPDATE_HELP=1 cargo test --lib config` rewrites the pinned copy
+    /// (only for a deliberate change of wording).
     #[test]
     fn help_is_unchanged() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/config/testdata/help.txt");
+        if std::env::var_os("UPDATE_HELP").is_some() {
+            std::fs::write(path, help()).unwrap();
+        }
         assert_eq!(help(), include_str!("testdata/help.txt"));
     }
 
     #[test]
     fn help_names_each_variable_and_default() {
         for flag in FLAGS {
-            let text = flag.help.split_whitespace().collect::<Vec<_>>().join(" ");
+            // The suffix is generated, never written by hand.
+            assert!(
+                !flag.help.contains("(env ") && !flag.help.contains("default:"),
+                "{}: {}",
+                flag.long,
+                flag.help
+            );
+            let text = flag.help_text();
+            assert!(
+                text.lines().all(|l| l.trim_start().len() <= HELP_WIDTH),
+                "{text}"
+            );
+            let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
             if let Some(env) = flag.env {
                 assert!(
                     text.contains(&format!("(env {env}")),
@@ -495,7 +624,8 @@ mod tests {
             let ok = match flag.default {
                 Default::None => !text.contains("default:"),
                 Default::Value(v) => text.contains(&format!("default: {v})")),
-                Default::Note(note) => text.contains(note),
+                Default::Note(note) => text.contains(&format!("default: {note})")),
+                Default::Prose(note) => text.contains(note) && !text.contains("default:"),
             };
             assert!(ok, "{}: {text} vs {:?}", flag.long, flag.default);
         }

@@ -4,117 +4,27 @@
 //! spelling, meaning and defaults; a flag beats its variable. Errors name the
 //! culprit and never echo a password.
 //!
-//! Three steps: [`flags`] defines every flag once; `args` reads the command
-//! line and the environment into the text each flag was given; [`parse`]
-//! turns those texts into a [`Config`].
+//! Three steps: [`flags`] defines every flag once, with how it applies;
+//! `args` reads the command line and the environment into the text each
+//! flag was given; [`parse`] applies each flag (its default, then what it
+//! was given) to a `Draft`, which `finish`es into a [`Config`] made of the
+//! features' own config types. This module depends on the features; no
+//! feature depends on it.
 
 use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
 mod args;
+mod draft;
 pub mod flags;
 mod parse;
 
 pub use flags::{help, Flag, FLAGS};
 pub use parse::parse;
 
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-pub const MAX_THREAD_COUNT: usize = 64;
-
-/// A password: never printed, not even by `{:?}`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: String) -> Self {
-        Secret(value)
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
-
-/// Which reading a calibration offset applies to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Quantity {
-    Temperature,
-    Humidity,
-}
-
-/// `PHY:NAME=DELTA`: add DELTA to the reading of sensor NAME (`internal`,
-/// `external`, empty for single-sensor devices, `*` for all) of the device at
-/// PHY. PHY may itself contain colons: the name is after the last one.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SensorOffset {
-    pub phy: String,
-    pub name: String,
-    pub quantity: Quantity,
-    pub delta: f64,
-}
-
-impl SensorOffset {
-    pub fn parse(text: &str, quantity: Quantity) -> Result<Self, String> {
-        let bad = || {
-            format!(
-                "'{text}' is not PHY:NAME=DELTA (e.g. 'usb-3f980000.usb-1.4/input1:external=-1.5')"
-            )
-        };
-        let (target, delta_text) = text.rsplit_once('=').ok_or_else(bad)?;
-        let (phy, name) = target.rsplit_once(':').ok_or_else(bad)?;
-        let delta: f64 = delta_text.trim().parse().map_err(|_| bad())?;
-        if phy.is_empty() {
-            return Err(format!(
-                "'{text}' has no PHY before ':' (--list-sensors shows each sensor's phy)"
-            ));
-        }
-        // "inf" and "NaN" parse as floats, but no calibration adds them.
-        if !delta.is_finite() {
-            return Err(format!(
-                "'{text}': the offset '{}' is not a finite number",
-                delta_text.trim()
-            ));
-        }
-        Ok(SensorOffset {
-            phy: phy.to_string(),
-            name: name.to_string(),
-            quantity,
-            delta,
-        })
-    }
-
-    /// Whether this offset applies to sensor `name` of the device at `phy`.
-    pub fn matches(&self, phy: &str, name: &str, quantity: Quantity) -> bool {
-        self.quantity == quantity && self.phy == phy && (self.name == "*" || self.name == name)
-    }
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct TemperConfig {
-    pub enabled: bool,
-    /// `--temper-interval`: how often each device is read and the bus
-    /// scanned for plugged or unplugged devices (one clock for both).
-    pub rescan_interval: Duration,
-    pub offsets: Vec<SensorOffset>,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct MinerConfig {
-    /// `HOST` or `HOST:PORT`, as the dashboard is reached.
-    pub host: String,
-    pub username: String,
-    pub password: Secret,
-    pub plain_credentials: bool,
-    pub refresh_interval: Duration,
-    pub timeout: Duration,
-}
+pub use crate::build_info::VERSION;
+pub(crate) const MAX_THREAD_COUNT: usize = 64;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
@@ -123,7 +33,7 @@ pub struct Config {
     pub log_target: crate::log::Target,
     pub debug: bool,
     /// `None` when username or password is missing: the miner collector is off.
-    pub miner: Option<MinerConfig>,
+    pub miner: Option<crate::miner::Config>,
     /// The host the miner collector would use (also when it is off).
     pub host: String,
     /// Why the miner collector is off, for the start-up log line.
@@ -133,9 +43,11 @@ pub struct Config {
     pub port: u16,
     pub bind_v6only: Option<bool>,
     pub thread_count: usize,
-    pub temper: TemperConfig,
+    pub temper: crate::temper::Config,
     /// `/probe`: its allow-list, credentials and limits.
-    pub probe: crate::probe::ProbeConfig,
+    pub probe: crate::probe::Config,
+    /// The LoRa capture; `None` (no `--lora-port`) keeps it off.
+    pub lora: Option<crate::lora::Config>,
     /// Things to log once logging has started.
     pub warnings: Vec<String>,
 }
@@ -147,6 +59,14 @@ pub enum Action {
     ListSensors(Box<Config>),
     Help,
     Version,
+}
+
+/// One value and the name to blame when it is bad: the flag's `long`
+/// spelling, or its environment variable.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Given {
+    pub text: String,
+    pub from: &'static str,
 }
 
 /// A bad command line or environment: one line, exit status 2.

@@ -6,15 +6,16 @@
 //! read past [`MAX_BODY_BYTES`]. Failed logins back off exponentially, so a
 //! wrong password does not hammer the dashboard.
 
-use crate::config::{MinerConfig, Secret};
+use super::Config;
+use crate::secret::Secret;
 use std::io::Read;
 use std::time::{Duration, Instant};
 
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-pub const LOGIN_PATH: &str = "/login_odd";
-pub const SYSTEM_PATH: &str = "/info/system";
+pub(crate) const LOGIN_PATH: &str = "/login_odd";
+pub(crate) const SYSTEM_PATH: &str = "/info/system";
 /// The longest wait between two login attempts.
-pub const MAX_LOGIN_BACKOFF: Duration = Duration::from_secs(15 * 60);
+pub(crate) const MAX_LOGIN_BACKOFF: Duration = Duration::from_secs(15 * 60);
 
 /// Why a poll failed; [`PollError::reason`] is the `reason` label of
 /// `miner_poll_errors_total`.
@@ -137,7 +138,7 @@ pub struct DashboardClient {
 }
 
 impl DashboardClient {
-    pub fn new(config: &MinerConfig) -> Self {
+    pub fn new(config: &Config) -> Self {
         DashboardClient {
             base_url: format!("http://{}", config.host),
             username: config.username.clone(),
@@ -154,14 +155,14 @@ impl DashboardClient {
 
     /// Each later request gives up after `timeout` (whole seconds, at least
     /// one: minreq's unit).
-    pub fn set_timeout(&mut self, timeout: Duration) {
+    pub(crate) fn set_timeout(&mut self, timeout: Duration) {
         let secs = timeout.as_secs() + u64::from(timeout.subsec_nanos() > 0);
         self.timeout_secs = secs.max(1);
     }
 
     /// The dashboard's system document, logging in first when needed and
     /// once more when the session has expired (HTTP 401).
-    pub fn fetch_system(&mut self) -> Result<Vec<u8>, PollError> {
+    pub(crate) fn fetch_system(&mut self) -> Result<Vec<u8>, PollError> {
         if !self.logged_in {
             self.login()?;
         }
@@ -373,7 +374,7 @@ pub fn md5_hex(text: &str) -> String {
 }
 
 /// `application/x-www-form-urlencoded` value encoding.
-pub fn form_encode(text: &str) -> String {
+pub(crate) fn form_encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for b in text.bytes() {
         match b {
@@ -439,7 +440,7 @@ mod tests {
     }
 
     fn client_of(host: &str, refresh_interval: Duration) -> DashboardClient {
-        DashboardClient::new(&MinerConfig {
+        DashboardClient::new(&Config {
             host: host.to_string(),
             username: "admin".into(),
             password: Secret::new("admin".into()),

@@ -5,18 +5,19 @@
 
 use super::client::Reason;
 use super::poller::{self, MinerState};
-use super::system::{SystemInfo, INFO_KEYS};
-use crate::collector::{Collector, Section};
-use crate::config::MinerConfig;
+use super::system::{self, Label, NumberField, INFO_FIELDS};
+use super::Config;
+use crate::collector::{Collector, Rendered};
 use crate::exposition::{round_decimals, Exposition, MetricType};
 use crate::landing::{duration_text, reading_text, Mark, Page};
+use crate::sync::{lock, Stop};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// One upstream gauge, read from one number of the dashboard's JSON.
 pub struct Gauge {
     pub metric: &'static str,
-    /// The JSON key ([`super::system::NUMBER_KEYS`] is derived from these).
-    pub key: &'static str,
+    /// The number of the snapshot it shows.
+    pub field: NumberField,
     pub help: &'static str,
     /// Rounded to 3 decimals, as upstream did.
     pub rounded: bool,
@@ -26,10 +27,10 @@ pub struct Gauge {
 }
 
 /// The upstream gauges, in the order they are written.
-pub const UPSTREAM_GAUGES: [Gauge; 4] = [
+pub(crate) const UPSTREAM_GAUGES: [Gauge; 4] = [
     Gauge {
         metric: "miner_cpu_temp",
-        key: "cpu_temp",
+        field: system::CPU_TEMP,
         help: "CPU temperature",
         rounded: false,
         label: "CPU temperature",
@@ -37,7 +38,7 @@ pub const UPSTREAM_GAUGES: [Gauge; 4] = [
     },
     Gauge {
         metric: "miner_cpu_usage",
-        key: "cpu_usage",
+        field: system::CPU_USAGE,
         help: "CPU utilization",
         rounded: true,
         label: "CPU usage",
@@ -45,7 +46,7 @@ pub const UPSTREAM_GAUGES: [Gauge; 4] = [
     },
     Gauge {
         metric: "miner_mem_usage",
-        key: "memory_usage",
+        field: system::MEMORY_USAGE,
         help: "Memory utilization",
         rounded: true,
         label: "Memory used",
@@ -53,7 +54,7 @@ pub const UPSTREAM_GAUGES: [Gauge; 4] = [
     },
     Gauge {
         metric: "miner_sto_usage",
-        key: "storage_usage",
+        field: system::STORAGE_USAGE,
         help: "Storage utilization",
         rounded: true,
         label: "Storage used",
@@ -63,29 +64,34 @@ pub const UPSTREAM_GAUGES: [Gauge; 4] = [
 
 pub struct MinerCollector {
     state: Arc<Mutex<MinerState>>,
+    /// Ends the poller thread when the collector goes.
+    stop: Arc<Stop>,
     /// The families as the last poll left them.
-    section: Arc<Section>,
+    section: Arc<Rendered>,
 }
 
 impl MinerCollector {
     /// Starts the poller thread; the first poll begins at once.
-    pub fn start(config: MinerConfig) -> std::io::Result<MinerCollector> {
-        let section = Arc::new(Section::new(render_text(&MinerState::default())));
+    pub fn start(config: Config) -> std::io::Result<MinerCollector> {
+        let section = Arc::new(Rendered::new(render_text(&MinerState::default())));
         let published = Arc::clone(&section);
         let on_poll = Box::new(move |s: &MinerState| published.publish(render_text(s)));
+        let poller = poller::spawn(config, on_poll)?;
         Ok(MinerCollector {
-            state: poller::spawn(config, on_poll)?,
+            state: poller.state,
+            stop: poller.stop,
             section,
         })
     }
 
-    /// How many polls have finished, good or bad.
-    pub fn polls_completed(&self) -> u64 {
-        self.lock().polls
-    }
-
     fn lock(&self) -> MutexGuard<'_, MinerState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.state)
+    }
+}
+
+impl Drop for MinerCollector {
+    fn drop(&mut self) {
+        self.stop.stop();
     }
 }
 
@@ -96,26 +102,23 @@ impl Collector for MinerCollector {
 
     fn status(&self, page: &mut Page) {
         let s = self.lock();
-        let identity = |key: &str| {
-            let i = INFO_KEYS.iter().position(|k| *k == key)?;
-            s.snapshot
-                .as_ref()
-                .and_then(|snap: &SystemInfo| snap.info[i].clone())
-        };
-        if let Some(name) = identity("animal_name") {
-            page.set_name(&name);
+        let snapshot = s.snapshot.as_ref();
+        let identity = |get: Label| snapshot.and_then(get);
+        if let Some(name) = identity(|snap| snap.animal_name.as_deref()) {
+            page.set_name(name);
         }
         let section = page.section("Miner");
-        for (key, label) in [
-            ("animal_name", "Name"),
-            ("model_name", "Model"),
-            ("region", "Region"),
-            ("firmware", "Firmware"),
-        ] {
-            section.row(label, identity(key).as_deref().unwrap_or("–"));
+        let rows: [(&str, Label); 4] = [
+            ("Name", |snap| snap.animal_name.as_deref()),
+            ("Model", |snap| snap.model_name.as_deref()),
+            ("Region", |snap| snap.region.as_deref()),
+            ("Firmware", |snap| snap.firmware.as_deref()),
+        ];
+        for (label, get) in rows {
+            section.row(label, identity(get).unwrap_or("–"));
         }
-        for (i, gauge) in UPSTREAM_GAUGES.iter().enumerate() {
-            let value = s.snapshot.as_ref().and_then(|snap| snap.numbers[i]);
+        for gauge in &UPSTREAM_GAUGES {
+            let value = snapshot.and_then(gauge.field.get);
             section.row(gauge.label, &reading_text(value, gauge.unit));
         }
         let ago = |at: Option<std::time::Instant>| at.map(|at| duration_text(at.elapsed()));
@@ -140,7 +143,7 @@ impl Collector for MinerCollector {
     }
 }
 
-/// The miner families for a state, as the text a [`Section`] publishes.
+/// The miner families for a state, as the text a [`Rendered`] publishes.
 fn render_text(s: &MinerState) -> String {
     let mut text = Exposition::new();
     render(s, &mut text);
@@ -158,15 +161,14 @@ pub fn render(s: &MinerState, out: &mut Exposition) {
         MetricType::Gauge,
     );
     if let Some(snapshot) = snapshot {
-        let labels: Vec<(&str, &str)> = INFO_KEYS
+        let labels: Vec<(&str, &str)> = INFO_FIELDS
             .iter()
-            .zip(&snapshot.info)
-            .map(|(k, v)| (*k, v.as_deref().unwrap_or("")))
+            .map(|f| (f.key, (f.get)(snapshot).unwrap_or("")))
             .collect();
         info.sample(&labels, 1.0);
     }
-    for (i, gauge) in UPSTREAM_GAUGES.iter().enumerate() {
-        let value = snapshot.and_then(|s| s.numbers[i]);
+    for gauge in &UPSTREAM_GAUGES {
+        let value = snapshot.and_then(gauge.field.get);
         let value = if gauge.rounded {
             value.map(|v| round_decimals(v, 3))
         } else {

@@ -4,8 +4,10 @@
 
 pub mod client;
 pub mod collector;
+mod config;
 mod poller;
 pub mod system;
 
-pub use collector::{render, Gauge, MinerCollector, UPSTREAM_GAUGES};
-pub use poller::MinerState;
+pub use collector::{render, Gauge, MinerCollector};
+pub use config::{dialable, Config};
+pub use poller::{outcome, MinerState};

@@ -6,7 +6,10 @@
 
 use super::client::{DashboardClient, PollError, Reason};
 use super::system::{parse_system, SystemInfo};
-use crate::config::MinerConfig;
+use super::Config;
+use crate::health::{Health, Outcome, Voice};
+use crate::log::Level;
+use crate::sync::{lock, Stop};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -51,29 +54,51 @@ impl MinerState {
 
     /// Drops the last snapshot once it has been rendered (`/probe` keeps
     /// no dashboard data between probes: each records a poll, then renders).
-    pub fn forget_snapshot(&mut self) {
+    pub(crate) fn forget_snapshot(&mut self) {
         self.snapshot = None;
+    }
+}
+
+/// What one poll's result means for the poller's health (the miner poller
+/// and `/probe` judge alike).
+pub fn outcome(result: &Result<SystemInfo, PollError>) -> Outcome {
+    match result {
+        Ok(info) if info.problems.is_empty() => Outcome::Good,
+        Ok(info) => Outcome::Degraded(format!(
+            "dashboard answer incomplete: {}",
+            info.problems.join("; ")
+        )),
+        // Waiting out a login back-off is the failed login already logged.
+        Err(e @ PollError::LoginBackoff(_)) => Outcome::Waiting(e.to_string()),
+        Err(e) => Outcome::Failed(e.to_string()),
     }
 }
 
 /// What the poller calls with the state, under its lock, after each poll.
 pub(super) type OnPoll = Box<dyn Fn(&MinerState) + Send>;
 
-/// Starts the poller thread; the first poll begins at once.
-pub(super) fn spawn(
-    config: MinerConfig,
-    on_poll: OnPoll,
-) -> std::io::Result<Arc<Mutex<MinerState>>> {
-    let state = Arc::new(Mutex::new(MinerState::default()));
-    let shared = Arc::clone(&state);
+/// The poller's shared state and its stop.
+pub(super) struct Poller {
+    pub state: Arc<Mutex<MinerState>>,
+    pub stop: Arc<Stop>,
+}
+
+/// Starts the poller thread; the first poll begins at once. It ends within
+/// a poll once `stop` is stopped.
+pub(super) fn spawn(config: Config, on_poll: OnPoll) -> std::io::Result<Poller> {
+    let poller = Poller {
+        state: Arc::new(Mutex::new(MinerState::default())),
+        stop: Arc::new(Stop::default()),
+    };
+    let (state, stop) = (Arc::clone(&poller.state), Arc::clone(&poller.stop));
     thread::Builder::new()
         .name("miner-poller".into())
         .stack_size(256 * 1024)
-        .spawn(move || poll_forever(config, &shared, &on_poll))?;
-    Ok(state)
+        .spawn(move || poll_until_stopped(config, &state, &on_poll, &stop))?;
+    Ok(poller)
 }
 
-fn poll_forever(config: MinerConfig, state: &Mutex<MinerState>, on_poll: &OnPoll) {
+fn poll_until_stopped(config: Config, state: &Mutex<MinerState>, on_poll: &OnPoll, stop: &Stop) {
     crate::info!(
         "miner: polling http://{} every {}s as user '{}'{}",
         config.host,
@@ -86,43 +111,22 @@ fn poll_forever(config: MinerConfig, state: &Mutex<MinerState>, on_poll: &OnPoll
         }
     );
     let mut client = DashboardClient::new(&config);
-    let mut last_complaint: Option<String> = None;
-    let mut first_poll = true;
+    let mut health = Health::new(Voice {
+        who: "miner".into(),
+        first_good: Some("first poll good"),
+        failed: Level::Error,
+        recovered: "dashboard data complete again",
+    });
     let mut next = Instant::now();
-    loop {
+    while !stop.is_stopped() {
         let started = Instant::now();
         let result = client
             .fetch_system()
             .and_then(|body| parse_system(&body).map_err(PollError::Parse));
         let seconds = started.elapsed().as_secs_f64();
-        let complaint = match &result {
-            Ok(info) if info.problems.is_empty() => None,
-            Ok(info) => Some(format!(
-                "dashboard answer incomplete: {}",
-                info.problems.join("; ")
-            )),
-            Err(e) => Some(e.to_string()),
-        };
-        // One line when the trouble starts or changes, one when it ends.
-        // Waiting out a login backoff is the failed login already logged, not
-        // news (its text counts down, so it would be a new line every poll).
-        let backing_off = matches!(result, Err(PollError::LoginBackoff(_)));
-        if backing_off {
-            crate::debug!("miner: {}", complaint.as_deref().unwrap_or(""));
-        } else if first_poll || complaint != last_complaint {
-            match (&complaint, &result) {
-                (Some(c), Ok(_)) => crate::warn!("miner: {c}"),
-                (Some(c), Err(_)) => crate::error!("miner: {c}"),
-                (None, _) if last_complaint.is_some() => {
-                    crate::info!("miner: dashboard data complete again")
-                }
-                (None, _) => crate::info!("miner: first poll good"),
-            }
-            last_complaint = complaint;
-        }
-        first_poll = false;
+        health.observe(outcome(&result));
         {
-            let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
+            let mut s = lock(state);
             s.record(result, seconds);
             // Under the lock: whoever sees the poll counted sees its result.
             on_poll(&s);
@@ -133,7 +137,7 @@ fn poll_forever(config: MinerConfig, state: &Mutex<MinerState>, on_poll: &OnPoll
         while next <= now {
             next += config.refresh_interval;
         }
-        thread::sleep(next - now);
+        stop.sleep(next - now);
     }
 }
 
@@ -142,4 +146,50 @@ fn unix_now() -> f64 {
         .duration_since(UNIX_EPOCH)
         .unwrap_or(Duration::ZERO)
         .as_secs_f64()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::Secret;
+
+    fn pollers_running() -> usize {
+        std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+            .filter(|name| name.trim() == "miner-poller")
+            .count()
+    }
+
+    /// Stopped, the poller ends while it waits for its next tick (an hour
+    /// away here), not at it.
+    #[test]
+    fn the_poller_stops_when_asked() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = Config {
+            host: format!("127.0.0.1:{port}"),
+            username: "u".into(),
+            password: Secret::new("p".into()),
+            plain_credentials: false,
+            refresh_interval: Duration::from_secs(3600),
+            timeout: Duration::from_secs(1),
+        };
+        let before = pollers_running();
+        let poller = spawn(config, Box::new(|_| {})).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while lock(&poller.state).polls == 0 {
+            assert!(Instant::now() < deadline, "no first poll");
+            thread::sleep(Duration::from_millis(10));
+        }
+        assert!(pollers_running() > before);
+        poller.stop.stop();
+        while pollers_running() > before {
+            assert!(Instant::now() < deadline, "the poller did not stop");
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
 }

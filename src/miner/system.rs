@@ -11,36 +11,90 @@ use tinyjson::JsonValue;
 /// Deeper than any real dashboard answer, far shallower than the stack.
 pub const MAX_DEPTH: usize = 32;
 
-/// The label keys of `miner_exporter_info`, in the upstream order.
-pub const INFO_KEYS: [&str; 5] = ["animal_name", "firmware", "model_name", "region", "sn"];
-/// The numeric keys, in the order of [`SystemInfo::numbers`]: those of the
-/// upstream gauges.
-pub const NUMBER_KEYS: [&str; 4] = {
-    let mut keys = [""; 4];
-    let mut i = 0;
-    while i < keys.len() {
-        keys[i] = super::UPSTREAM_GAUGES[i].key;
-        i += 1;
-    }
-    keys
-};
+/// Reads one label out of a snapshot.
+pub type Label = fn(&SystemInfo) -> Option<&str>;
 
+/// One label of `miner_exporter_info`: its name (also its JSON key) and
+/// the field of [`SystemInfo`] that holds it.
+pub struct InfoField {
+    pub key: &'static str,
+    pub get: Label,
+    set: fn(&mut SystemInfo, String),
+}
+
+/// An [`InfoField`] named as its field.
+macro_rules! info_field {
+    ($name:ident) => {
+        InfoField {
+            key: stringify!($name),
+            get: |s| s.$name.as_deref(),
+            set: |s, v| s.$name = Some(v),
+        }
+    };
+}
+
+/// The labels of `miner_exporter_info`, in the upstream order.
+pub const INFO_FIELDS: [InfoField; 5] = [
+    info_field!(animal_name),
+    info_field!(firmware),
+    info_field!(model_name),
+    info_field!(region),
+    info_field!(sn),
+];
+
+/// One number of the dashboard's JSON: its key and the field that holds it.
+pub struct NumberField {
+    pub key: &'static str,
+    pub get: fn(&SystemInfo) -> Option<f64>,
+    set: fn(&mut SystemInfo, f64),
+}
+
+/// A [`NumberField`] named as its field.
+macro_rules! number_field {
+    ($name:ident) => {
+        NumberField {
+            key: stringify!($name),
+            get: |s| s.$name,
+            set: |s, v| s.$name = Some(v),
+        }
+    };
+}
+
+pub(crate) const CPU_TEMP: NumberField = number_field!(cpu_temp);
+pub(crate) const CPU_USAGE: NumberField = number_field!(cpu_usage);
+pub(crate) const MEMORY_USAGE: NumberField = number_field!(memory_usage);
+pub(crate) const STORAGE_USAGE: NumberField = number_field!(storage_usage);
+
+/// The numbers read, in the order their problems are listed (that of the
+/// upstream gauges).
+pub const NUMBER_FIELDS: [NumberField; 4] = [CPU_TEMP, CPU_USAGE, MEMORY_USAGE, STORAGE_USAGE];
+
+/// One answer of `/info/system`. Each field is `None` where the key was
+/// missing or of the wrong type.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SystemInfo {
-    /// The values of [`INFO_KEYS`]; `None` where missing or not a string.
-    pub info: [Option<String>; 5],
-    /// The values of [`NUMBER_KEYS`]; `None` where missing or not a number.
-    pub numbers: [Option<f64>; 4],
+    pub animal_name: Option<String>,
+    pub firmware: Option<String>,
+    pub model_name: Option<String>,
+    pub region: Option<String>,
+    pub sn: Option<String>,
+    pub cpu_temp: Option<f64>,
+    pub cpu_usage: Option<f64>,
+    pub memory_usage: Option<f64>,
+    pub storage_usage: Option<f64>,
     /// One line per key that was missing or of the wrong type.
     pub problems: Vec<String>,
 }
 
 impl SystemInfo {
-    pub fn number(&self, key: &str) -> Option<f64> {
-        NUMBER_KEYS
-            .iter()
-            .position(|k| *k == key)
-            .and_then(|i| self.numbers[i])
+    /// The labels, in the order of [`INFO_FIELDS`].
+    pub fn labels(&self) -> [Option<&str>; 5] {
+        INFO_FIELDS.each_ref().map(|f| (f.get)(self))
+    }
+
+    /// The numbers, in the order of [`NUMBER_FIELDS`].
+    pub fn numbers(&self) -> [Option<f64>; 4] {
+        NUMBER_FIELDS.each_ref().map(|f| (f.get)(self))
     }
 }
 
@@ -71,40 +125,53 @@ pub fn json_depth(text: &[u8]) -> usize {
     max
 }
 
-/// Parses the dashboard's system document. An error means the body is not a
-/// JSON object at all; missing or ill-typed keys are listed in `problems`.
-pub fn parse_system(body: &[u8]) -> Result<SystemInfo, String> {
+/// Parses a JSON text from outside (a dashboard answer, a GWMP datagram's
+/// body) with the limits every such text gets: at most
+/// [`MAX_BODY_BYTES`](super::client::MAX_BODY_BYTES) long, UTF-8, nested at
+/// most [`MAX_DEPTH`] deep (checked before tinyjson recurses).
+pub fn parse_json(body: &[u8]) -> Result<JsonValue, String> {
+    let limit = super::client::MAX_BODY_BYTES;
+    if body.len() > limit {
+        return Err(format!("JSON text longer than {limit} bytes"));
+    }
     let text = std::str::from_utf8(body).map_err(|_| "body is not UTF-8".to_string())?;
     let depth = json_depth(body);
     if depth > MAX_DEPTH {
         return Err(format!("JSON nested {depth} deep (limit {MAX_DEPTH})"));
     }
-    let value: JsonValue = text
-        .parse()
-        .map_err(|e: tinyjson::JsonParseError| format!("not JSON: {e}"))?;
+    text.parse()
+        .map_err(|e: tinyjson::JsonParseError| format!("not JSON: {e}"))
+}
+
+/// Parses the dashboard's system document. An error means the body is not a
+/// JSON object at all; missing or ill-typed keys are listed in `problems`.
+pub fn parse_system(body: &[u8]) -> Result<SystemInfo, String> {
+    let value = parse_json(body)?;
     let object: &HashMap<String, JsonValue> = value
         .get()
         .ok_or_else(|| "JSON is not an object".to_string())?;
 
     let mut info = SystemInfo::default();
-    for (slot, key) in info.info.iter_mut().zip(INFO_KEYS) {
+    for field in &INFO_FIELDS {
+        let key = field.key;
         match object.get(key) {
-            Some(JsonValue::String(s)) => *slot = Some(s.clone()),
-            Some(JsonValue::Number(n)) => *slot = Some(format_label_number(*n)),
+            Some(JsonValue::String(s)) => (field.set)(&mut info, s.clone()),
+            Some(JsonValue::Number(n)) => (field.set)(&mut info, format_label_number(*n)),
             Some(other) => info
                 .problems
                 .push(format!("'{key}' is {}, not a string", kind(other))),
             None => info.problems.push(format!("'{key}' is missing")),
         }
     }
-    for (slot, key) in info.numbers.iter_mut().zip(NUMBER_KEYS) {
+    for field in &NUMBER_FIELDS {
+        let key = field.key;
         match object.get(key) {
-            Some(JsonValue::Number(n)) if n.is_finite() => *slot = Some(*n),
+            Some(JsonValue::Number(n)) if n.is_finite() => (field.set)(&mut info, *n),
             Some(JsonValue::Number(_)) => info
                 .problems
                 .push(format!("'{key}' is a number out of range")),
             Some(JsonValue::String(s)) => match s.trim().parse::<f64>() {
-                Ok(n) if n.is_finite() => *slot = Some(n),
+                Ok(n) if n.is_finite() => (field.set)(&mut info, n),
                 _ => info
                     .problems
                     .push(format!("'{key}' is the string {s:?}, not a number")),
@@ -117,7 +184,7 @@ pub fn parse_system(body: &[u8]) -> Result<SystemInfo, String> {
     }
     // Not one usable value: whatever this object is, it is not the system
     // document, and an info sample with five empty labels would be invented.
-    if info.info.iter().all(Option::is_none) && info.numbers.iter().all(Option::is_none) {
+    if info.labels().iter().all(Option::is_none) && info.numbers().iter().all(Option::is_none) {
         return Err(format!(
             "no expected key has a usable value: {}",
             info.problems.join("; ")
@@ -174,7 +241,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            info.numbers,
+            info.numbers(),
             [Some(41.5), Some(7.1694), Some(17.5), Some(39.8)]
         );
         assert!(info.problems.is_empty(), "{:?}", info.problems);
@@ -187,8 +254,9 @@ mod tests {
                "cpu_temp":"hot","cpu_usage":true,"memory_usage":"NaN"}"#,
         )
         .unwrap();
-        assert_eq!(info.info[2].as_deref(), Some("5"));
-        assert_eq!(info.numbers, [None, None, None, None]);
+        assert_eq!(info.labels()[2], Some("5"));
+        assert_eq!(info.model_name.as_deref(), Some("5"));
+        assert_eq!(info.numbers(), [None, None, None, None]);
         assert_eq!(
             info.problems,
             [
@@ -220,7 +288,7 @@ mod tests {
     #[test]
     fn numbers_out_of_range_are_problems_not_infinities() {
         let info = parse_system(br#"{"sn":"x","cpu_temp":1e999,"cpu_usage":-1e400}"#).unwrap();
-        assert_eq!(info.numbers, [None, None, None, None]);
+        assert_eq!(info.numbers(), [None, None, None, None]);
         assert!(info
             .problems
             .contains(&"'cpu_temp' is a number out of range".to_string()));

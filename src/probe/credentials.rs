@@ -28,14 +28,14 @@
 
 use super::allow::Pattern;
 use super::target::Target;
-use crate::config::Secret;
+use crate::secret::{read_password_file, readable_by_others, Secret};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tinyjson::JsonValue;
 
 /// The largest credentials file read.
-pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+pub(crate) const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
 /// One set of dashboard credentials.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,7 +54,7 @@ pub struct CredentialsFile {
 }
 
 /// Reads and parses the file at `path` (and the password files it names).
-pub fn load_file(path: &Path) -> Result<CredentialsFile, String> {
+pub(crate) fn load_file(path: &Path) -> Result<CredentialsFile, String> {
     let shown = path.display();
     let meta = std::fs::metadata(path).map_err(|e| format!("cannot read '{shown}': {e}"))?;
     if meta.len() > MAX_FILE_BYTES {
@@ -74,7 +74,7 @@ pub fn load_file(path: &Path) -> Result<CredentialsFile, String> {
     }
     for row in rows {
         let pw_path = base.join(&row.password_file);
-        let password = read_password(&pw_path)
+        let password = read_password_file(&pw_path)
             .map_err(|e| format!("'{shown}' entry '{}': {e}", row.pattern))?;
         if let Some(w) = readable_by_others(&pw_path, "password file") {
             if !file.warnings.contains(&w) {
@@ -189,33 +189,6 @@ fn parse_json(text: &str) -> Result<Vec<Row>, String> {
     Ok(rows)
 }
 
-/// The first line of a password file; it must not be empty.
-pub fn read_password(path: &Path) -> Result<Secret, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read password file '{}': {e}", path.display()))?;
-    let first = text.lines().next().unwrap_or("").trim_end_matches('\r');
-    if first.is_empty() {
-        return Err(format!(
-            "password file '{}' has an empty first line",
-            path.display()
-        ));
-    }
-    Ok(Secret::new(first.to_string()))
-}
-
-/// A warning when `path` can be read by group or others.
-pub fn readable_by_others(path: &Path, what: &str) -> Option<String> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(path).ok()?.permissions().mode();
-    (mode & 0o044 != 0).then(|| {
-        format!(
-            "{what} '{}' can be read by other users (mode {:03o}): chmod 600 it",
-            path.display(),
-            mode & 0o777
-        )
-    })
-}
-
 static RELOAD_REQUESTED: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_sighup(_: libc::c_int) {
@@ -226,19 +199,8 @@ extern "C" fn on_sighup(_: libc::c_int) {
 /// Makes SIGHUP ask for the credentials file to be read again (instead of
 /// ending the process, its default). Nothing wakes up for it: the next
 /// probe sees the request.
-pub fn install_sighup_handler() -> std::io::Result<()> {
-    // SAFETY: the handler only stores to an atomic; the sigaction struct is
-    // zeroed and then filled in before use.
-    unsafe {
-        let mut action: libc::sigaction = std::mem::zeroed();
-        action.sa_sigaction = on_sighup as extern "C" fn(libc::c_int) as libc::sighandler_t;
-        action.sa_flags = libc::SA_RESTART;
-        libc::sigemptyset(&mut action.sa_mask);
-        if libc::sigaction(libc::SIGHUP, &action, std::ptr::null_mut()) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    Ok(())
+pub(crate) fn install_sighup_handler() -> std::io::Result<()> {
+    crate::sys::install_handler(libc::SIGHUP, on_sighup, true)
 }
 
 /// The default credentials and the credentials file in force.
@@ -249,20 +211,21 @@ pub struct CredentialStore {
 }
 
 impl CredentialStore {
-    /// Reads the file (if any) once; an error here is a start-up error.
+    /// The defaults and the file as read at start (by
+    /// [`super::Config::read_credentials_file`]); nothing is read here.
     pub fn new(
         default: Option<Credentials>,
-        path: Option<PathBuf>,
-    ) -> Result<CredentialStore, String> {
-        let file = match &path {
-            Some(p) => load_file(p)?,
-            None => CredentialsFile::default(),
+        file: Option<(PathBuf, CredentialsFile)>,
+    ) -> CredentialStore {
+        let (path, file) = match file {
+            Some((path, file)) => (Some(path), file),
+            None => (None, CredentialsFile::default()),
         };
-        Ok(CredentialStore {
+        CredentialStore {
             default: default.map(Arc::new),
             path,
             file: Mutex::new(Arc::new(file)),
-        })
+        }
     }
 
     /// No default credentials and no file.
@@ -279,7 +242,7 @@ impl CredentialStore {
         self.current().warnings.clone()
     }
 
-    pub fn has_file(&self) -> bool {
+    pub(crate) fn has_file(&self) -> bool {
         self.path.is_some()
     }
 
@@ -288,14 +251,14 @@ impl CredentialStore {
     }
 
     /// Reads the file again if SIGHUP asked for it since the last call.
-    pub fn reload_if_requested(&self) {
+    pub(crate) fn reload_if_requested(&self) {
         if RELOAD_REQUESTED.swap(false, Ordering::SeqCst) {
             self.reload();
         }
     }
 
     /// Reads the file again; a bad file keeps the one in force.
-    pub fn reload(&self) {
+    pub(crate) fn reload(&self) {
         let Some(path) = &self.path else {
             return;
         };
@@ -317,7 +280,7 @@ impl CredentialStore {
 
     /// The credentials for `target`: the first matching file entry, else
     /// the defaults.
-    pub fn for_target(&self, target: &Target) -> Option<Arc<Credentials>> {
+    pub(crate) fn for_target(&self, target: &Target) -> Option<Arc<Credentials>> {
         let file = self.current();
         file.entries
             .iter()
@@ -332,6 +295,10 @@ mod tests {
     use super::super::target::parse_target;
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    fn read(path: &Path) -> (PathBuf, CredentialsFile) {
+        (path.to_path_buf(), load_file(path).unwrap())
+    }
 
     fn dir(name: &str) -> PathBuf {
         let d =
@@ -377,7 +344,7 @@ mod tests {
             plain: false,
         };
         for path in [&lines, &json] {
-            let store = CredentialStore::new(Some(default.clone()), Some(path.clone())).unwrap();
+            let store = CredentialStore::new(Some(default.clone()), Some(read(path)));
             let s = |u: &str, p: &str, plain| Some((u.to_string(), p.to_string(), plain));
             assert_eq!(user_for(&store, "10.0.1.5"), s("admin", "secret-a", false));
             assert_eq!(user_for(&store, "x.b.lan:81"), s("root", "secret-b", true));
@@ -388,7 +355,7 @@ mod tests {
             assert!(warnings[0].contains("b.pw") && warnings[0].contains("644"));
             assert!(!warnings[0].contains("secret"));
         }
-        let store = CredentialStore::new(None, Some(lines)).unwrap();
+        let store = CredentialStore::new(None, Some(read(&lines)));
         assert_eq!(user_for(&store, "192.0.2.1"), None);
         let _ = std::fs::remove_dir_all(d);
     }
@@ -436,7 +403,7 @@ mod tests {
         write(&d.join("a.pw"), "one\n", 0o600);
         let path = d.join("creds");
         write(&path, "10.0.0.1 admin a.pw\n", 0o600);
-        let store = CredentialStore::new(None, Some(path.clone())).unwrap();
+        let store = CredentialStore::new(None, Some(read(&path)));
         write(&path, "10.0.0.1 admin\n", 0o600);
         store.reload();
         assert_eq!(user_for(&store, "10.0.0.1").unwrap().0, "admin");

@@ -7,15 +7,15 @@
 //! 1. the `target` parameter is exactly `HOST[:PORT]` ([`target`]), else 400;
 //! 2. it matches a `--probe-allow` pattern ([`allow`]), else 403;
 //! 3. there are credentials for it ([`credentials`]), else 403;
-//! 4. fewer than [`ProbeConfig::max_in_flight`] probes are running, else 503
+//! 4. fewer than [`Config::max_in_flight`] probes are running, else 503
 //!    at once (not queued: Prometheus retries at the next scrape, and a
 //!    queue would only turn the overload into timeouts).
 //!
-//! Each target has its own session (a [`DashboardClient`]: login, cookies,
+//! Each target has its own session ([`sessions`]: a dashboard client with login, cookies,
 //! re-login on 401, login back-off), its own lock and its own `miner_*`
 //! counters. Sessions live in a cache of at most
-//! [`ProbeConfig::max_sessions`] targets; one unused for
-//! [`ProbeConfig::session_idle`] is dropped, and when the cache is full the
+//! [`Config::max_sessions`] targets; one unused for
+//! [`Config::session_idle`] is dropped, and when the cache is full the
 //! least recently used goes, so memory is bounded however many distinct
 //! targets are asked for. Nothing runs between probes: idle sessions are
 //! swept when a probe comes.
@@ -29,148 +29,72 @@
 //! deadline the answer is `probe_success 0` with a `timeout` poll error;
 //! the poll finishes in the background (its in-flight slot held until
 //! then) so that a late login is not wasted.
+//!
+//! By role: [`config`] the settings, [`target`] the parameter, [`allow`]
+//! the patterns, [`credentials`] the credentials file, `slots` the
+//! in-flight cap, `sessions` the session cache, `poll` the deadline and the
+//! poll thread, and this file the handler.
 
 pub mod allow;
+mod config;
 pub mod credentials;
+mod poll;
+mod sessions;
+mod slots;
 pub mod target;
 
-use crate::config::MinerConfig;
 use crate::exposition::{Exposition, MetricType, CONTENT_TYPE};
 use crate::http::{Request, Response};
-use crate::miner::client::{DashboardClient, PollError};
-use crate::miner::system::parse_system;
-use crate::miner::{self, MinerState};
+use crate::miner::{self, client::PollError};
+use crate::sync::lock;
 use allow::AllowList;
 use credentials::{CredentialStore, Credentials};
-use std::collections::HashMap;
-use std::net::IpAddr;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex, MutexGuard};
+use poll::poll_within;
+use sessions::Sessions;
+use slots::Slots;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use target::{Host, Target};
+use target::Target;
 
-/// Taken off Prometheus's scrape timeout, so that the answer arrives in time.
-pub const MARGIN: Duration = Duration::from_millis(500);
-/// The shortest deadline a probe gets.
-pub const MIN_BUDGET: Duration = Duration::from_millis(50);
-pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
-pub const DEFAULT_MAX_SESSIONS: usize = 256;
-pub const DEFAULT_SESSION_IDLE: Duration = Duration::from_secs(10 * 60);
+pub use poll::budget;
 
-/// Everything `/probe` needs from the command line.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ProbeConfig {
-    pub allow: AllowList,
-    /// `--probe-credentials`.
-    pub credentials_file: Option<PathBuf>,
-    /// `-u` and `-p`/`--password-file`, if both were given.
-    pub default_credentials: Option<Credentials>,
-    /// `--timeout`: the longest a probe takes, and each dashboard request.
-    pub timeout: Duration,
-    /// The base of the login back-off (`--refresh_interval`).
-    pub refresh_interval: Duration,
-    pub max_in_flight: usize,
-    pub max_sessions: usize,
-    pub session_idle: Duration,
-}
-
-impl ProbeConfig {
-    pub fn new(allow: AllowList) -> ProbeConfig {
-        ProbeConfig {
-            allow,
-            credentials_file: None,
-            default_credentials: None,
-            timeout: Duration::from_secs(5),
-            refresh_interval: Duration::from_secs(60),
-            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
-            max_sessions: DEFAULT_MAX_SESSIONS,
-            session_idle: DEFAULT_SESSION_IDLE,
-        }
-    }
-}
-
-/// One target's session: the client (its lock is the target's lock) and
-/// the state its `miner_*` families are rendered from.
-struct Session {
-    credentials: Arc<Credentials>,
-    client: Mutex<DashboardClient>,
-    state: Mutex<TargetState>,
-}
-
-#[derive(Default)]
-struct TargetState {
-    miner: MinerState,
-    /// The last trouble logged, so that a lasting one is logged once.
-    complaint: Option<String>,
-}
-
-struct Entry {
-    session: Arc<Session>,
-    last_used: Instant,
-}
-
-/// A probe slot, given back when the poll thread ends.
-struct Slot(Arc<AtomicUsize>);
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
+pub use config::Config;
 
 /// The `/probe` route.
 pub struct Prober {
-    config: ProbeConfig,
+    config: Config,
     credentials: CredentialStore,
-    sessions: Mutex<HashMap<String, Entry>>,
-    in_flight: Arc<AtomicUsize>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// How long a probe may take: the announced scrape timeout minus
-/// [`MARGIN`] (or half of it, if that is more), at most `cap`.
-pub fn budget(scrape_timeout: Option<&str>, cap: Duration) -> Duration {
-    let announced = scrape_timeout
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|v| v.is_finite() && *v > 0.0)
-        .map(|v| {
-            let v = v.min(86_400.0);
-            Duration::from_secs_f64((v - MARGIN.as_secs_f64()).max(v / 2.0))
-        });
-    announced.map_or(cap, |a| a.min(cap)).max(MIN_BUDGET)
+    sessions: Sessions,
+    slots: Slots,
 }
 
 impl Prober {
-    /// Reads the credentials file; an error is a start-up error.
-    pub fn new(config: ProbeConfig) -> Result<Prober, String> {
+    pub fn new(config: Config) -> Prober {
         let credentials = CredentialStore::new(
             config.default_credentials.clone(),
             config.credentials_file.clone(),
-        )?;
-        Ok(Prober {
+        );
+        let max_in_flight = config.max_in_flight;
+        Prober {
             config,
             credentials,
-            sessions: Mutex::new(HashMap::new()),
-            in_flight: Arc::new(AtomicUsize::new(0)),
-        })
+            sessions: Sessions::default(),
+            slots: Slots::new(max_in_flight),
+        }
     }
 
     /// `/probe` off: every request is answered 404 with how to turn it on.
     pub fn off() -> Prober {
         Prober {
-            config: ProbeConfig::new(AllowList::default()),
+            config: Config::new(AllowList::default()),
             credentials: CredentialStore::empty(),
-            sessions: Mutex::new(HashMap::new()),
-            in_flight: Arc::new(AtomicUsize::new(0)),
+            sessions: Sessions::default(),
+            slots: Slots::new(0),
         }
     }
 
     /// Logs what is on, and makes SIGHUP re-read the credentials file.
-    pub fn announce(&self) {
+    pub(crate) fn announce(&self) {
         if self.config.allow.is_empty() {
             crate::info!("probe: /probe is off (no --probe-allow pattern)");
             return;
@@ -192,18 +116,18 @@ impl Prober {
         }
     }
 
-    pub fn is_enabled(&self) -> bool {
+    pub(crate) fn is_enabled(&self) -> bool {
         !self.config.allow.is_empty()
     }
 
     /// How many probes hold a slot (their poll thread still runs).
     pub fn in_flight(&self) -> usize {
-        self.in_flight.load(Ordering::SeqCst)
+        self.slots.taken()
     }
 
     /// How many sessions are cached.
     pub fn session_count(&self) -> usize {
-        lock(&self.sessions).len()
+        self.sessions.len()
     }
 
     /// Answers `GET /probe`.
@@ -243,14 +167,8 @@ impl Prober {
                 ),
             );
         };
-        if matches!(target.host, Host::Ip(IpAddr::V6(_))) {
-            return Response::text(
-                501,
-                &format!(
-                    "target {target}: the dashboard client cannot connect to an IPv6 \
-                     address literal; give a host name that resolves to it"
-                ),
-            );
+        if let Err(e) = miner::dialable(&target) {
+            return Response::text(501, &format!("target {target}: {e}"));
         }
         let deadline_budget = budget(
             request.header("x-prometheus-scrape-timeout-seconds"),
@@ -268,67 +186,6 @@ impl Prober {
         }
     }
 
-    /// Takes a slot, or `None` when all are taken.
-    fn take_slot(&self) -> Option<Slot> {
-        let max = self.config.max_in_flight;
-        self.in_flight
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                (n < max).then_some(n + 1)
-            })
-            .ok()
-            .map(|_| Slot(Arc::clone(&self.in_flight)))
-    }
-
-    /// The cached session of `target`, or a new one; sweeps idle sessions
-    /// and keeps the cache within its cap.
-    fn session(&self, target: &Target, credentials: Arc<Credentials>) -> Arc<Session> {
-        let key = target.key();
-        let now = Instant::now();
-        let mut cache = lock(&self.sessions);
-        let idle = self.config.session_idle;
-        cache.retain(|_, e| now.duration_since(e.last_used) < idle);
-        if let Some(entry) = cache.get_mut(&key) {
-            // A reloaded credentials file may have changed them: new session.
-            if *entry.session.credentials == *credentials {
-                entry.last_used = now;
-                return Arc::clone(&entry.session);
-            }
-            cache.remove(&key);
-        }
-        while cache.len() >= self.config.max_sessions.max(1) {
-            let Some(oldest) = cache
-                .iter()
-                .min_by_key(|(_, e)| e.last_used)
-                .map(|(k, _)| k.clone())
-            else {
-                break;
-            };
-            cache.remove(&oldest);
-        }
-        let mut client = DashboardClient::new(&MinerConfig {
-            host: target.authority(),
-            username: credentials.username.clone(),
-            password: credentials.password.clone(),
-            plain_credentials: credentials.plain,
-            refresh_interval: self.config.refresh_interval,
-            timeout: self.config.timeout,
-        });
-        client.set_timeout(self.config.timeout);
-        let session = Arc::new(Session {
-            credentials,
-            client: Mutex::new(client),
-            state: Mutex::new(TargetState::default()),
-        });
-        cache.insert(
-            key,
-            Entry {
-                session: Arc::clone(&session),
-                last_used: now,
-            },
-        );
-        session
-    }
-
     /// Polls `target` within `budget` from `received` (when the request
     /// was in, so that a wait for a handler thread counts); `None` when no
     /// slot is free.
@@ -339,9 +196,9 @@ impl Prober {
         received: Instant,
         budget: Duration,
     ) -> Option<String> {
-        let slot = self.take_slot()?;
+        let slot = self.slots.take()?;
         let deadline = received + budget;
-        let session = self.session(target, credentials);
+        let session = self.sessions.get(&self.config, target, credentials);
         let result = if Instant::now() >= deadline {
             // It waited for a handler thread until Prometheus gave up on
             // it: nothing is sent to the miner.
@@ -352,7 +209,7 @@ impl Prober {
         };
         let seconds = received.elapsed().as_secs_f64();
         let mut state = lock(&session.state);
-        log_change(target, &mut state.complaint, &result);
+        state.health.observe(miner::outcome(&result));
         let success = result.is_ok();
         state.miner.record(result, seconds);
         let mut out = Exposition::new();
@@ -373,90 +230,5 @@ impl Prober {
             Some(if success { 1.0 } else { 0.0 }),
         );
         Some(out.into_string())
-    }
-}
-
-/// Polls the session's miner on a thread of its own, waiting for it until
-/// `deadline`; the thread holds `slot` until the poll ends.
-fn poll_within(
-    session: &Arc<Session>,
-    slot: Slot,
-    deadline: Instant,
-) -> Result<miner::system::SystemInfo, PollError> {
-    let (tx, rx) = mpsc::channel();
-    let worker_session = Arc::clone(session);
-    let spawned = std::thread::Builder::new()
-        .name("probe".into())
-        .stack_size(256 * 1024)
-        .spawn(move || {
-            let _slot = slot;
-            let mut client = lock(&worker_session.client);
-            // Waited out a previous probe of the same target.
-            if Instant::now() >= deadline {
-                return;
-            }
-            let result = client
-                .fetch_system()
-                .and_then(|body| parse_system(&body).map_err(PollError::Parse));
-            let _ = tx.send(result);
-        });
-    match spawned {
-        Ok(_) => match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(result) => result,
-            Err(_) => Err(PollError::Timeout),
-        },
-        Err(e) => Err(PollError::Connection(format!(
-            "cannot start a probe thread: {e}"
-        ))),
-    }
-}
-
-/// One line when a target's trouble starts or changes, one when it ends.
-fn log_change(
-    target: &Target,
-    last: &mut Option<String>,
-    result: &Result<miner::system::SystemInfo, PollError>,
-) {
-    let now = match result {
-        Ok(info) if info.problems.is_empty() => None,
-        Ok(info) => Some(format!(
-            "dashboard answer incomplete: {}",
-            info.problems.join("; ")
-        )),
-        Err(PollError::LoginBackoff(_)) => {
-            crate::debug!("probe {target}: waiting out the login back-off");
-            return;
-        }
-        Err(e) => Some(e.to_string()),
-    };
-    if now == *last {
-        return;
-    }
-    match (&now, result) {
-        (Some(c), Ok(_)) => crate::warn!("probe {target}: {c}"),
-        (Some(c), Err(_)) => crate::warn!("probe {target}: {c}"),
-        (None, _) => crate::info!("probe {target}: dashboard answers well"),
-    }
-    *last = now;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn budget_follows_the_scrape_timeout() {
-        let cap = Duration::from_secs(5);
-        let ms = |h: Option<&str>| budget(h, cap).as_millis();
-        assert_eq!(ms(None), 5000);
-        assert_eq!(ms(Some("10")), 5000);
-        assert_eq!(ms(Some("3")), 2500);
-        assert_eq!(ms(Some(" 2.5 ")), 2000);
-        assert_eq!(ms(Some("0.6")), 300);
-        assert_eq!(ms(Some("0.01")), 50);
-        for junk in ["", "x", "-1", "0", "NaN", "inf", "1e400"] {
-            assert_eq!(ms(Some(junk)), 5000, "{junk}");
-        }
-        assert_eq!(ms(Some("1e300")), 5000);
     }
 }

@@ -6,19 +6,20 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::poller::{self, lock, Ctx, State};
+use super::poller::{self, Shared, State};
 use super::{calibrate, decode, natural_cmp, Backend, HidapiBackend, Timing, SYSFS_ROOT};
+use super::{Config, Quantity, SensorOffset};
 use super::{DEVICES, HUMIDITY, READ_ERRORS, TEMPERATURE};
-use crate::collector::{Collector, Section};
-use crate::config::{Quantity, SensorOffset, TemperConfig};
+use crate::collector::{Collector, Rendered};
 use crate::exposition::{Exposition, MetricType};
 use crate::landing::{reading_text, Page};
+use crate::sync::lock;
 
 pub struct TemperCollector {
-    ctx: Arc<Ctx>,
+    shared: Arc<Shared>,
     offsets: Vec<SensorOffset>,
     /// The families as the TEMPer threads last rendered them.
-    section: Arc<Section>,
+    section: Arc<Rendered>,
 }
 
 impl TemperCollector {
@@ -26,7 +27,7 @@ impl TemperCollector {
     /// started, every device read and the bus rescanned each
     /// `--temper-interval`. (Whether it runs at all is the collector list's
     /// business: `--no-temper` acts there, not here.)
-    pub fn start(config: &TemperConfig) -> TemperCollector {
+    pub fn start(config: &Config) -> TemperCollector {
         Self::with_backend(
             config,
             Box::new(HidapiBackend::new(SYSFS_ROOT)),
@@ -36,25 +37,25 @@ impl TemperCollector {
 
     /// The same collector over any backend (the tests use a simulated bus).
     pub fn with_backend(
-        config: &TemperConfig,
+        config: &Config,
         backend: Box<dyn Backend>,
         timing: Timing,
     ) -> TemperCollector {
         let offsets = config.offsets.clone();
         let stale_after = timing.stale_after;
-        let section = Arc::new(Section::new(render(
+        let section = Arc::new(Rendered::new(render(
             &State::default(),
             &offsets,
             stale_after,
         )));
-        let ctx = Arc::new(Ctx::new(timing));
+        let shared = Arc::new(Shared::new(timing));
         let (published, render_offsets) = (Arc::clone(&section), offsets.clone());
-        ctx.set_publisher(Box::new(move |state| {
+        shared.set_publisher(Box::new(move |state| {
             published.publish(render(state, &render_offsets, stale_after))
         }));
-        poller::spawn_scanner(Arc::clone(&ctx), backend, config.rescan_interval);
+        poller::spawn_scanner(Arc::clone(&shared), backend, config.rescan_interval);
         TemperCollector {
-            ctx,
+            shared,
             offsets,
             section,
         }
@@ -69,7 +70,7 @@ impl TemperCollector {
 impl Drop for TemperCollector {
     /// Stops the threads (each at its next wake-up; none is waited for).
     fn drop(&mut self) {
-        self.ctx.stop.stop();
+        self.shared.stop.stop();
     }
 }
 
@@ -131,7 +132,7 @@ impl Collector for TemperCollector {
 
     /// One line per sensor: model and name, phy, temperature, humidity.
     fn status(&self, page: &mut Page) {
-        let snapshot = Snapshot::of(&lock(&self.ctx.state), self.ctx.timing.stale_after);
+        let snapshot = Snapshot::of(&lock(&self.shared.state), self.shared.timing.stale_after);
         status(snapshot, &self.offsets, page);
     }
 }

@@ -4,11 +4,11 @@
 //! garbled reply loses readings, it never panics.
 
 use super::models::{Conv, Model};
-use crate::config::Quantity;
+use super::Quantity;
 
 /// `4E 20` (20000 hundredths = 200.00): "no sensor there" on the newer
 /// firmwares.
-pub const ABSENT: [u8; 2] = [0x4e, 0x20];
+pub(crate) const ABSENT: [u8; 2] = [0x4e, 0x20];
 
 /// One decoded reading, before calibration.
 #[derive(Clone, Debug, PartialEq)]
@@ -32,20 +32,20 @@ fn u16_at(reply: &[u8], at: usize) -> Option<f64> {
 }
 
 /// SHT1x temperature, as the upstream exporter computes it.
-pub fn sht1x_temperature(raw: f64) -> f64 {
+pub(crate) fn sht1x_temperature(raw: f64) -> f64 {
     raw / 100.0 - 39.7
 }
 
 /// SHT1x relative humidity, as the upstream exporter computes it (same order
 /// of operations, so the floats match bit for bit), clamped to 0..100.
-pub fn sht1x_humidity(h: f64, temperature: f64) -> f64 {
+pub(crate) fn sht1x_humidity(h: f64, temperature: f64) -> f64 {
     let linear = -2.0468 + 0.0367 * h - 1.5955e-6 * h * h;
     let rh = linear + (temperature - 25.0) * (0.01 + 0.00008 * h);
     rh.clamp(0.0, 100.0)
 }
 
 /// One field of a reply; `None` when its bytes are missing or say "absent".
-pub fn convert(conv: Conv, reply: &[u8], at: usize) -> Option<f64> {
+pub(crate) fn convert(conv: Conv, reply: &[u8], at: usize) -> Option<f64> {
     match conv {
         Conv::S16Div256 => s16(reply, at).map(|v| v / 256.0),
         Conv::S16Div100 => {

@@ -12,7 +12,7 @@ pub const VERSION_QUERY: [u8; 9] = [0x00, 0x01, 0x86, 0xff, 0x01, 0x00, 0x00, 0x
 /// Report id `00`, then `01 80 33 01 00 00 00 00`.
 pub const READ_QUERY: [u8; 9] = [0x00, 0x01, 0x80, 0x33, 0x01, 0x00, 0x00, 0x00, 0x00];
 /// The size of every report these devices send.
-pub const REPORT_LEN: usize = 8;
+pub(crate) const REPORT_LEN: usize = 8;
 /// The first byte of every reading report (version reports are ASCII).
 const READING_MARK: u8 = 0x80;
 /// At most this many stale reports are thrown away in one drain.
@@ -20,7 +20,7 @@ const MAX_DRAIN: usize = 64;
 /// At most this many unexpected reports are skipped while waiting for a reply.
 const MAX_SKIPPED: usize = 8;
 /// How many times the version query is sent before giving up.
-pub const VERSION_ATTEMPTS: usize = 3;
+pub(crate) const VERSION_ATTEMPTS: usize = 3;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ProtocolError {
@@ -47,7 +47,7 @@ impl From<TransportError> for ProtocolError {
 
 /// Milliseconds for hidapi's `read_timeout`, at least 1 (0 would not wait,
 /// -1 would wait for ever).
-pub fn millis(d: Duration) -> i32 {
+pub(crate) fn millis(d: Duration) -> i32 {
     i32::try_from(d.as_millis()).unwrap_or(i32::MAX).max(1)
 }
 
@@ -104,7 +104,10 @@ fn is_version_report(report: &[u8]) -> bool {
 
 /// Drains, then sends the version query (up to [`VERSION_ATTEMPTS`] times)
 /// and returns the raw 16 reply bytes (two reports).
-pub fn query_version(t: &mut dyn Transport, timing: &Timing) -> Result<Vec<u8>, ProtocolError> {
+pub(crate) fn query_version(
+    t: &mut dyn Transport,
+    timing: &Timing,
+) -> Result<Vec<u8>, ProtocolError> {
     for attempt in 1..=VERSION_ATTEMPTS {
         drain(t, timing)?;
         t.write(&VERSION_QUERY)?;
@@ -135,7 +138,7 @@ pub fn query_version(t: &mut dyn Transport, timing: &Timing) -> Result<Vec<u8>, 
 /// reports, report `k` at bytes `8k..8k+8`. A missing later report leaves the
 /// reply short (its fields then read as absent); a missing first report is a
 /// timeout.
-pub fn query_reading(
+pub(crate) fn query_reading(
     t: &mut dyn Transport,
     model: &Model,
     timing: &Timing,

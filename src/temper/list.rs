@@ -3,14 +3,14 @@
 
 use std::io::Write;
 
-use super::poller::{self, Ctx};
+use super::poller::{self, Shared};
 use super::{calibrate, decode, device, models, natural_cmp};
 use super::{Backend, HidapiBackend, OpenError, Timing, SYSFS_ROOT};
-use crate::config::{Quantity, TemperConfig};
+use super::{Config, Quantity};
 
 /// `--list-sensors`: prints each recognised device with a fresh reading to
 /// stdout; 0 when at least one device gave a reading, else 1 (with a hint).
-pub fn list_sensors(config: &TemperConfig) -> i32 {
+pub fn list_sensors(config: &Config) -> i32 {
     let mut backend = HidapiBackend::new(SYSFS_ROOT);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -19,7 +19,7 @@ pub fn list_sensors(config: &TemperConfig) -> i32 {
 
 /// [`list_sensors`] over any backend, writing to `out`.
 pub fn list_sensors_with(
-    config: &TemperConfig,
+    config: &Config,
     backend: &mut dyn Backend,
     timing: &Timing,
     out: &mut dyn Write,
@@ -43,7 +43,7 @@ pub fn list_sensors_with(
 
 /// Prints every recognised device; returns how many gave a reading.
 fn list_devices(
-    config: &TemperConfig,
+    config: &Config,
     backend: &mut dyn Backend,
     timing: &Timing,
     out: &mut dyn Write,
@@ -59,7 +59,7 @@ fn list_devices(
         natural_cmp(&poller::phy_of(a), &poller::phy_of(b))
             .then_with(|| natural_cmp(&a.path, &b.path))
     });
-    let scratch = Ctx::new(timing.clone());
+    let scratch = Shared::new(timing.clone());
     let mut read = 0;
     for c in candidates {
         let id = format!("{:04x}:{:04x}", c.vendor_id, c.product_id);

@@ -43,6 +43,7 @@
 //! clamped to 0..100.
 
 mod collector;
+mod config;
 pub mod decode;
 pub mod device;
 mod list;
@@ -54,14 +55,14 @@ pub mod transport;
 use std::cmp::Ordering;
 use std::time::Duration;
 
-use crate::config::{Quantity, SensorOffset};
+pub use config::{Config, Quantity, SensorOffset};
 
 pub use collector::TemperCollector;
 pub use list::{list_sensors, list_sensors_with};
 pub use transport::{Backend, Candidate, HidapiBackend, OpenError, Transport, TransportError};
 
 /// Where the real backend finds `HID_PHYS`.
-pub const SYSFS_ROOT: &str = "/sys";
+pub(crate) const SYSFS_ROOT: &str = "/sys";
 
 /// The clocks of the TEMPer threads. [`Timing::default`] is what the exporter
 /// uses; the tests shorten them.
@@ -109,14 +110,14 @@ impl Timing {
     }
 }
 
-pub const TEMPERATURE: &str = "temper_temperature_celsius";
-pub const HUMIDITY: &str = "temper_humidity_rh";
-pub const DEVICES: &str = "temper_devices";
-pub const READ_ERRORS: &str = "temper_read_errors_total";
+pub(crate) const TEMPERATURE: &str = "temper_temperature_celsius";
+pub(crate) const HUMIDITY: &str = "temper_humidity_rh";
+pub(crate) const DEVICES: &str = "temper_devices";
+pub(crate) const READ_ERRORS: &str = "temper_read_errors_total";
 
 /// A reading with its calibration applied: every matching offset is added;
 /// humidity is then clamped to 0..100.
-pub fn calibrate(
+pub(crate) fn calibrate(
     offsets: &[SensorOffset],
     phy: &str,
     name: &str,
@@ -135,7 +136,7 @@ pub fn calibrate(
 
 /// Orders strings with digit runs compared as numbers (`1.9` < `1.10`,
 /// `hidraw9` < `hidraw10`).
-pub fn natural_cmp(a: &str, b: &str) -> Ordering {
+pub(crate) fn natural_cmp(a: &str, b: &str) -> Ordering {
     let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
     loop {
         match (a.first(), b.first()) {

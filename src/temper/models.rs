@@ -11,7 +11,7 @@
 //! reply as read: report 1 is bytes 0..8, report 2 (for two-report models)
 //! bytes 8..16.
 
-use crate::config::Quantity;
+use super::Quantity;
 
 /// How two reply bytes become a reading.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -60,7 +60,7 @@ pub struct Model {
 }
 
 impl Model {
-    pub fn is_family_default(&self) -> bool {
+    pub(crate) fn is_family_default(&self) -> bool {
         self.version_prefix.is_empty()
     }
 }
@@ -158,7 +158,7 @@ const QINHENG_E025: (u16, u16) = (0x1a86, 0xe025);
 const PCSENSOR_3553: (u16, u16) = (0x3553, 0xa001);
 
 /// The 1130:660c "HidTEMPer" family speaks another command set: not supported.
-pub const UNSUPPORTED: &[(u16, u16, &str)] = &[(0x1130, 0x660c, "HidTEMPer")];
+pub(crate) const UNSUPPORTED: &[(u16, u16, &str)] = &[(0x1130, 0x660c, "HidTEMPer")];
 
 // One row per line: the table reads as a table.
 #[rustfmt::skip]
@@ -217,14 +217,14 @@ pub static MODELS: &[Model] = &[
 ];
 
 /// Whether some row covers this VID:PID.
-pub fn is_supported(vendor_id: u16, product_id: u16) -> bool {
+pub(crate) fn is_supported(vendor_id: u16, product_id: u16) -> bool {
     MODELS
         .iter()
         .any(|m| m.vendor_id == vendor_id && m.product_id == product_id)
 }
 
 /// The known-unsupported family of this VID:PID, if any.
-pub fn unsupported_family(vendor_id: u16, product_id: u16) -> Option<&'static str> {
+pub(crate) fn unsupported_family(vendor_id: u16, product_id: u16) -> Option<&'static str> {
     UNSUPPORTED
         .iter()
         .find(|(v, p, _)| *v == vendor_id && *p == product_id)

@@ -9,7 +9,7 @@
 //! waits on a device.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::decode::{decode, version_string, Value};
@@ -17,6 +17,7 @@ use super::device::{query_reading, query_version, ProtocolError};
 use super::models::{is_supported, lookup, unsupported_family, Model};
 use super::transport::{Backend, Candidate, OpenError, Transport};
 use super::Timing;
+use crate::sync::{lock, Stop};
 
 /// Stack of each TEMPer thread: they hold a few small buffers.
 const THREAD_STACK: usize = 256 * 1024;
@@ -48,46 +49,11 @@ pub(crate) struct State {
     pub errors: BTreeMap<String, u64>,
 }
 
-/// A stop flag that sleepers wake up for.
-#[derive(Default)]
-pub(crate) struct Stop {
-    stopped: Mutex<bool>,
-    wake: Condvar,
-}
-
-impl Stop {
-    pub fn stop(&self) {
-        *lock(&self.stopped) = true;
-        self.wake.notify_all();
-    }
-
-    pub fn is_stopped(&self) -> bool {
-        *lock(&self.stopped)
-    }
-
-    /// Sleeps for `d` or until stopped; true when stopped.
-    pub fn sleep(&self, d: Duration) -> bool {
-        let deadline = Instant::now() + d;
-        let mut stopped = lock(&self.stopped);
-        while !*stopped {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            stopped = match self.wake.wait_timeout(stopped, left) {
-                Ok((guard, _)) => guard,
-                Err(poisoned) => poisoned.into_inner().0,
-            };
-        }
-        *stopped
-    }
-}
-
 /// What renders and publishes the state after a change.
 pub(crate) type Publisher = Box<dyn Fn(&State) + Send + Sync>;
 
 /// Everything the threads and the collector share.
-pub(crate) struct Ctx {
+pub(crate) struct Shared {
     pub state: Mutex<State>,
     pub stop: Stop,
     pub timing: Timing,
@@ -96,13 +62,9 @@ pub(crate) struct Ctx {
     publisher: OnceLock<Publisher>,
 }
 
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-impl Ctx {
-    pub fn new(timing: Timing) -> Ctx {
-        Ctx {
+impl Shared {
+    pub fn new(timing: Timing) -> Shared {
+        Shared {
             state: Mutex::new(State::default()),
             stop: Stop::default(),
             timing,
@@ -112,7 +74,7 @@ impl Ctx {
     }
 
     /// Sets what is called after each change (once, before any thread runs).
-    pub fn set_publisher(&self, publisher: Publisher) {
+    pub(crate) fn set_publisher(&self, publisher: Publisher) {
         let _ = self.publisher.set(publisher);
     }
 
@@ -124,7 +86,7 @@ impl Ctx {
         }
     }
 
-    /// True the first time `key` is seen (until [`Ctx::forget`]).
+    /// True the first time `key` is seen (until [`Shared::forget`]).
     fn first_time(&self, key: String) -> bool {
         lock(&self.logged).insert(key)
     }
@@ -156,15 +118,15 @@ pub(crate) fn phy_of(c: &Candidate) -> String {
 }
 
 /// Starts the scanner thread. It scans at once, then every `rescan`.
-pub(crate) fn spawn_scanner(ctx: Arc<Ctx>, mut backend: Box<dyn Backend>, rescan: Duration) {
+pub(crate) fn spawn_scanner(shared: Arc<Shared>, mut backend: Box<dyn Backend>, rescan: Duration) {
     let spawned = std::thread::Builder::new()
         .name("temper-scan".into())
         .stack_size(THREAD_STACK)
         .spawn(move || loop {
-            scan(&ctx, backend.as_mut());
+            scan(&shared, backend.as_mut());
             // Readings age even when nothing else happens.
-            ctx.changed(&lock(&ctx.state));
-            if ctx.stop.sleep(rescan) {
+            shared.changed(&lock(&shared.state));
+            if shared.stop.sleep(rescan) {
                 break;
             }
         });
@@ -175,10 +137,10 @@ pub(crate) fn spawn_scanner(ctx: Arc<Ctx>, mut backend: Box<dyn Backend>, rescan
 
 /// Whether this candidate is a TEMPer node we read; logs once about the
 /// ones we recognise but do not read.
-pub(crate) fn wanted(ctx: &Ctx, c: &Candidate) -> bool {
+pub(crate) fn wanted(shared: &Shared, c: &Candidate) -> bool {
     let id = format!("{:04x}:{:04x}", c.vendor_id, c.product_id);
     if let Some(family) = unsupported_family(c.vendor_id, c.product_id) {
-        if ctx.first_time(format!("unsupported {id}")) {
+        if shared.first_time(format!("unsupported {id}")) {
             crate::info!(
                 "TEMPer: {family} device {id} found ({}); this family uses another command set \
                  and is not supported",
@@ -191,7 +153,7 @@ pub(crate) fn wanted(ctx: &Ctx, c: &Candidate) -> bool {
         return false;
     }
     if c.interface != 1 {
-        if ctx.first_time(format!("interface {}", c.path)) {
+        if shared.first_time(format!("interface {}", c.path)) {
             crate::debug!(
                 "TEMPer: {} is interface {} of {id} (the keyboard side): not read",
                 c.path,
@@ -203,35 +165,35 @@ pub(crate) fn wanted(ctx: &Ctx, c: &Candidate) -> bool {
     true
 }
 
-fn scan(ctx: &Arc<Ctx>, backend: &mut dyn Backend) {
+fn scan(shared: &Arc<Shared>, backend: &mut dyn Backend) {
     let candidates = match backend.enumerate() {
         Ok(list) => {
-            ctx.forget("enumerate");
+            shared.forget("enumerate");
             list
         }
         Err(e) => {
-            if ctx.first_time("enumerate".into()) {
+            if shared.first_time("enumerate".into()) {
                 crate::warn!("TEMPer: cannot list HID devices: {e}");
             }
             return;
         }
     };
     for c in candidates {
-        if ctx.stop.is_stopped() {
+        if shared.stop.is_stopped() {
             return;
         }
-        if !wanted(ctx, &c) || lock(&ctx.state).claimed.contains(&c.path) {
+        if !wanted(shared, &c) || lock(&shared.state).claimed.contains(&c.path) {
             continue;
         }
         let open_key = format!("open {}", c.path);
         match backend.open(&c) {
             Ok(transport) => {
-                ctx.forget(&open_key);
-                lock(&ctx.state).claimed.insert(c.path.clone());
-                spawn_poller(ctx, transport, c);
+                shared.forget(&open_key);
+                lock(&shared.state).claimed.insert(c.path.clone());
+                spawn_poller(shared, transport, c);
             }
             Err(e) => {
-                if ctx.first_time(open_key) {
+                if shared.first_time(open_key) {
                     log_open_error(&c, &e);
                 }
             }
@@ -258,17 +220,17 @@ pub(crate) fn log_open_error(c: &Candidate, e: &OpenError) {
     }
 }
 
-fn spawn_poller(ctx: &Arc<Ctx>, transport: Box<dyn Transport>, c: Candidate) {
+fn spawn_poller(shared: &Arc<Shared>, transport: Box<dyn Transport>, c: Candidate) {
     let name = format!("temper-{}", c.path.rsplit('/').next().unwrap_or("device"));
     let path = c.path.clone();
-    let thread_ctx = Arc::clone(ctx);
+    let thread_shared = Arc::clone(shared);
     let spawned = std::thread::Builder::new()
         .name(name)
         .stack_size(THREAD_STACK)
-        .spawn(move || run_device(&thread_ctx, transport, &c));
+        .spawn(move || run_device(&thread_shared, transport, &c));
     if let Err(e) = spawned {
         crate::error!("TEMPer: cannot start a thread for {path}: {e}");
-        ctx.release(&path);
+        shared.release(&path);
     }
 }
 
@@ -309,55 +271,77 @@ pub(crate) fn identify(
     Ok((version, model))
 }
 
-/// The life of one open device, on its own thread. Ends (closing the node)
-/// when the device fails, or when the collector is dropped.
-fn run_device(ctx: &Ctx, mut transport: Box<dyn Transport>, c: &Candidate) {
+/// The life of one open device, on its own thread: identified, registered,
+/// then read until it fails or the collector is dropped (closing the node).
+fn run_device(shared: &Shared, mut transport: Box<dyn Transport>, c: &Candidate) {
     let t = transport.as_mut();
-    let phy = phy_of(c);
-    let path = c.path.as_str();
+    if let Some((version, model)) = identify_device(shared, t, c) {
+        register(shared, c, version, model);
+        poll_device(shared, t, c, model);
+    }
+    drop(transport);
+    shared.release(&c.path);
+}
+
+/// [`identify`], with a failure counted and logged once until it works.
+fn identify_device(
+    shared: &Shared,
+    t: &mut dyn Transport,
+    c: &Candidate,
+) -> Option<(String, &'static Model)> {
+    let (phy, path) = (phy_of(c), c.path.as_str());
     let identify_key = format!("identify {path}");
-    let (version, model) = match identify(&|k| ctx.first_time(k), t, c, &ctx.timing) {
-        Ok(found) => found,
+    match identify(&|k| shared.first_time(k), t, c, &shared.timing) {
+        Ok(found) => {
+            shared.forget(&identify_key);
+            Some(found)
+        }
         Err(e) => {
-            ctx.count_error(&phy);
-            if ctx.first_time(identify_key) {
+            shared.count_error(&phy);
+            if shared.first_time(identify_key) {
                 crate::warn!(
                     "TEMPer: {path} ({phy}) did not answer the version query: {e}; closed, \
                      will try again at each rescan"
                 );
             }
-            ctx.release(path);
-            return;
+            None
         }
-    };
-    ctx.forget(&identify_key);
+    }
+}
+
+/// Lists an identified device (without a reading yet) and publishes that.
+fn register(shared: &Shared, c: &Candidate, version: String, model: &'static Model) {
+    let (phy, path) = (phy_of(c), c.path.as_str());
     crate::info!(
         "TEMPer: found {} version {version:?} at {phy} ({path})",
         model.product
     );
-    {
-        let mut state = lock(&ctx.state);
-        state.errors.entry(phy.clone()).or_insert(0);
-        state.devices.insert(
-            path.to_string(),
-            Device {
-                phy: phy.clone(),
-                version,
-                product: model.product,
-                reading: None,
-            },
-        );
-        ctx.changed(&state);
-    }
+    let mut state = lock(&shared.state);
+    state.errors.entry(phy.clone()).or_insert(0);
+    state.devices.insert(
+        path.to_string(),
+        Device {
+            phy,
+            version,
+            product: model.product,
+            reading: None,
+        },
+    );
+    shared.changed(&state);
+}
 
+/// Reads the device every poll interval until it fails for good or the
+/// collector stops.
+fn poll_device(shared: &Shared, t: &mut dyn Transport, c: &Candidate, model: &'static Model) {
+    let (phy, path) = (phy_of(c), c.path.as_str());
     // A device that keeps failing is closed once per rescan: said once, until
     // it gives a reading again.
     let closed_key = format!("closed {path}");
     // The first reading after opening may be stale: it is taken and dropped.
     let mut warm_up = true;
     let mut timeouts = 0;
-    while !ctx.stop.is_stopped() {
-        let result = query_reading(t, model, &ctx.timing);
+    while !shared.stop.is_stopped() {
+        let result = query_reading(t, model, &shared.timing);
         let now = Instant::now();
         match result {
             Ok(_) if warm_up => {
@@ -366,33 +350,33 @@ fn run_device(ctx: &Ctx, mut transport: Box<dyn Transport>, c: &Candidate) {
             }
             Ok(reply) => {
                 timeouts = 0;
-                ctx.forget(&closed_key);
+                shared.forget(&closed_key);
                 let values = decode(model, &reply);
-                let mut state = lock(&ctx.state);
+                let mut state = lock(&shared.state);
                 if let Some(d) = state.devices.get_mut(path) {
                     d.reading = Some(Reading { at: now, values });
                 }
-                ctx.changed(&state);
+                shared.changed(&state);
             }
             Err(e) => {
                 {
                     // One step, so no render sees the error without the
                     // reading gone.
-                    let mut state = lock(&ctx.state);
+                    let mut state = lock(&shared.state);
                     *state.errors.entry(phy.clone()).or_insert(0) += 1;
                     if let Some(d) = state.devices.get_mut(path) {
                         d.reading = None;
                     }
-                    ctx.changed(&state);
+                    shared.changed(&state);
                 }
                 let fatal = match e {
                     ProtocolError::Io(_) => true,
                     ProtocolError::Timeout(_) => {
                         timeouts += 1;
-                        timeouts >= ctx.timing.max_timeouts
+                        timeouts >= shared.timing.max_timeouts
                     }
                 };
-                if fatal && !ctx.first_time(closed_key.clone()) {
+                if fatal && !shared.first_time(closed_key.clone()) {
                     crate::debug!("TEMPer: {phy} ({path}): {e}; closed again");
                     break;
                 } else if fatal {
@@ -407,10 +391,8 @@ fn run_device(ctx: &Ctx, mut transport: Box<dyn Transport>, c: &Candidate) {
             }
         }
         warm_up = false;
-        if ctx.stop.sleep(ctx.timing.poll_interval) {
+        if shared.stop.sleep(shared.timing.poll_interval) {
             break;
         }
     }
-    drop(transport);
-    ctx.release(path);
 }

@@ -9,7 +9,7 @@ use std::io::Read;
 use std::path::Path;
 
 /// `HID_PHYS` of the hidraw node `devnode` (`/dev/hidraw3`), if sysfs says.
-pub fn hid_phys(sysfs_root: &Path, devnode: &str) -> Option<String> {
+pub(crate) fn hid_phys(sysfs_root: &Path, devnode: &str) -> Option<String> {
     let name = Path::new(devnode).file_name()?.to_str()?;
     if !name.starts_with("hidraw") || name.len() == "hidraw".len() {
         return None;
@@ -29,7 +29,7 @@ pub fn hid_phys(sysfs_root: &Path, devnode: &str) -> Option<String> {
 }
 
 /// The value of the `HID_PHYS=` line of a uevent text; `None` if missing or empty.
-pub fn parse_hid_phys(uevent: &str) -> Option<String> {
+pub(crate) fn parse_hid_phys(uevent: &str) -> Option<String> {
     uevent
         .lines()
         .find_map(|line| line.strip_prefix("HID_PHYS="))

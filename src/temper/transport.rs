@@ -136,7 +136,7 @@ impl Backend for HidapiBackend {
 }
 
 /// EACCES and EPERM are "permission denied"; anything else is not.
-pub fn open_error(e: &std::io::Error) -> OpenError {
+pub(crate) fn open_error(e: &std::io::Error) -> OpenError {
     if e.kind() == ErrorKind::PermissionDenied {
         OpenError::PermissionDenied(e.to_string())
     } else {
