@@ -12,8 +12,9 @@ For every DOC:
     block appears in that script;
   - each --flag given to linxdot-exporter in a code block, and each
     `--flag` in a code span of the text, is one of the exporter's (in
-    --help, hyphens and underscores alike), a script's, or one of the other
-    programs' the docs show (FOREIGN_FLAGS, below);
+    --help, hyphens and underscores alike), a script's or an example's
+    (scripts/, examples/), or one of the other programs' the docs show
+    (FOREIGN_FLAGS, below);
   - each metric of the exporter's families (miner_, temper_, linxdot_,
     probe_, process_, lora_, gwmp_) named in a code span or at the start of
     a code-block line is in one of the --scrape files (a real scrape) or in
@@ -37,7 +38,7 @@ FOREIGN_FLAGS = {
     "prometheus": ["--config.file", "--web.enable-remote-write-receiver", "--web.config.file",
                    "--enable-feature", "--storage.tsdb.path", "--web.listen-address"],
     "docker/podman": ["--device", "--group-add", "--name", "--rm", "--platform", "--arch", "--all",
-                      "--network"],
+                      "--network", "--net", "--cap-add"],
     "cargo/cross": ["--release", "--locked", "--target", "--bin", "--example", "--lib",
                     "--all-targets", "--check", "--sim-sensors", "--sim-flap-ms", "--serve"],
     "sha256sum": ["--ignore-missing"],
@@ -186,8 +187,9 @@ def main():
                 counts["flags"] += 1
                 f = norm(first)
                 if f not in exporter_flags and f not in FOREIGN and not any(
-                        script_has(f"scripts/{s}", f) for s in os.listdir(os.path.join(REPO, "scripts"))):
-                    bad(n, f"`{first}` is no flag of linxdot-exporter, of a script or of FOREIGN_FLAGS")
+                        script_has(f"{d}/{s}", f) for d in ("scripts", "examples")
+                        for s in os.listdir(os.path.join(REPO, d))):
+                    bad(n, f"`{first}` is no flag of linxdot-exporter, of a script or example, or of FOREIGN_FLAGS")
             m = METRIC.match(first)
             if m and m.end() == len(first.split("{")[0]) and is_metric_name(m.group(0)):
                 counts["metrics"] += 1
