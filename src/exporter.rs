@@ -13,11 +13,20 @@ use crate::probe::Prober;
 use crate::process::ProcessCollector;
 use crate::temper::TemperCollector;
 
+/// Why a collector is off (logged at start, shown on the landing page).
+pub struct Off {
+    pub why: String,
+    /// Logged as a warning: the configuration asks for the collector but
+    /// leaves something out (its families are missing, so no alert on them
+    /// can fire), rather than turning it off on purpose.
+    pub warn: bool,
+}
+
 /// One collector the exporter can run.
 pub struct Entry {
     pub name: &'static str,
-    /// `Err(why)` when the configuration turns it off (logged at start).
-    pub wanted: fn(&Config) -> Result<(), String>,
+    /// `Err` when the configuration turns it off.
+    pub wanted: fn(&Config) -> Result<(), Off>,
     pub start: fn(&Config, &mut Sources) -> std::io::Result<Box<dyn Collector>>,
 }
 
@@ -29,11 +38,14 @@ pub(crate) const COLLECTORS: &[Entry] = &[
         name: "miner",
         wanted: |config| match (&config.miner, config.miner_off_reason) {
             (Some(_), _) => Ok(()),
-            (None, reason) => Err(format!(
-                "not polling the dashboard at {}: {}",
-                config.host,
-                reason.unwrap_or("no credentials")
-            )),
+            (None, reason) => Err(Off {
+                why: format!(
+                    "not polling the dashboard at {}: {}",
+                    config.host,
+                    reason.unwrap_or("no credentials")
+                ),
+                warn: reason != Some(crate::config::MINER_NOT_ASKED),
+            }),
         },
         start: |config, _| match &config.miner {
             Some(miner) => Ok(Box::new(MinerCollector::start(miner.clone())?)),
@@ -44,7 +56,10 @@ pub(crate) const COLLECTORS: &[Entry] = &[
         name: "temper",
         wanted: |config| match config.temper.enabled {
             true => Ok(()),
-            false => Err("USB sensors are off (--no-temper)".into()),
+            false => Err(Off {
+                why: "USB sensors are off (--no-temper)".into(),
+                warn: false,
+            }),
         },
         start: |config, sources| {
             Ok(Box::new(
@@ -59,7 +74,10 @@ pub(crate) const COLLECTORS: &[Entry] = &[
         name: "lora",
         wanted: |config| match &config.lora {
             Some(_) => Ok(()),
-            None => Err("LoRa radio capture is off (no --lora-port)".into()),
+            None => Err(Off {
+                why: "LoRa radio capture is off (no --lora-port)".into(),
+                warn: false,
+            }),
         },
         start: |config, _| match &config.lora {
             Some(lora) => Ok(Box::new(LoraCollector::start(lora.clone())?)),
@@ -107,9 +125,12 @@ pub(crate) fn build_registry(
                     error,
                 }
             })?),
-            Err(why) => {
-                crate::info!("{}: {why}", entry.name);
-                registry.note_off(entry.name, &why);
+            Err(off) => {
+                match off.warn {
+                    true => crate::warn!("{}: {}", entry.name, off.why),
+                    false => crate::info!("{}: {}", entry.name, off.why),
+                }
+                registry.note_off(entry.name, &off.why);
             }
         }
     }

@@ -74,6 +74,7 @@ th{font-weight:normal;color:#57606a;width:45%}\
 small{display:block;font-size:.8rem;color:#6e7781;overflow-wrap:anywhere}\
 td{font-variant-numeric:tabular-nums}\
 .good{color:#1a7f37;font-weight:600}.bad{color:#cf222e;font-weight:600}\
+code{font-size:.9em;white-space:nowrap}\
 a{color:#0969da}";
 
 impl Page {
@@ -153,12 +154,12 @@ impl Page {
                             Mark::Bad => " class=\"bad\"",
                         });
                         out.push('>');
-                        escape_html_into(&mut out, value);
+                        escape_text_into(&mut out, value);
                         out.push_str("</td></tr>\n");
                     }
                     Item::Text(text) => {
                         out.push_str("<p>");
-                        escape_html_into(&mut out, text);
+                        escape_text_into(&mut out, text);
                         out.push_str("</p>\n");
                     }
                 }
@@ -186,6 +187,48 @@ pub(crate) fn escape_html_into(out: &mut String, text: &str) {
             c => out.push(c),
         }
     }
+}
+
+/// A message for the page: escaped as [`escape_html_into`] does, and each
+/// command-line flag in it (`-u`, `--no-temper`) wrapped in `<code>`, which
+/// the page's style keeps on one line: a narrow screen never breaks a flag
+/// at its hyphens.
+pub fn escape_text_into(out: &mut String, text: &str) {
+    let mut rest = text;
+    let mut previous = ' ';
+    while let Some(c) = rest.chars().next() {
+        let flag_len = if matches!(previous, ' ' | '(' | '[' | '/' | ',' | '\'' | '"') {
+            flag_length(rest)
+        } else {
+            0
+        };
+        if flag_len > 0 {
+            out.push_str("<code>");
+            escape_html_into(out, &rest[..flag_len]);
+            out.push_str("</code>");
+            previous = '-';
+            rest = &rest[flag_len..];
+        } else {
+            escape_html_into(out, &rest[..c.len_utf8()]);
+            previous = c;
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+}
+
+/// The length of the flag `text` starts with (`-a`, `--password-file`), or 0:
+/// one or two hyphens, a letter, then letters, digits, `_` and `-`.
+fn flag_length(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    let dashes = bytes.iter().take(2).take_while(|&&b| b == b'-').count();
+    if dashes == 0 || !bytes.get(dashes).is_some_and(u8::is_ascii_alphabetic) {
+        return 0;
+    }
+    let name = bytes[dashes..]
+        .iter()
+        .take_while(|&&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        .count();
+    dashes + name
 }
 
 /// `3 s`, `4 min 10 s`, `2 h 5 min`, `3 d 4 h`.
@@ -236,6 +279,56 @@ mod tests {
             escape_html_into(&mut out, input);
             assert_eq!(out, want, "{input:?}");
         }
+    }
+
+    #[test]
+    fn flags_in_messages_are_kept_on_one_line() {
+        let table = [
+            (
+                "USB sensors are off (--no-temper)",
+                "USB sensors are off (<code>--no-temper</code>)",
+            ),
+            (
+                "check -u, -p or --password-file, or add -a",
+                "check <code>-u</code>, <code>-p</code> or <code>--password-file</code>, \
+                 or add <code>-a</code>",
+            ),
+            ("--timeout: x", "<code>--timeout</code>: x"),
+            (
+                "(-p/--password-file)",
+                "(<code>-p</code>/<code>--password-file</code>)",
+            ),
+            // Not flags: hyphens inside words, numbers, dashes alone.
+            (
+                "fancy-lime-wolf at usb-1.2 reads -1.5 °C - ok -- fine",
+                "fancy-lime-wolf at usb-1.2 reads -1.5 °C - ok -- fine",
+            ),
+            ("---x", "---x"),
+            ("--<b>", "--&lt;b&gt;"),
+            ("'-a'", "&#39;<code>-a</code>&#39;"),
+        ];
+        for (input, want) in table {
+            let mut out = String::new();
+            escape_text_into(&mut out, input);
+            assert_eq!(out, want, "{input:?}");
+        }
+        let mut page = Page::new();
+        page.section("Not running")
+            .row("miner", "no password (-p or --password-file)")
+            .text("turn it on with --temper");
+        let html = page.render();
+        assert!(
+            html.contains("code{font-size:.9em;white-space:nowrap}"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<td>no password (<code>-p</code> or <code>--password-file</code>)</td>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<p>turn it on with <code>--temper</code></p>"),
+            "{html}"
+        );
     }
 
     #[test]

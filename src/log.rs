@@ -88,7 +88,7 @@ enum Sink {
 
 /// Sets where lines go and whether debug lines are written: to the log file
 /// when there is one, else to `target`. Called once at start; lines logged
-/// before it go to stderr.
+/// before it go to stderr through `eprint!` (captured by the test harness).
 pub fn init_to(log_file: Option<&Path>, target: Target, debug: bool) -> std::io::Result<()> {
     DEBUG.store(debug, Ordering::Relaxed);
     let sink = match (log_file, target) {
@@ -147,10 +147,10 @@ pub fn log(level: Level, message: std::fmt::Arguments<'_>) {
             let _ = sink.flush();
         }
         Some(Sink::Syslog) => syslog(level, format_line(Target::Syslog, level, now, &message)),
-        None => {
-            let line = format_line(Target::Stderr, level, now, &message);
-            let _ = std::io::stderr().write_all(line.as_bytes());
-        }
+        // No init (the binary always calls it first): the library in a test.
+        // `eprint!` goes through the test harness's capture, which shows the
+        // lines of a failing test only (threads inherit the capture).
+        None => eprint!("{}", format_line(Target::Stderr, level, now, &message)),
     }
 }
 

@@ -81,7 +81,8 @@ fn assert_no_dashboard_values(body: &str, what: &str) {
 }
 
 /// One failing dashboard: the poll errors it must count, and the one line
-/// the exporter must log about it.
+/// the exporter must log about it (`{host}` stands for the dashboard's
+/// `host:port`).
 struct FailureCase {
     fault: Fault,
     reason: &'static str,
@@ -105,7 +106,8 @@ fn check_failure(case: FailureCase) {
     }
     sim.set_fault(case.fault);
     sim.expire_sessions();
-    check_failing_exporter(&exp, &what, case.reason, case.line);
+    let line = case.line.replace("{host}", &sim.host());
+    check_failing_exporter(&exp, &what, case.reason, &line);
     assert_eq!(
         exp.log().matches(" INFO miner: first poll good").count(),
         1,
@@ -143,13 +145,14 @@ fn check_failing_exporter(exp: &Exporter, what: &str, reason: &str, line: &str) 
 
 #[test]
 fn connection_refused() {
-    let exp = exporter_for(&exporter::refused_host(), "admin");
-    check_failing_exporter(
-        &exp,
-        "connection refused",
-        "connection",
-        "cannot connect to the dashboard: Connection refused (os error 111)",
+    let host = exporter::refused_host();
+    let exp = exporter_for(&host, "admin");
+    // In words, with the system's text kept.
+    let line = format!(
+        "cannot connect to the dashboard: connection refused by {host}: is the dashboard \
+         running, and is that its address (-o)? (Connection refused (os error 111))"
     );
+    check_failing_exporter(&exp, "connection refused", "connection", &line);
     let body = timed_scrape(&exp, "connection refused");
     assert_eq!(
         sample(&body, "miner_last_success_timestamp_seconds"),
@@ -163,7 +166,7 @@ fn a_request_that_hangs_forever() {
     check_failure(FailureCase {
         fault: Fault::Hang,
         reason: "timeout",
-        line: "the dashboard did not answer in time",
+        line: "the dashboard did not answer in time (--timeout): is the miner overloaded?",
     });
 }
 
@@ -172,7 +175,7 @@ fn http_500() {
     check_failure(FailureCase {
         fault: Fault::ServerError,
         reason: "http",
-        line: "dashboard HTTP error: /info/system answered 500",
+        line: "dashboard HTTP error: http://{host}/info/system answered 500",
     });
 }
 
@@ -217,7 +220,7 @@ fn a_body_dripped_past_the_timeout() {
     check_failure(FailureCase {
         fault: Fault::Drip,
         reason: "timeout",
-        line: "the dashboard did not answer in time",
+        line: "the dashboard did not answer in time (--timeout): is the miner overloaded?",
     });
 }
 
@@ -226,7 +229,9 @@ fn a_302_on_login_names_its_location() {
     check_failure(FailureCase {
         fault: Fault::LoginRedirect,
         reason: "redirect",
-        line: "unexpected redirect: /login_odd answered 302 to https://127.0.0.1/login_odd without setting a cookie",
+        line: "unexpected redirect: http://{host}/login_odd answered 302 to \
+               https://127.0.0.1/login_odd without setting a cookie \
+               (the exporter speaks plain http to the dashboard)",
     });
 }
 
@@ -295,8 +300,15 @@ fn backoff_after(failures: u32) -> Duration {
 fn wrong_credentials_back_off_and_do_not_hammer_the_login() {
     let sim = Dashboard::start();
     let exp = exporter_for(&sim.host(), "not-the-password");
-    let line = "login failed: /login_odd answered 403";
-    check_failing_exporter(&exp, "wrong credentials", "login", line);
+    // What was tried (never the password), what to check, when it tries again.
+    let line = format!(
+        "login failed: the dashboard at {} refused user 'admin' with MD5-hashed credentials \
+         (/login_odd answered 403): check the user and password (-u, -p or --password-file), \
+         or add -a if it wants them as typed; retrying after 0.3 s, then twice as long after \
+         each failure, at most 15 min",
+        sim.host()
+    );
+    check_failing_exporter(&exp, "wrong credentials", "login", &line);
 
     // Watch the login attempts over a window of several backoff steps.
     let first = *sim.state().login_times.first().expect("a login attempt");

@@ -102,9 +102,13 @@ fn the_page_shows_the_miner_and_escapes_what_the_dashboard_says() {
     let page = page_until(&exp, "failed poll", |p| p.contains("failed "));
     let poll = cell(&page, "Dashboard poll");
     assert!(
-        poll.contains(" ago (http): dashboard HTTP error: /info/system answered 500"),
+        poll.contains(&format!(
+            " ago (http): dashboard HTTP error: http://{host}/info/system answered 500"
+        )),
         "{poll}"
     );
+    // The page names the dashboard it polls.
+    assert_eq!(cell(&page, "Dashboard"), format!("http://{host}/"));
     assert!(page.contains("<td class=\"bad\">failed "), "{page}");
     assert!(cell(&page, "Last good poll").ends_with(" ago"), "{page}");
     assert_eq!(cell(&page, "CPU temperature"), "–");
@@ -120,7 +124,11 @@ fn without_credentials_the_page_says_the_miner_is_not_polled() {
         cell(&page, "miner"),
         "not polling the dashboard at 127.0.0.1: no username and password"
     );
-    assert_eq!(cell(&page, "temper"), "USB sensors are off (--no-temper)");
+    // A flag stays on one line (<code>, white-space: nowrap).
+    assert_eq!(
+        cell(&page, "temper"),
+        "USB sensors are off (<code>--no-temper</code>)"
+    );
 }
 
 #[test]
@@ -203,4 +211,39 @@ fn the_page_lists_each_temper_sensor_with_its_readings() {
         assert!(page.contains(want.as_str()), "{want}\n{page}");
     }
     assert!(page.contains("<h2>TEMPer sensors</h2>"));
+}
+
+/// A refused login on the page: the dashboard's address, what was tried
+/// (never the password), what to check, and when the next attempt comes.
+#[test]
+fn a_refused_login_says_what_was_tried_what_to_check_and_when_it_tries_again() {
+    let sim = Dashboard::start_on("127.0.0.1:0", "admin", "right").unwrap();
+    let host = sim.host();
+    let exp = Exporter::start(
+        &["-o", &host, "-u", "admin", "-p", "Wr0ng-pw", "-r", "0.5"],
+        &[],
+    );
+    let page = page_until(&exp, "a poll waiting out the back-off", |p| {
+        p.contains("(login_backoff): ")
+    });
+    assert_eq!(cell(&page, "Dashboard"), format!("http://{host}/"));
+    let poll = cell(&page, "Dashboard poll");
+    let why = format!(
+        "the dashboard at {host} refused user &#39;admin&#39; with MD5-hashed credentials \
+         (/login_odd answered 403): check the user and password (<code>-u</code>, \
+         <code>-p</code> or <code>--password-file</code>), or add <code>-a</code> if it wants \
+         them as typed; retrying after 0.5 s, then twice as long after each failure, at most \
+         15 min"
+    );
+    let (head, tail) = poll
+        .split_once(" s: the last one failed: ")
+        .unwrap_or_else(|| panic!("{poll}"));
+    assert_eq!(tail, why);
+    assert!(
+        head.starts_with("failed ")
+            && head.contains(" ago (login_backoff): next login attempt in "),
+        "{poll}"
+    );
+    assert!(page.contains("<td class=\"bad\">failed "), "{page}");
+    assert!(!page.contains("Wr0ng-pw"), "{page}");
 }

@@ -292,7 +292,7 @@ fn wrong_credentials_back_off_and_are_logged_once() {
     let sim = Dashboard::start_on("127.0.0.1:0", "admin", "right").unwrap();
     let host = sim.host();
     let exp = Exporter::start(
-        &["-o", &host, "-u", "admin", "-p", "wrong", "-r", "0.1"],
+        &["-o", &host, "-u", "admin", "-p", "Wr0ng-pw", "-r", "0.1"],
         &[],
     );
     let started = std::time::Instant::now();
@@ -314,8 +314,83 @@ fn wrong_credentials_back_off_and_are_logged_once() {
     );
     let log = exp.log();
     assert_eq!(
-        log.matches("login failed: /login_odd answered 403").count(),
+        log.matches("login failed: the dashboard at ").count(),
         1,
         "{log}"
     );
+    assert!(
+        log.contains(&format!(
+            " ERROR miner: login failed: the dashboard at {host} refused user 'admin' with \
+             MD5-hashed credentials (/login_odd answered 403): check the user and password \
+             (-u, -p or --password-file), or add -a if it wants them as typed; retrying after \
+             0.1 s, then twice as long after each failure, at most 15 min\n"
+        )),
+        "{log}"
+    );
+    let md5 = format!("{:x}", md5::compute("Wr0ng-pw"));
+    assert!(!log.contains("Wr0ng-pw") && !log.contains(&md5), "{log}");
+}
+
+/// The `miner` row of the landing page's "Not running" section.
+fn not_running_row(exp: &Exporter) -> String {
+    let page = exp.get("/").body;
+    let start = page
+        .find("<tr><th>miner</th><td>")
+        .unwrap_or_else(|| panic!("no miner row:\n{page}"));
+    let cell = &page[start + "<tr><th>miner</th><td>".len()..];
+    cell[..cell.find("</td>").unwrap()].to_string()
+}
+
+/// With a host or one credential but not the rest, the miner is not polled
+/// and the start-up line is a warning naming what is missing (no `miner_*`
+/// family is written, so no alert on one can fire); with none of them given
+/// it is information. The landing page says the same.
+#[test]
+fn missing_credentials_are_a_warning_that_names_what_is_missing() {
+    const NO_PASSWORD: &str = "no password (-p, --password-file, MINER_PASSWORD or \
+                               MINER_PASSWORD_FILE)";
+    /// Arguments, environment, the line's level, the reason it gives.
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str, &'a str);
+    let table: [Case; 6] = [
+        (&["-u", "admin"], &[], "WARN", NO_PASSWORD),
+        (&[], &[("MINER_USERNAME", "admin")], "WARN", NO_PASSWORD),
+        (
+            &["-p", "pw-41"],
+            &[],
+            "WARN",
+            "no username (-u or MINER_USERNAME)",
+        ),
+        (
+            &[],
+            &[("MINER_PASSWORD", "pw-41")],
+            "WARN",
+            "no username (-u or MINER_USERNAME)",
+        ),
+        (
+            &["-o", "192.0.2.7"],
+            &[],
+            "WARN",
+            "no username and password (-u, and -p or --password-file)",
+        ),
+        (&[], &[], "INFO", "no username and password"),
+    ];
+    for (args, env, level, reason) in table {
+        let exp = Exporter::start(args, env);
+        let host = if args.contains(&"-o") {
+            "192.0.2.7"
+        } else {
+            "127.0.0.1"
+        };
+        let why = format!("not polling the dashboard at {host}: {reason}");
+        let log = exp.wait_for_log(&format!(" {level} miner: {why}\n"), WAIT);
+        assert!(!log.contains("pw-41"), "{log}");
+        assert!(!exp.scrape().contains("miner_up"), "{args:?} {env:?}");
+        let flags_kept_whole = why
+            .replace("(-u ", "(<code>-u</code> ")
+            .replace("(-u,", "(<code>-u</code>,")
+            .replace("(-p,", "(<code>-p</code>,")
+            .replace("-p or", "<code>-p</code> or")
+            .replace("--password-file", "<code>--password-file</code>");
+        assert_eq!(not_running_row(&exp), flags_kept_whole, "{args:?} {env:?}");
+    }
 }

@@ -1,5 +1,6 @@
 //! The real exporter binary, started on a free loopback port with a clean
-//! environment, its log collected; scraped over TCP with [`crate::http`].
+//! environment, its log collected (and printed only when the test fails);
+//! scraped over TCP with [`crate::http`].
 
 use crate::http::{self, HttpAnswer};
 use crate::wait;
@@ -223,9 +224,19 @@ impl Exporter {
 }
 
 impl Drop for Exporter {
+    /// Stops the exporter. Its log is kept out of a passing test's output;
+    /// a failing test (dropping it while it panics) prints it, through the
+    /// test harness, which shows what a failed test printed.
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if thread::panicking() {
+            eprintln!(
+                "--- log of the exporter on {} ---\n{}--- end of its log ---",
+                self.addr,
+                self.log()
+            );
+        }
     }
 }
 

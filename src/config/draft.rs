@@ -16,6 +16,9 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// `--host`'s default: the dashboard of the miner the exporter runs on.
+pub const LOCAL_DASHBOARD: &str = "127.0.0.1";
+
 /// `--help` or `--version`: the run ends before anything else is read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Exit {
@@ -60,6 +63,9 @@ impl Draft {
             Some(Exit::Version) => return Action::Version,
             None => {}
         }
+        // A dashboard other than the local one was named: without
+        // credentials, that is a warning at start.
+        let host_named = self.host != LOCAL_DASHBOARD;
         let (miner, miner_off_reason) = match (self.username, self.password) {
             (Some(username), Some(password)) => (
                 Some(miner::Config {
@@ -77,7 +83,11 @@ impl Draft {
                 None,
                 Some("no password (-p, --password-file, MINER_PASSWORD or MINER_PASSWORD_FILE)"),
             ),
-            (None, None) => (None, Some("no username and password")),
+            (None, None) if host_named => (
+                None,
+                Some("no username and password (-u, and -p or --password-file)"),
+            ),
+            (None, None) => (None, Some(super::MINER_NOT_ASKED)),
         };
         let mut probe = self.probe;
         probe.default_credentials = miner.as_ref().map(|m| Credentials {

@@ -147,7 +147,7 @@ pub const FLAGS: &[Flag] = &[
         long: "--host",
         kind: Kind::Value("HOST"),
         env: Some("MINER_HOST"),
-        default: Default::Value("127.0.0.1"),
+        default: Default::Value(draft::LOCAL_DASHBOARD),
         upstream: true,
         help: "Miner hostname or IP address, optionally HOST:PORT",
         apply: |d, v| set(&mut d.host, draft::host(&v)),

@@ -36,7 +36,8 @@ pub struct Config {
     pub miner: Option<crate::miner::Config>,
     /// The host the miner collector would use (also when it is off).
     pub host: String,
-    /// Why the miner collector is off, for the start-up log line.
+    /// Why the miner collector is off, for the start-up log line: a
+    /// warning, unless it is [`MINER_NOT_ASKED`].
     pub miner_off_reason: Option<&'static str>,
     /// `None`: `::`, falling back to `0.0.0.0` where the host has no IPv6.
     pub bind_address: Option<IpAddr>,
@@ -51,6 +52,10 @@ pub struct Config {
     /// Things to log once logging has started.
     pub warnings: Vec<String>,
 }
+
+/// Why the miner collector is off when none of `-o`, `-u`, `-p` (nor their
+/// variables) was given: nobody asked for it (the start-up line is info).
+pub const MINER_NOT_ASKED: &str = "no username and password";
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq)]

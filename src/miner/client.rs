@@ -30,13 +30,21 @@ pub enum PollError {
     /// The login was refused, or the session was refused right after a login.
     Login(String),
     /// Waiting after failed logins; no request was sent.
-    LoginBackoff(Duration),
+    LoginBackoff(Backoff),
     /// A redirect that did not log us in (e.g. port 80 sent to https).
     Redirect(String),
     /// A body larger than [`MAX_BODY_BYTES`].
     TooLarge,
     /// The body is not the JSON object expected.
     Parse(String),
+}
+
+/// A poll skipped while failed logins back off: how long until the next
+/// attempt, and why the last one failed (what to fix).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Backoff {
+    pub left: Duration,
+    pub after: String,
 }
 
 /// Defines [`Reason`] from one list of `Variant => "label"`.
@@ -91,16 +99,18 @@ impl std::fmt::Display for PollError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             PollError::Connection(e) => write!(f, "cannot connect to the dashboard: {e}"),
-            PollError::Timeout => write!(f, "the dashboard did not answer in time"),
+            PollError::Timeout => write!(
+                f,
+                "the dashboard did not answer in time (--timeout): is the miner overloaded?"
+            ),
             PollError::Http(e) => write!(f, "dashboard HTTP error: {e}"),
             PollError::Login(e) => write!(f, "login failed: {e}"),
-            PollError::LoginBackoff(d) => {
-                write!(
-                    f,
-                    "not logging in again for {}s after failed logins",
-                    d.as_secs()
-                )
-            }
+            PollError::LoginBackoff(b) => write!(
+                f,
+                "next login attempt in {}: the last one failed: {}",
+                seconds_text(b.left),
+                b.after
+            ),
             PollError::Redirect(e) => write!(f, "unexpected redirect: {e}"),
             PollError::TooLarge => write!(f, "dashboard answer larger than {MAX_BODY_BYTES} bytes"),
             PollError::Parse(e) => write!(f, "cannot read the dashboard answer: {e}"),
@@ -125,6 +135,8 @@ impl Answer {
 
 pub struct DashboardClient {
     base_url: String,
+    /// `host:port`, as messages name the dashboard.
+    address: String,
     username: String,
     password: Secret,
     plain_credentials: bool,
@@ -135,12 +147,15 @@ pub struct DashboardClient {
     logged_in: bool,
     failed_logins: u32,
     next_login_at: Option<Instant>,
+    /// Why the last login failed, repeated while its back-off lasts.
+    last_login_failure: String,
 }
 
 impl DashboardClient {
     pub fn new(config: &Config) -> Self {
         DashboardClient {
             base_url: format!("http://{}", config.host),
+            address: address_of(&config.host),
             username: config.username.clone(),
             password: config.password.clone(),
             plain_credentials: config.plain_credentials,
@@ -150,7 +165,29 @@ impl DashboardClient {
             logged_in: false,
             failed_logins: 0,
             next_login_at: None,
+            last_login_failure: String::new(),
         }
+    }
+
+    /// What a refused login tried and what to check; never the password.
+    fn refused(&self, what: &str) -> String {
+        let (credentials, other_way) = if self.plain_credentials {
+            (
+                "plain credentials (-a)",
+                "drop -a if it wants them MD5-hashed",
+            )
+        } else {
+            ("MD5-hashed credentials", "add -a if it wants them as typed")
+        };
+        format!(
+            "the dashboard at {} refused user '{}' with {credentials} ({what}): \
+             check the user and password (-u, -p or --password-file), or {other_way}; \
+             retrying after {}, then twice as long after each failure, at most {}",
+            self.address,
+            self.username,
+            seconds_text(self.refresh_interval),
+            seconds_text(MAX_LOGIN_BACKOFF),
+        )
     }
 
     /// Each later request gives up after `timeout` (whole seconds, at least
@@ -174,10 +211,11 @@ impl DashboardClient {
             let again = self.get(SYSTEM_PATH)?;
             if again.status == 401 {
                 self.logged_in = false;
-                self.back_off_logins();
-                return Err(PollError::Login(
-                    "the dashboard refused the session right after a successful login".into(),
+                let why = self.refused(&format!(
+                    "{SYSTEM_PATH} answered 401 right after a successful login"
                 ));
+                self.back_off_logins(&why);
+                return Err(PollError::Login(why));
             }
             again
         } else {
@@ -186,10 +224,14 @@ impl DashboardClient {
         match answer.status {
             200 => Ok(answer.body),
             status @ 300..=399 => Err(PollError::Redirect(format!(
-                "{SYSTEM_PATH} answered {status} to {}",
+                "http://{}{SYSTEM_PATH} answered {status} to {}",
+                self.address,
                 answer.headers("location").next().unwrap_or("(no Location)")
             ))),
-            status => Err(PollError::Http(format!("{SYSTEM_PATH} answered {status}"))),
+            status => Err(PollError::Http(format!(
+                "http://{}{SYSTEM_PATH} answered {status}",
+                self.address
+            ))),
         }
     }
 
@@ -197,7 +239,10 @@ impl DashboardClient {
         if let Some(at) = self.next_login_at {
             let now = Instant::now();
             if now < at {
-                return Err(PollError::LoginBackoff(at - now));
+                return Err(PollError::LoginBackoff(Backoff {
+                    left: at - now,
+                    after: self.last_login_failure.clone(),
+                }));
             }
         }
         let result = self.try_login();
@@ -207,16 +252,20 @@ impl DashboardClient {
                 self.failed_logins = 0;
                 self.next_login_at = None;
             }
-            Err(PollError::Login(_)) | Err(PollError::Redirect(_)) => self.back_off_logins(),
+            Err(PollError::Login(why)) | Err(PollError::Redirect(why)) => {
+                let why = why.clone();
+                self.back_off_logins(&why);
+            }
             // The dashboard being down is not a refused login: no backoff.
             Err(_) => {}
         }
         result
     }
 
-    /// Counts one more failed login and schedules the next attempt
+    /// Counts one more failed login (`why`) and schedules the next attempt
     /// [`login_backoff`] from now.
-    fn back_off_logins(&mut self) {
+    fn back_off_logins(&mut self, why: &str) {
+        self.last_login_failure = why.to_string();
         self.failed_logins = self.failed_logins.saturating_add(1);
         let wait = login_backoff(self.refresh_interval, self.failed_logins);
         self.next_login_at = Some(Instant::now() + wait);
@@ -249,11 +298,17 @@ impl DashboardClient {
                 Ok(())
             }
             status @ 300..=399 => Err(PollError::Redirect(format!(
-                "{LOGIN_PATH} answered {status} to {} without setting a cookie",
+                "http://{}{LOGIN_PATH} answered {status} to {} without setting a cookie \
+                 (the exporter speaks plain http to the dashboard)",
+                self.address,
                 answer.headers("location").next().unwrap_or("(no Location)")
             ))),
-            status => Err(PollError::Login(format!("{LOGIN_PATH} answered {status}"))),
+            status => Err(self.refused_login(status)),
         }
+    }
+
+    fn refused_login(&self, status: u16) -> PollError {
+        PollError::Login(self.refused(&format!("{LOGIN_PATH} answered {status}")))
     }
 
     fn get(&mut self, path: &str) -> Result<Answer, PollError> {
@@ -306,7 +361,9 @@ impl DashboardClient {
             )
             .with_follow_redirects(false)
             .with_timeout(self.timeout_secs);
-        let mut lazy = request.send_lazy().map_err(map_error)?;
+        let mut lazy = request
+            .send_lazy()
+            .map_err(|e| map_error(e, &self.address))?;
         let announced = lazy
             .headers
             .iter()
@@ -327,7 +384,7 @@ impl DashboardClient {
                     body.extend_from_slice(&chunk[..n]);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(map_io_error(&e)),
+                Err(e) => return Err(map_io_error(&e, &self.address)),
             }
         }
         Ok(Answer {
@@ -348,23 +405,67 @@ pub fn login_backoff(refresh_interval: Duration, failures: u32) -> Duration {
         .min(MAX_LOGIN_BACKOFF)
 }
 
-fn map_io_error(e: &std::io::Error) -> PollError {
-    use std::io::ErrorKind::*;
-    match e.kind() {
-        TimedOut | WouldBlock => PollError::Timeout,
-        ConnectionRefused | ConnectionReset | ConnectionAborted | NotConnected
-        | AddrNotAvailable | HostUnreachable | NetworkUnreachable => {
-            PollError::Connection(e.to_string())
-        }
-        _ => PollError::Http(e.to_string()),
+/// `host:port` of a `-o` value (port 80 when it names none).
+fn address_of(host: &str) -> String {
+    let has_port = match host.strip_prefix('[') {
+        Some(rest) => rest.contains("]:"),
+        None => host.matches(':').count() == 1,
+    };
+    match (has_port, host.contains(':') && !host.starts_with('[')) {
+        (true, _) => host.to_string(),
+        (false, true) => format!("[{host}]:80"),
+        (false, false) => format!("{host}:80"),
     }
 }
 
-fn map_error(e: minreq::Error) -> PollError {
+/// An I/O error in words: what happened at `address` and what to check,
+/// the system's own text (with its error number) in parentheses.
+fn map_io_error(e: &std::io::Error, address: &str) -> PollError {
+    use std::io::ErrorKind::*;
+    let words = match e.kind() {
+        TimedOut | WouldBlock => return PollError::Timeout,
+        ConnectionRefused => format!(
+            "connection refused by {address}: is the dashboard running, and is that its address (-o)?"
+        ),
+        ConnectionReset | ConnectionAborted => {
+            format!("{address} closed the connection in the middle of an answer")
+        }
+        HostUnreachable | NetworkUnreachable => format!(
+            "{address} cannot be reached: check the address (-o) and the network"
+        ),
+        NotConnected | AddrNotAvailable => {
+            format!("no connection to {address}: check the address (-o)")
+        }
+        // std's text for a failed getaddrinfo(3) (its kind has no stable name).
+        _ if e.to_string().starts_with("failed to lookup address information") => {
+            format!("the host name of {address} cannot be resolved: check the address (-o)")
+        }
+        _ => return PollError::Http(format!("{address}: {e}")),
+    };
+    PollError::Connection(format!("{words} ({e})"))
+}
+
+fn map_error(e: minreq::Error, address: &str) -> PollError {
     match e {
-        minreq::Error::IoError(io) => map_io_error(&io),
-        minreq::Error::AddressNotFound => PollError::Connection("host name not found".into()),
-        other => PollError::Http(other.to_string()),
+        minreq::Error::IoError(io) => map_io_error(&io, address),
+        minreq::Error::AddressNotFound => PollError::Connection(format!(
+            "host name not found: {address}: check the address (-o)"
+        )),
+        other => PollError::Http(format!("{address}: {other}")),
+    }
+}
+
+/// `0.3 s`, `52 s`, `2 min 5 s`, `15 min`: a wait as messages give it.
+fn seconds_text(d: Duration) -> String {
+    let secs = d.as_secs_f64();
+    if d.as_secs() < 10 && d.subsec_millis() != 0 {
+        return format!("{secs:.1} s");
+    }
+    let whole = secs.round() as u64;
+    match (whole / 60, whole % 60) {
+        (0, s) => format!("{s} s"),
+        (m, 0) => format!("{m} min"),
+        (m, s) => format!("{m} min {s} s"),
     }
 }
 
@@ -439,6 +540,12 @@ mod tests {
         assert_eq!(MAX_LOGIN_BACKOFF, Duration::from_secs(15 * 60));
     }
 
+    /// `127.0.0.1:PORT` where nothing listens (it did a moment ago).
+    fn refused_host() -> String {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    }
+
     fn client_of(host: &str, refresh_interval: Duration) -> DashboardClient {
         DashboardClient::new(&Config {
             host: host.to_string(),
@@ -453,14 +560,10 @@ mod tests {
     #[test]
     fn failed_logins_schedule_the_next_attempt_and_nothing_is_sent_before() {
         // Nothing listens here: an attempt would be a connection error.
-        let refused = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().to_string()
-        };
-        let mut client = client_of(&refused, Duration::from_secs(60));
+        let mut client = client_of(&refused_host(), Duration::from_secs(60));
         for n in 1..=5u32 {
             let before = Instant::now();
-            client.back_off_logins();
+            client.back_off_logins(&format!("refusal {n}"));
             let after = Instant::now();
             let at = client.next_login_at.expect("a next login time");
             let wait = login_backoff(Duration::from_secs(60), n);
@@ -468,8 +571,9 @@ mod tests {
             assert_eq!(client.failed_logins, n);
         }
         match client.fetch_system() {
-            Err(PollError::LoginBackoff(left)) => {
-                assert!(left <= MAX_LOGIN_BACKOFF && left > Duration::from_secs(800))
+            Err(PollError::LoginBackoff(Backoff { left, after })) => {
+                assert!(left <= MAX_LOGIN_BACKOFF && left > Duration::from_secs(800));
+                assert_eq!(after, "refusal 5", "the last failure is named");
             }
             other => panic!("expected a login backoff, got {other:?}"),
         }
@@ -608,43 +712,154 @@ mod tests {
     }
 
     #[test]
-    fn io_errors_map_to_the_reason_labels() {
+    fn io_errors_map_to_the_reason_labels_and_to_words() {
         use std::io::{Error, ErrorKind::*};
         let table = [
-            (TimedOut, "timeout"),
-            (WouldBlock, "timeout"),
-            (ConnectionRefused, "connection"),
-            (ConnectionReset, "connection"),
-            (ConnectionAborted, "connection"),
-            (NotConnected, "connection"),
-            (AddrNotAvailable, "connection"),
-            (HostUnreachable, "connection"),
-            (NetworkUnreachable, "connection"),
-            (UnexpectedEof, "http"),
-            (InvalidData, "http"),
+            (TimedOut, "timeout", ""),
+            (WouldBlock, "timeout", ""),
+            (
+                ConnectionRefused,
+                "connection",
+                "connection refused by 192.0.2.1:80: is the dashboard running, and is that its \
+                 address (-o)? (connection refused)",
+            ),
+            (
+                ConnectionReset,
+                "connection",
+                "192.0.2.1:80 closed the connection in the middle of an answer (connection reset)",
+            ),
+            (
+                ConnectionAborted,
+                "connection",
+                "192.0.2.1:80 closed the connection in the middle of an answer (connection aborted)",
+            ),
+            (
+                NotConnected,
+                "connection",
+                "no connection to 192.0.2.1:80: check the address (-o) (not connected)",
+            ),
+            (
+                AddrNotAvailable,
+                "connection",
+                "no connection to 192.0.2.1:80: check the address (-o) (address not available)",
+            ),
+            (
+                HostUnreachable,
+                "connection",
+                "192.0.2.1:80 cannot be reached: check the address (-o) and the network \
+                 (host unreachable)",
+            ),
+            (
+                NetworkUnreachable,
+                "connection",
+                "192.0.2.1:80 cannot be reached: check the address (-o) and the network \
+                 (network unreachable)",
+            ),
+            (UnexpectedEof, "http", "192.0.2.1:80: unexpected end of file"),
+            (Other, "http", "192.0.2.1:80: other error"),
+            (InvalidData, "http", "192.0.2.1:80: invalid data"),
         ];
-        for (kind, reason) in table {
-            assert_eq!(
-                map_io_error(&Error::from(kind)).reason().label(),
-                reason,
-                "{kind:?}"
-            );
-            assert_eq!(
-                map_error(minreq::Error::IoError(Error::from(kind)))
-                    .reason()
-                    .label(),
-                reason,
-                "{kind:?}"
-            );
+        let at = "192.0.2.1:80";
+        for (kind, reason, words) in table {
+            let direct = map_io_error(&Error::from(kind), at);
+            let through_minreq = map_error(minreq::Error::IoError(Error::from(kind)), at);
+            assert_eq!(direct, through_minreq, "{kind:?}");
+            assert_eq!(direct.reason().label(), reason, "{kind:?}");
+            match direct {
+                PollError::Connection(text) | PollError::Http(text) => {
+                    assert_eq!(text, words, "{kind:?}")
+                }
+                PollError::Timeout => assert_eq!(words, ""),
+                other => panic!("{kind:?}: {other:?}"),
+            }
         }
+        let lookup = "failed to lookup address information: Name or service not known";
         assert_eq!(
-            map_error(minreq::Error::AddressNotFound),
-            PollError::Connection("host name not found".into())
+            map_io_error(&Error::other(lookup), "miner.lan:80"),
+            PollError::Connection(format!(
+                "the host name of miner.lan:80 cannot be resolved: check the address (-o) ({lookup})"
+            ))
         );
         assert_eq!(
-            map_error(minreq::Error::HeadersOverflow).reason().label(),
-            "http"
+            map_error(minreq::Error::AddressNotFound, "miner.lan:80"),
+            PollError::Connection(
+                "host name not found: miner.lan:80: check the address (-o)".into()
+            )
         );
+        assert_eq!(
+            map_error(minreq::Error::HeadersOverflow, at),
+            PollError::Http(format!("{at}: {}", minreq::Error::HeadersOverflow))
+        );
+    }
+
+    #[test]
+    fn a_refused_connection_is_named_in_words_with_the_system_error_kept() {
+        let mut client = client_of(&refused_host(), Duration::from_secs(60));
+        let Err(PollError::Connection(text)) = client.fetch_system() else {
+            panic!("expected a connection error")
+        };
+        let words = format!(
+            "connection refused by {}: is the dashboard running, and is that its address (-o)? \
+             (Connection refused (os error {}))",
+            client.address,
+            libc::ECONNREFUSED
+        );
+        assert_eq!(text, words);
+    }
+
+    #[test]
+    fn the_dashboard_address_names_its_port() {
+        let table = [
+            ("127.0.0.1", "127.0.0.1:80"),
+            ("127.0.0.1:18080", "127.0.0.1:18080"),
+            ("miner.lan", "miner.lan:80"),
+            ("[fd00::1]:8080", "[fd00::1]:8080"),
+            ("[fd00::1]", "[fd00::1]:80"),
+            ("fd00::1", "[fd00::1]:80"),
+        ];
+        for (host, address) in table {
+            assert_eq!(address_of(host), address, "{host}");
+        }
+    }
+
+    #[test]
+    fn a_timeout_is_rounded_up_to_whole_seconds_of_at_least_one() {
+        // `--timeout` for /probe comes from the scrape's own timeout header,
+        // which can be any fraction: never shorter than asked, never zero.
+        let table = [
+            (Duration::ZERO, 1),
+            (Duration::from_millis(200), 1),
+            (Duration::from_secs(1), 1),
+            (Duration::from_millis(1500), 2),
+            (Duration::from_secs(3), 3),
+            (Duration::from_secs(3) + Duration::from_nanos(1), 4),
+            (Duration::from_secs(10), 10),
+        ];
+        for (timeout, secs) in table {
+            let mut client = client_of("127.0.0.1:1", Duration::from_secs(60));
+            assert_eq!(client.timeout_secs, 2, "from the config");
+            client.set_timeout(timeout);
+            assert_eq!(client.timeout_secs, secs, "{timeout:?}");
+        }
+    }
+
+    #[test]
+    fn waits_are_given_in_words() {
+        let table = [
+            (Duration::ZERO, "0 s"),
+            (Duration::from_millis(300), "0.3 s"),
+            (Duration::from_millis(9_960), "10.0 s"),
+            (Duration::from_millis(10_500), "11 s"),
+            (Duration::from_secs(1), "1 s"),
+            (Duration::from_millis(52_400), "52 s"),
+            (Duration::from_millis(59_600), "1 min"),
+            (Duration::from_secs(60), "1 min"),
+            (Duration::from_secs(125), "2 min 5 s"),
+            (MAX_LOGIN_BACKOFF, "15 min"),
+        ];
+        for (wait, text) in table {
+            assert_eq!(seconds_text(wait), text, "{wait:?}");
+        }
     }
 
     fn answer_setting(cookies: &[&str]) -> Answer {
@@ -706,12 +921,18 @@ mod tests {
                 PollError::Connection("refused".into()),
                 "cannot connect to the dashboard: refused",
             ),
-            (PollError::Timeout, "the dashboard did not answer in time"),
+            (
+                PollError::Timeout,
+                "the dashboard did not answer in time (--timeout): is the miner overloaded?",
+            ),
             (PollError::Http("x".into()), "dashboard HTTP error: x"),
             (PollError::Login("x".into()), "login failed: x"),
             (
-                PollError::LoginBackoff(Duration::from_millis(90_500)),
-                "not logging in again for 90s after failed logins",
+                PollError::LoginBackoff(Backoff {
+                    left: Duration::from_millis(90_500),
+                    after: "why".into(),
+                }),
+                "next login attempt in 1 min 31 s: the last one failed: why",
             ),
             (PollError::Redirect("x".into()), "unexpected redirect: x"),
             (
@@ -732,6 +953,45 @@ mod tests {
         let mut all: Vec<_> = Reason::ALL.iter().map(|r| r.label()).collect();
         all.sort_unstable();
         assert_eq!(reasons, all, "one message per reason");
+    }
+
+    const REFUSED: &str = "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n";
+
+    #[test]
+    fn a_refused_login_says_what_was_tried_and_what_to_check() {
+        for (plain, tried, other_way) in [
+            (
+                false,
+                "MD5-hashed credentials",
+                "add -a if it wants them as typed",
+            ),
+            (
+                true,
+                "plain credentials (-a)",
+                "drop -a if it wants them MD5-hashed",
+            ),
+        ] {
+            let (host, server) = dashboard(vec![REFUSED]);
+            let mut client = client_of(&host, Duration::from_millis(1500));
+            client.plain_credentials = plain;
+            let why = format!(
+                "the dashboard at {host} refused user 'admin' with {tried} \
+                 (/login_odd answered 403): check the user and password (-u, -p or \
+                 --password-file), or {other_way}; retrying after 1.5 s, then twice as long \
+                 after each failure, at most 15 min"
+            );
+            assert_eq!(client.fetch_system(), Err(PollError::Login(why.clone())));
+            assert_eq!(client.failed_logins, 1);
+            // Until the next attempt, each poll says when it comes and why.
+            match client.fetch_system() {
+                Err(PollError::LoginBackoff(Backoff { left, after })) => {
+                    assert!(left <= Duration::from_millis(1500), "{left:?}");
+                    assert_eq!(after, why);
+                }
+                other => panic!("expected the back-off, got {other:?}"),
+            }
+            server.join().unwrap();
+        }
     }
 
     /// A scripted dashboard on loopback: one connection per answer, in
@@ -817,10 +1077,14 @@ mod tests {
     fn a_session_refused_right_after_a_login_is_a_failed_login() {
         let (host, server) = dashboard(vec![LOGGED_IN, EXPIRED, LOGGED_IN, EXPIRED]);
         let mut client = client_of(&host, Duration::from_secs(60));
-        match client.fetch_system() {
-            Err(PollError::Login(why)) => assert!(why.contains("right after"), "{why}"),
-            other => panic!("expected a failed login, got {other:?}"),
-        }
+        let why = format!(
+            "the dashboard at {host} refused user 'admin' with MD5-hashed credentials \
+             (/info/system answered 401 right after a successful login): check the user and \
+             password (-u, -p or --password-file), or add -a if it wants them as typed; \
+             retrying after 1 min, then twice as long after each failure, at most 15 min"
+        );
+        assert_eq!(client.fetch_system(), Err(PollError::Login(why.clone())));
+        assert_eq!(client.last_login_failure, why);
         assert_eq!(client.failed_logins, 1);
         assert!(!client.logged_in);
         assert!(client.next_login_at.is_some());

@@ -64,6 +64,8 @@ pub(crate) const UPSTREAM_GAUGES: [Gauge; 4] = [
 
 pub struct MinerCollector {
     state: Arc<Mutex<MinerState>>,
+    /// The dashboard's URL, as the landing page names it.
+    url: String,
     /// Ends the poller thread when the collector goes.
     stop: Arc<Stop>,
     /// The families as the last poll left them.
@@ -76,8 +78,10 @@ impl MinerCollector {
         let section = Arc::new(Rendered::new(render_text(&MinerState::default())));
         let published = Arc::clone(&section);
         let on_poll = Box::new(move |s: &MinerState| published.publish(render_text(s)));
+        let url = format!("http://{}/", config.host);
         let poller = poller::spawn(config, on_poll)?;
         Ok(MinerCollector {
+            url,
             state: poller.state,
             stop: poller.stop,
             section,
@@ -122,6 +126,7 @@ impl Collector for MinerCollector {
             section.row(gauge.label, &reading_text(value, gauge.unit));
         }
         let ago = |at: Option<std::time::Instant>| at.map(|at| duration_text(at.elapsed()));
+        section.row("Dashboard", &self.url);
         match (&s.last_error, ago(s.last_poll_at)) {
             (_, None) => section.row("Dashboard poll", "not done yet"),
             (None, Some(ago)) => {
