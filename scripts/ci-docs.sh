@@ -16,8 +16,6 @@ set -uo pipefail
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo" || exit 1
-# Written on other branches; checked as soon as they exist.
-pending=(--pending docs/troubleshooting.md --pending docs/lora.md)
 
 # shellcheck source=scripts/checks-lib.sh
 source scripts/checks-lib.sh
@@ -64,7 +62,7 @@ fi
 phase "the docs"
 docs=(README.md CONTRIBUTING.md docs/*.md)
 scrapes=(--scrape "$work/metrics.txt" --scrape "$work/probe.txt")
-if python3 scripts/check-docs.py --help-text "$work/help.txt" "${scrapes[@]}" "${pending[@]}" \
+if python3 scripts/check-docs.py --help-text "$work/help.txt" "${scrapes[@]}" \
     "${docs[@]}" > "$work/check.txt" 2>&1; then
     ok "scripts/check-docs.py ${docs[*]}: $(tail -n 1 "$work/check.txt")"
 else
