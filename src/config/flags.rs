@@ -1,8 +1,8 @@
 //! Every flag, defined once: its spellings, environment variable, value
 //! name, default, help, and how it applies to the configuration (`apply`).
 //! Parsing ([`super::args`]), environment defaults, `--help` ([`help`], with
-//! its generated "(env X; default: Y)" suffixes) and the README's flag
-//! table ([`readme_table`]) are all derived from [`FLAGS`].
+//! its generated "(env X; default: Y)" suffixes) and the flag table of
+//! docs/configuration.md ([`readme_table`]) are all derived from [`FLAGS`].
 //!
 //! Adding a flag: one entry here (in `--help` order) whose `apply` writes a
 //! field of the [`Draft`], and that field in the feature's `Config`. It
@@ -85,7 +85,7 @@ pub struct Flag {
     pub help_after: &'static str,
     /// What the flag does to the configuration.
     pub apply: Apply,
-    /// The README table's one-line meaning.
+    /// The one-line meaning in docs/configuration.md's table.
     pub doc: &'static str,
 }
 
@@ -554,7 +554,7 @@ pub fn help() -> String {
     out
 }
 
-/// The README's flag table (markdown), between its two marker lines.
+/// The flag table of docs/configuration.md (markdown), between its two marker lines.
 #[cfg(test)]
 pub(crate) fn readme_table() -> String {
     let mut out = String::from("| flag | variable | default | meaning |\n|---|---|---|---|\n");
