@@ -60,7 +60,7 @@ EXPECTED = {
 def overlay(text):
     """The shipped rules with test clocks: `for:` 3s; the LoRa windows in seconds."""
     text = re.sub(r"(?m)^(\s+for:) \S+$", r"\1 3s", text)
-    for old, new in [("> 120", "> 6"), ("< 120", "< 6"), ("> 3600", "> 5"), ("[1h]", "[20s]"),
+    for old, new in [("> 120", "> 6"), ("> 60", "> 6"), ("< 120", "< 6"), ("> 3600", "> 5"), ("[1h]", "[20s]"),
                      ("[15m]", "[20s]")]:
         text = text.replace(old, new)
     return text

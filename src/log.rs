@@ -23,6 +23,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// The first `max` bytes of `bytes`, escaped so that a log line stays one
+/// line of printable ASCII.
+pub fn escape_start(bytes: &[u8], max: usize) -> String {
+    let mut out: String = bytes
+        .iter()
+        .take(max)
+        .flat_map(|b| std::ascii::escape_default(*b))
+        .map(char::from)
+        .collect();
+    if bytes.len() > max {
+        out.push('…');
+    }
+    out
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
     Debug,
@@ -202,6 +217,12 @@ macro_rules! error {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn escaped_starts_are_one_printable_line() {
+        assert_eq!(escape_start(b"\x02\x00ab\"\n", 16), "\\x02\\x00ab\\\"\\n");
+        assert_eq!(escape_start(b"abcdef", 3), "abc…");
+    }
 
     #[test]
     fn timestamps() {

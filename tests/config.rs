@@ -759,7 +759,8 @@ fn every_flag_reaches_the_init_script_uci_and_debian_default() {
 
 /// `-o`/`--host`/`MINER_HOST` go through the parser of `/probe`'s targets:
 /// the port is 1-65535, an IPv6 address is written in brackets (and then
-/// refused for now: the dashboard client cannot connect to one).
+/// refused for now, bare or not, with the way out: the dashboard client
+/// cannot connect to one).
 #[test]
 fn the_dashboard_address_is_checked_like_a_probe_target() {
     for (given, want) in [
@@ -773,9 +774,10 @@ fn the_dashboard_address_is_checked_like_a_probe_target() {
         ("127.0.0.1:abc", "--host: '127.0.0.1:abc': 'abc' is not a port (1-65535)"),
         (":99999", "--host: ':99999': '99999' is not a port (1-65535)"),
         ("127.0.0.1:0", "--host: '127.0.0.1:0': '0' is not a port (1-65535)"),
+        // Bare, it is told what works (brackets would not: see below).
         (
             "::1",
-            "--host: '::1': '::1' is an IPv6 address: write it in brackets, '[::1]' (with a port, '[::1]:PORT')",
+            "--host: '::1': the dashboard client cannot connect to an IPv6 address literal; give a host name that resolves to it",
         ),
         ("[::1", "--host: '[::1': an '[' without its ']'"),
         // Parsed, but the dashboard client cannot dial an IPv6 literal.

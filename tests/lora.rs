@@ -479,6 +479,32 @@ fn each_malformed_kind_is_counted_and_logged_once() {
     assert!(log.contains(r#"first bytes: "\x02\x00""#), "{log}");
 }
 
+/// A malformed datagram's warning stays one log line whatever its JSON
+/// holds: tinyjson's error message quotes the offending character, here a
+/// raw newline after a backslash.
+#[test]
+fn a_malformed_datagrams_warning_is_one_line() {
+    if !privileged("a_malformed_datagrams_warning_is_one_line") {
+        return;
+    }
+    let port = 23118;
+    let exp = exporter(&port.to_string());
+    let _gateway = udp(&format!("127.0.0.1:{port}"));
+    let f = udp("127.0.0.1:0");
+    let json = "{\"rxpk\":\"\\\n\"}";
+    f.send_to(&gwmp::push_data(2, 1, EUI, json), ("127.0.0.1", port))
+        .unwrap();
+    exp.scrape_until(WAIT, |b| invalid(b, "json") == Some(1.0));
+    let log = exp.log();
+    assert_eq!(log.matches("is not valid GWMP (json)").count(), 1, "{log}");
+    for line in log.lines() {
+        assert!(
+            line.starts_with(|c: char| c.is_ascii_digit()),
+            "a log line that is not a logged event's start: {line:?} in\n{log}"
+        );
+    }
+}
+
 #[test]
 fn every_tx_ack_error_has_its_label() {
     if !privileged("every_tx_ack_error_has_its_label") {

@@ -160,7 +160,18 @@ pub fn host(v: &Given) -> Result<String, ConfigError> {
         ));
     }
     // The parser of /probe's targets: the port 1-65535, IPv6 in brackets.
-    let checked = hostport::parse(text).map_err(|e| e.to_string());
+    // A bare IPv6 address would be told to use brackets, which the dashboard
+    // client cannot dial either: it is judged in brackets, so the message
+    // names what works.
+    let bracketed;
+    let text_to_parse = match text.parse::<std::net::Ipv6Addr>() {
+        Ok(_) => {
+            bracketed = format!("[{text}]");
+            &bracketed
+        }
+        Err(_) => text,
+    };
+    let checked = hostport::parse(text_to_parse).map_err(|e| e.to_string());
     match checked.and_then(|host| miner::dialable(&host).map(|()| host)) {
         Ok(host) => Ok(host.to_string()),
         Err(e) => err(format!("--host: '{text}': {e}")),

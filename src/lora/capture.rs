@@ -6,16 +6,18 @@
 //! capture reopened after trouble, to say that it works again. Dropping the
 //! collector wakes it through an eventfd, and it ends, closing the socket.
 
+use std::fmt::Display;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::gwmp::{self, escape_start, Invalid};
+use super::gwmp::{self, Invalid};
 use super::packet::{self, NotWhole};
-use super::state::{Capture, State};
+use super::state::{Capture, State, Status};
 use super::sys::{self, OpenError, Packet, Socket, Waker, Woken};
 use super::{bpf, Config};
 use crate::collector::Rendered;
 use crate::health::{Health, Outcome, Voice};
+use crate::log::escape_start;
 use crate::log::Level;
 use crate::sync::{lock, Stop};
 
@@ -32,8 +34,11 @@ const THREAD_STACK: usize = 256 * 1024;
 
 /// What the capture thread and the collector share.
 pub(super) struct Shared {
+    /// The capture thread's; held while it takes in a batch of datagrams.
     pub state: Mutex<State>,
     pub section: Rendered,
+    /// The landing page's copy, published with the families.
+    pub status: Mutex<Status>,
     pub render: fn(&State) -> String,
     stop: Stop,
     /// Wakes the thread out of `poll` to stop.
@@ -45,6 +50,7 @@ impl Shared {
         let state = State::default();
         Ok(Shared {
             section: Rendered::new(render(&state)),
+            status: Mutex::new(state.status()),
             state: Mutex::new(state),
             render,
             stop: Stop::default(),
@@ -60,6 +66,7 @@ impl Shared {
 
     fn publish(&self, state: &State) {
         self.section.publish((self.render)(state));
+        *lock(&self.status) = state.status();
     }
 
     fn set_capture(&self, capture: Capture) {
@@ -79,41 +86,30 @@ pub(super) fn spawn(shared: Arc<Shared>, config: Config) -> std::io::Result<()> 
     Ok(())
 }
 
-/// The list of ports as the log lines name them.
-fn port_list(config: &Config) -> String {
-    let ports: Vec<String> = config.ports.iter().map(u16::to_string).collect();
-    ports.join(",")
-}
-
 /// The one warning for a capture that cannot open, and the landing page's
 /// short form of it.
 fn complaint(e: &OpenError, config: &Config) -> (String, String) {
-    let every = config.retry_interval.as_secs_f64();
-    let tail =
-        format!("lora_capture_up is 0, everything else is served; trying again every {every}s");
-    match e {
+    let interface = &config.interface;
+    let (why, short) = match e {
         OpenError::Privilege(_) => (
-            format!(
-                "cannot capture GWMP on {}: the exporter lacks CAP_NET_RAW (run it as \
-                 root, or give it the capability: AmbientCapabilities=CAP_NET_RAW in a systemd \
-                 drop-in, --cap-add NET_RAW for a container); {tail}",
-                config.interface
-            ),
-            "no CAP_NET_RAW".into(),
+            "the exporter lacks CAP_NET_RAW (run it as root, or give it the capability: \
+             AmbientCapabilities=CAP_NET_RAW in a systemd drop-in, --cap-add NET_RAW for a \
+             container)"
+                .to_string(),
+            "no CAP_NET_RAW".to_string(),
         ),
         OpenError::Interface(_) => (
-            format!(
-                "cannot capture GWMP: there is no network interface '{}' (--lora-interface); \
-                 {tail}",
-                config.interface
-            ),
-            format!("no interface '{}'", config.interface),
+            format!("there is no network interface '{interface}' (--lora-interface)"),
+            format!("no interface '{interface}'"),
         ),
-        OpenError::Other(..) => (
-            format!("cannot capture GWMP on {}: {e}; {tail}", config.interface),
-            e.to_string(),
-        ),
-    }
+        OpenError::Other(..) => (e.to_string(), e.to_string()),
+    };
+    let text = format!(
+        "cannot capture GWMP on {interface}: {why}; lora_capture_up is 0, everything else is \
+         served; trying again every {}s",
+        config.retry_interval.as_secs_f64()
+    );
+    (text, short)
 }
 
 fn run(shared: &Shared, config: &Config) {
@@ -135,7 +131,7 @@ fn run(shared: &Shared, config: &Config) {
                     crate::info!(
                         "LoRa: capturing GWMP on {}, UDP ports {}",
                         config.interface,
-                        port_list(config)
+                        config.port_list()
                     );
                 }
                 shared.set_capture(Capture {
@@ -251,7 +247,9 @@ fn take(state: &mut State, packet: &Packet<'_>, logged: &mut [bool; Invalid::ALL
     if packet.loopback_outgoing {
         return;
     }
-    let mut invalid = |state: &mut State, reason: Invalid, what: String, bytes: &[u8]| {
+    // `what` is written out only for the one warning per reason: no text is
+    // made for each invalid datagram of a flood.
+    let mut invalid = |state: &mut State, reason: Invalid, what: &dyn Display, bytes: &[u8]| {
         state.count_invalid(reason);
         let seen = &mut logged[reason as usize];
         if !*seen {
@@ -265,21 +263,21 @@ fn take(state: &mut State, packet: &Packet<'_>, logged: &mut [bool; Invalid::ALL
         }
     };
     if packet.truncated {
-        let what = format!("a packet longer than {BUFFER} bytes");
-        return invalid(state, Invalid::Short, what, packet.data);
+        let what = "a packet longer than the largest IP datagram";
+        return invalid(state, Invalid::Short, &what, packet.data);
     }
     let udp = match packet::udp(packet.data) {
         Ok(udp) => udp,
         Err(NotWhole::Fragment) => {
-            let what = "an IP fragment (the datagram is not whole in one packet)".to_string();
-            return invalid(state, Invalid::Fragment, what, packet.data);
+            let what = "an IP fragment (the datagram is not whole in one packet)";
+            return invalid(state, Invalid::Fragment, &what, packet.data);
         }
         Err(NotWhole::Short) => {
-            let what = "a packet whose IP or UDP header does not hold together".to_string();
-            return invalid(state, Invalid::Short, what, packet.data);
+            let what = "a packet whose IP or UDP header does not hold together";
+            return invalid(state, Invalid::Short, &what, packet.data);
         }
     };
-    let what = || format!("a datagram from {} to {}", udp.source, udp.destination);
+    let (from, to) = (udp.source, udp.destination);
     match gwmp::parse(udp.payload) {
         Ok(datagram) => {
             if let Err(reason) = state.record(&datagram, udp.source, udp.destination, packet.at) {
@@ -288,10 +286,9 @@ fn take(state: &mut State, packet: &Packet<'_>, logged: &mut [bool; Invalid::ALL
                 if !*seen {
                     *seen = true;
                     crate::warn!(
-                        "LoRa: {} comes from a gateway EUI beyond the first {} \
-                         ({}); not counted. Logged once; lora_gwmp_invalid_datagrams_total \
-                         counts every one",
-                        what(),
+                        "LoRa: a datagram from {from} to {to} comes from a gateway EUI beyond \
+                         the first {} ({}); not counted. Logged once; \
+                         lora_gwmp_invalid_datagrams_total counts every one",
                         super::state::MAX_GATEWAYS,
                         reason.label()
                     );
@@ -299,8 +296,13 @@ fn take(state: &mut State, packet: &Packet<'_>, logged: &mut [bool; Invalid::ALL
             }
         }
         Err(malformed) => {
-            let text = format!("{} ({})", what(), malformed.detail);
-            invalid(state, malformed.reason, text, udp.payload);
+            let detail = &malformed.detail;
+            invalid(
+                state,
+                malformed.reason,
+                &format_args!("a datagram from {from} to {to} ({detail})"),
+                udp.payload,
+            );
         }
     }
 }

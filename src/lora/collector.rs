@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use super::capture::{self, Shared};
 use super::gwmp::{eui_text, Crc, Invalid, Kind, TxError, DATARATES};
-use super::state::{Histogram, State};
+use super::state::{Histogram, State, Status};
 use super::*;
 use crate::collector::Collector;
 use crate::exposition::{Exposition, MetricType};
@@ -46,7 +46,9 @@ impl Collector for LoraCollector {
     }
 
     fn status(&self, page: &mut Page) {
-        status(&lock(&self.shared.state), &self.config, page);
+        // The published copy: the state's lock may be held for a batch.
+        let published = lock(&self.shared.status).clone();
+        status(&published, &self.config, page);
     }
 }
 
@@ -63,6 +65,22 @@ fn histogram(out: &mut Exposition, name: &'static str, help: &str, h: &Histogram
     }
     family.sample_suffixed("_sum", &[], h.sum);
     family.sample_suffixed("_count", &[], h.count() as f64);
+}
+
+/// A counter family with one sample per value of its one label, every
+/// value always present.
+fn by_label(
+    out: &mut Exposition,
+    name: &'static str,
+    help: &str,
+    label: &str,
+    values: &[&str],
+    counts: &[u64],
+) {
+    let mut family = out.family(name, help, MetricType::Counter);
+    for (value, count) in values.iter().zip(counts) {
+        family.sample(&[(label, value)], *count as f64);
+    }
 }
 
 /// The `lora_*` families of a state.
@@ -90,25 +108,22 @@ pub fn render(s: &State, out: &mut Exposition) {
     for gateway in &gateways {
         f.sample(&[("gateway_id", gateway)], 1.0);
     }
-    let mut f = out.family(
+    by_label(
+        out,
         DATAGRAMS,
         "GWMP datagrams seen between the packet forwarder and its server, by type",
-        MetricType::Counter,
+        "type",
+        &Kind::LABELS,
+        &s.datagrams,
     );
-    for kind in Kind::ALL {
-        f.sample(&[("type", kind.label())], s.datagrams[kind as usize] as f64);
-    }
-    let mut f = out.family(
+    by_label(
+        out,
         INVALID,
         "Captured datagrams on the GWMP ports that are not valid GWMP, by reason",
-        MetricType::Counter,
+        "reason",
+        &Invalid::LABELS,
+        &s.invalid,
     );
-    for reason in Invalid::ALL {
-        f.sample(
-            &[("reason", reason.label())],
-            s.invalid[reason as usize] as f64,
-        );
-    }
     out.single(
         FORWARDER_LAST_SEEN,
         "Unix time of the packet forwarder's last PUSH_DATA or PULL_DATA",
@@ -162,17 +177,14 @@ pub fn render(s: &State, out: &mut Exposition) {
         MetricType::Gauge,
         last.and_then(|stat| stat.temp),
     );
-    let mut f = out.family(
+    by_label(
+        out,
         TX_ACK,
         "TX_ACK datagrams from the forwarder, by the error it reported for a downlink",
-        MetricType::Counter,
+        "error",
+        &TxError::LABELS,
+        &s.tx_acks,
     );
-    for error in TxError::ALL {
-        f.sample(
-            &[("error", error.label())],
-            s.tx_acks[error as usize] as f64,
-        );
-    }
 }
 
 fn ago(at: SystemTime) -> String {
@@ -180,18 +192,21 @@ fn ago(at: SystemTime) -> String {
     format!("{} ago", duration_text(age))
 }
 
+/// A share in percent, or a dash.
+fn percent(share: Option<f64>) -> String {
+    share.map_or("–".to_string(), |p| format!("{p:.0} %"))
+}
+
 /// The landing page's "LoRa radio" lines.
-fn status(s: &State, config: &Config, page: &mut Page) {
+fn status(s: &Status, config: &Config, page: &mut Page) {
     let section = page.section("LoRa radio");
-    let ports: Vec<String> = config.ports.iter().map(u16::to_string).collect();
-    let on = format!("{}, UDP {}", config.interface, ports.join(","));
-    match (&s.capture.up, &s.capture.problem) {
-        (true, _) => section.marked("Capture", &format!("on {on}"), Mark::Good),
-        (false, Some(problem)) => {
-            section.marked("Capture", &format!("off ({problem}) on {on}"), Mark::Bad)
-        }
-        (false, None) => section.row("Capture", &format!("starting on {on}")),
+    let on = format!("on {}, UDP {}", config.interface, config.port_list());
+    let (capture, mark) = match (s.capture.up, &s.capture.problem) {
+        (true, _) => (on, Mark::Good),
+        (false, Some(problem)) => (format!("off ({problem}) {on}"), Mark::Bad),
+        (false, None) => (format!("starting {on}"), Mark::Plain),
     };
+    section.marked("Capture", &capture, mark);
     let last_seen = s
         .forwarder_last_seen
         .map(|unix| SystemTime::UNIX_EPOCH + std::time::Duration::from_secs_f64(unix.max(0.0)));
@@ -204,26 +219,26 @@ fn status(s: &State, config: &Config, page: &mut Page) {
             section.row("Last forwarder stat", "none yet");
         }
         Some((stat, at)) => {
-            let count = |key| {
-                stat.counter(key)
-                    .map_or("–".to_string(), |n| format!("{n}"))
-            };
+            // In Stat::COUNTERS order.
+            let [heard, ok, forwarded, ..] = stat.counters;
+            let count = |n: Option<f64>| n.map_or("–".to_string(), |n| format!("{n}"));
             section.row(
                 "Packets heard / forwarded",
-                &format!("{} / {} (stat {})", count("rxnb"), count("rxfw"), ago(*at)),
+                &format!(
+                    "{} / {} (stat {})",
+                    count(heard),
+                    count(forwarded),
+                    ago(*at)
+                ),
             );
-            let share = match (stat.counter("rxok"), stat.counter("rxnb")) {
-                (Some(ok), Some(all)) if all > 0.0 => format!("{:.0} %", 100.0 * ok / all),
-                _ => "–".to_string(),
+            let share = match (ok, heard) {
+                (Some(ok), Some(all)) if all > 0.0 => Some(100.0 * ok / all),
+                _ => None,
             };
-            section.row("CRC ok", &share);
-            match stat.ackr {
-                Some(ackr) if ackr < 50.0 => {
-                    section.marked("Acknowledged", &format!("{ackr:.0} %"), Mark::Bad)
-                }
-                Some(ackr) => section.row("Acknowledged", &format!("{ackr:.0} %")),
-                None => section.row("Acknowledged", "–"),
-            };
+            section.row("CRC ok", &percent(share));
+            let low = stat.ackr.is_some_and(|ackr| ackr < 50.0);
+            let mark = if low { Mark::Bad } else { Mark::Plain };
+            section.marked("Acknowledged", &percent(stat.ackr), mark);
             section.row("Concentrator", &reading_text(stat.temp, "°C"));
         }
     }
@@ -345,6 +360,109 @@ lora_tx_ack_total{error=\"gps_unlocked\"} 0.0
 lora_tx_ack_total{error=\"other\"} 0.0
 ";
         assert_eq!(render_text(&State::default()), want);
+    }
+
+    /// `/` is answered on the HTTP loop, beside `/metrics`: the landing page
+    /// must not wait for the state lock, which the capture thread holds
+    /// while it parses a batch of datagrams. It reads what was published.
+    #[test]
+    fn the_landing_page_never_waits_for_the_capture_state() {
+        let shared = Arc::new(Shared::new(render_text).unwrap());
+        let collector = LoraCollector {
+            shared: Arc::clone(&shared),
+            config: Config {
+                interface: "lo".into(),
+                ports: vec![1680],
+                retry_interval: std::time::Duration::from_secs(1),
+            },
+        };
+        let held = lock(&shared.state);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let mut page = Page::new();
+                collector.status(&mut page);
+                let _ = tx.send(page.render());
+            });
+            let page = rx.recv_timeout(std::time::Duration::from_secs(5));
+            drop(held);
+            let page = page.expect("the landing page waited for the capture thread's state lock");
+            assert!(page.contains("LoRa radio"), "{page}");
+            assert!(page.contains("starting on lo, UDP 1680"), "{page}");
+        });
+    }
+
+    /// Each line of the "LoRa radio" section, with its mark, from a status.
+    #[test]
+    fn the_landing_page_lines_and_their_marks() {
+        use super::super::gwmp::Stat;
+        let config = Config {
+            interface: "lo".into(),
+            ports: vec![1680, 1700],
+            retry_interval: std::time::Duration::from_secs(1),
+        };
+        let page = |s: &Status| {
+            let mut page = Page::new();
+            status(s, &config, &mut page);
+            page.render()
+        };
+        let fresh = page(&Status::default());
+        for want in [
+            "<th>Capture</th><td>starting on lo, UDP 1680,1700</td>",
+            "<th>Forwarder last seen</th><td class=\"bad\">never</td>",
+            "<th>Last forwarder stat</th><td>none yet</td>",
+            "<th>Last TX error</th><td>none</td>",
+        ] {
+            assert!(fresh.contains(want), "{want} in\n{fresh}");
+        }
+        let now = SystemTime::now();
+        let stat = Stat {
+            counters: [Some(8.0), Some(6.0), Some(5.0), None, None],
+            ackr: Some(40.0),
+            temp: None,
+        };
+        let busy = page(&Status {
+            capture: super::super::state::Capture {
+                up: false,
+                problem: Some("no CAP_NET_RAW".into()),
+            },
+            forwarder_last_seen: None,
+            last_stat: Some((stat, now)),
+            last_tx_error: Some((TxError::TooLate, now)),
+        });
+        for want in [
+            "<th>Capture</th><td class=\"bad\">off (no CAP_NET_RAW) on lo, UDP 1680,1700</td>",
+            "<td>8 / 5 (stat 0 s ago)</td>",
+            "<th>CRC ok</th><td>75 %</td>",
+            "<th>Acknowledged</th><td class=\"bad\">40 %</td>",
+            "<th>Last TX error</th><td class=\"bad\">too_late 0 s ago</td>",
+        ] {
+            assert!(busy.contains(want), "{want} in\n{busy}");
+        }
+        let healthy = page(&Status {
+            capture: super::super::state::Capture {
+                up: true,
+                problem: None,
+            },
+            forwarder_last_seen: None,
+            last_stat: Some((
+                Stat {
+                    counters: [Some(0.0), None, None, None, None],
+                    ackr: Some(50.0),
+                    temp: None,
+                },
+                now,
+            )),
+            last_tx_error: None,
+        });
+        for want in [
+            "<th>Capture</th><td class=\"good\">on lo, UDP 1680,1700</td>",
+            "<td>0 / – (stat 0 s ago)</td>",
+            "<th>CRC ok</th><td>–</td>",
+            "<th>Acknowledged</th><td>50 %</td>",
+        ] {
+            assert!(healthy.contains(want), "{want} in\n{healthy}");
+        }
     }
 
     /// The families in order, each named by its constant.

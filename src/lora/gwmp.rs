@@ -32,16 +32,19 @@ impl Kind {
         Kind::TxAck,
     ];
 
+    /// The `type` label values, in [`Kind::ALL`]'s order.
+    pub const LABELS: [&'static str; 6] = [
+        "push_data",
+        "push_ack",
+        "pull_data",
+        "pull_resp",
+        "pull_ack",
+        "tx_ack",
+    ];
+
     /// The `type` label.
     pub fn label(self) -> &'static str {
-        [
-            "push_data",
-            "push_ack",
-            "pull_data",
-            "pull_resp",
-            "pull_ack",
-            "tx_ack",
-        ][self as usize]
+        Self::LABELS[self as usize]
     }
 
     /// Whether the forwarder sends it (it then carries the gateway EUI).
@@ -78,16 +81,19 @@ impl Invalid {
         Invalid::TooManyGateways,
     ];
 
+    /// The `reason` label values, in [`Invalid::ALL`]'s order.
+    pub const LABELS: [&'static str; 6] = [
+        "short",
+        "version",
+        "type",
+        "json",
+        "fragment",
+        "too_many_gateways",
+    ];
+
     /// The `reason` label.
     pub fn label(self) -> &'static str {
-        [
-            "short",
-            "version",
-            "type",
-            "json",
-            "fragment",
-            "too_many_gateways",
-        ][self as usize]
+        Self::LABELS[self as usize]
     }
 }
 
@@ -131,19 +137,22 @@ impl TxError {
         "GPS_UNLOCKED",
     ];
 
+    /// The `error` label values, in [`TxError::ALL`]'s order.
+    pub const LABELS: [&'static str; 9] = [
+        "none",
+        "too_late",
+        "too_early",
+        "collision_packet",
+        "collision_beacon",
+        "tx_freq",
+        "tx_power",
+        "gps_unlocked",
+        "other",
+    ];
+
     /// The `error` label.
     pub fn label(self) -> &'static str {
-        [
-            "none",
-            "too_late",
-            "too_early",
-            "collision_packet",
-            "collision_beacon",
-            "tx_freq",
-            "tx_power",
-            "gps_unlocked",
-            "other",
-        ][self as usize]
+        Self::LABELS[self as usize]
     }
 
     fn from_wire(text: &str) -> TxError {
@@ -323,6 +332,7 @@ fn object(text: &[u8], what: &str) -> Result<Object, Malformed> {
     match parse_json(text) {
         Ok(JsonValue::Object(object)) => Ok(object),
         Ok(_) => malformed(Invalid::Json, format!("{what} JSON is not an object")),
+        // Already escaped and cut by parse_json: one printable line.
         Err(e) => malformed(Invalid::Json, format!("{what}: {e}")),
     }
 }
@@ -460,24 +470,15 @@ fn tx_ack(text: &[u8]) -> Result<TxError, Malformed> {
     }
 }
 
-/// The first `max` bytes of `bytes`, escaped so that a log line stays one
-/// line of printable ASCII.
-pub fn escape_start(bytes: &[u8], max: usize) -> String {
-    let mut out: String = bytes
-        .iter()
-        .take(max)
-        .flat_map(|b| std::ascii::escape_default(*b))
-        .map(char::from)
-        .collect();
-    if bytes.len() > max {
-        out.push('…');
-    }
-    out
-}
-
 /// The EUI as the `gateway_id` label spells it: 16 upper-case hex digits.
 pub fn eui_text(eui: &[u8; 8]) -> String {
-    eui.iter().map(|b| format!("{b:02X}")).collect()
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(16);
+    for b in eui {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -623,6 +624,13 @@ mod tests {
             r#"{"rxpk":[{"datr":"SF7BW125"}]}"#,
             r#"{"rxpk":[{"stat":1,"rssi":"-30"}]}"#,
             r#"{"rxpk":[{"stat":1,"rssi":-1e300}]}"#,
+            r#"{"rxpk":[{"stat":1,"rssi":1e400}]}"#,
+            r#"{"rxpk":[{"stat":1,"lsnr":-1e400}]}"#,
+            r#"{"rxpk":[{"stat":1,"rssi":NaN}]}"#,
+            r#"{"rxpk":[{"stat":1,"rssi":"NaN"}]}"#,
+            r#"{"rxpk":[{"stat":1e400}]}"#,
+            r#"{"stat":{"ackr":1e400}}"#,
+            r#"{"stat":{"temp":-1e400}}"#,
             r#"{"rxpk":[{"stat":1,"rsig":[{"lsnr":2000}]}]}"#,
             r#"{"stat":[]}"#,
             r#"{"stat":{"rxnb":-1}}"#,
@@ -652,6 +660,29 @@ mod tests {
         );
     }
 
+    /// The detail is logged: whatever the JSON holds, it stays one line of
+    /// printable text (found by the fuzz target: tinyjson quotes the bad
+    /// escape, a raw newline here).
+    #[test]
+    fn a_json_error_detail_is_one_printable_line() {
+        for json in [
+            "{\"txpk_ack\":\"\\\n\"}",
+            "{\"a\":\"\u{1b}[31m\"}",
+            "{\"rxpk\":[\r\n\t\u{0}]}",
+            "{\n\"rxpk\": [}",
+        ] {
+            for id in [0, 5] {
+                let err = parse(&with_eui(2, id, json)).unwrap_err();
+                assert_eq!(err.reason, Invalid::Json, "{json:?}");
+                assert!(
+                    !err.detail.contains(|c: char| c.is_control()),
+                    "{:?}",
+                    err.detail
+                );
+            }
+        }
+    }
+
     #[test]
     fn every_prefix_of_a_good_datagram_is_handled() {
         let good = with_eui(
@@ -667,8 +698,8 @@ mod tests {
 
     #[test]
     fn log_text_is_escaped_and_cut() {
-        assert_eq!(escape_start(b"\x02\x00ab\"\n", 16), "\\x02\\x00ab\\\"\\n");
-        assert_eq!(escape_start(b"abcdef", 3), "abc…");
         assert_eq!(eui_text(&EUI), "AA555A0000000101");
+        let every_digit = [0x01, 0x23, 0x45, 0x67, 0x89, 0xAB, 0xCD, 0xEF];
+        assert_eq!(eui_text(&every_digit), "0123456789ABCDEF");
     }
 }

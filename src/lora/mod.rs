@@ -23,7 +23,8 @@
 //!   [`Health`](crate::health::Health): once when it starts or changes,
 //!   once when it ends.
 //! * `collector.rs`: [`LoraCollector`] starts the thread, renders, and adds
-//!   the "LoRa radio" section of the landing page.
+//!   the "LoRa radio" section of the landing page, from a copy the thread
+//!   publishes with the families (`/` never waits for the state's lock).
 
 pub mod bpf;
 mod capture;
@@ -50,6 +51,20 @@ pub struct Config {
     /// How often to try opening the capture again while it cannot be
     /// opened (`--temper-interval`'s clock).
     pub retry_interval: Duration,
+}
+
+impl Config {
+    /// The ports as the log lines and the landing page name them: `1680,1700`.
+    pub(crate) fn port_list(&self) -> String {
+        let mut out = String::new();
+        for port in &self.ports {
+            if !out.is_empty() {
+                out.push(',');
+            }
+            out.push_str(&port.to_string());
+        }
+        out
+    }
 }
 
 /// `PORT[,PORT…]` → the port list; empty text → `None` (off).
@@ -151,6 +166,13 @@ mod tests {
         assert_eq!(parse_ports(" "), Ok(None));
         assert_eq!(parse_ports("1680"), Ok(Some(vec![1680])));
         assert_eq!(parse_ports("1680, 1700,1680"), Ok(Some(vec![1680, 1700])));
+        let config = |ports: Vec<u16>| Config {
+            interface: "lo".into(),
+            ports,
+            retry_interval: Duration::from_secs(1),
+        };
+        assert_eq!(config(vec![1680]).port_list(), "1680");
+        assert_eq!(config(vec![1680, 1700, 1]).port_list(), "1680,1700,1");
         for bad in ["0", "65536", "x", "1680,", "1680;1700", "-1"] {
             assert!(parse_ports(bad).is_err(), "{bad}");
         }

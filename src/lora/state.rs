@@ -101,6 +101,16 @@ pub struct Capture {
     pub problem: Option<String>,
 }
 
+/// What the landing page shows: copied from the state each time the
+/// families are published, so that `/` never waits for the state's lock.
+#[derive(Clone, Debug, Default)]
+pub struct Status {
+    pub capture: Capture,
+    pub forwarder_last_seen: Option<f64>,
+    pub last_stat: Option<(Stat, SystemTime)>,
+    pub last_tx_error: Option<(TxError, SystemTime)>,
+}
+
 /// A PUSH_DATA waiting for its PUSH_ACK.
 #[derive(Clone, Copy, Debug)]
 struct Pending {
@@ -165,6 +175,16 @@ fn unix(at: SystemTime) -> f64 {
 }
 
 impl State {
+    /// The landing page's part of the state.
+    pub fn status(&self) -> Status {
+        Status {
+            capture: self.capture.clone(),
+            forwarder_last_seen: self.forwarder_last_seen,
+            last_stat: self.last_stat,
+            last_tx_error: self.last_tx_error,
+        }
+    }
+
     pub fn count_invalid(&mut self, reason: Invalid) {
         self.invalid[reason as usize] += 1;
     }

@@ -11,6 +11,9 @@ use tinyjson::JsonValue;
 /// Deeper than any real dashboard answer, far shallower than the stack.
 pub const MAX_DEPTH: usize = 32;
 
+/// How much of tinyjson's error message (which quotes the input) is kept.
+const MAX_ERROR_TEXT: usize = 160;
+
 /// Reads one label out of a snapshot.
 pub type Label = fn(&SystemInfo) -> Option<&str>;
 
@@ -139,8 +142,12 @@ pub fn parse_json(body: &[u8]) -> Result<JsonValue, String> {
     if depth > MAX_DEPTH {
         return Err(format!("JSON nested {depth} deep (limit {MAX_DEPTH})"));
     }
-    text.parse()
-        .map_err(|e: tinyjson::JsonParseError| format!("not JSON: {e}"))
+    // tinyjson's message quotes the offending input: escaped and cut, so
+    // that an answer or a datagram cannot end the log line or forge another.
+    text.parse().map_err(|e: tinyjson::JsonParseError| {
+        let detail = crate::log::escape_start(e.to_string().as_bytes(), MAX_ERROR_TEXT);
+        format!("not JSON: {detail}")
+    })
 }
 
 /// Parses the dashboard's system document. An error means the body is not a
@@ -224,6 +231,23 @@ mod tests {
         assert_eq!(json_depth(br#"{"a":"\"[[[","b":{}}"#), 2);
         assert_eq!(json_depth(b"[[[[]]]]"), 4);
         assert_eq!(json_depth(b"42"), 0);
+    }
+
+    /// tinyjson quotes the bad input in its message: a dashboard answer
+    /// with a newline in it must not split the poll's log line.
+    #[test]
+    fn a_json_error_is_one_printable_line() {
+        for body in [
+            "{\"cpu\":\"\\\n\"}",
+            "{\"a\":\"\u{1b}[31m\"}",
+            "{\n\"cpu\": [}",
+        ] {
+            let err = parse_json(body.as_bytes()).unwrap_err();
+            assert!(err.starts_with("not JSON: "), "{err}");
+            assert!(!err.contains(|c: char| c.is_control()), "{err:?}");
+        }
+        let long = format!("[{}\n", "1,".repeat(1000));
+        assert!(parse_json(long.as_bytes()).unwrap_err().chars().count() < 200);
     }
 
     #[test]
