@@ -60,8 +60,8 @@ sim=$CARGO_TARGET_DIR/release/examples/dashboard-sim
 # The exporter alone, as it ships; then the reference with the same script
 # (an example brings the dev-dependencies, which must not touch the binary).
 build_both() { # log
-    "$root/scripts/build-static.sh" "$musl" >"$1" 2>&1 &&
-        LXE_BUILD_TARGETS="--example reference-server" "$root/scripts/build-static.sh" "$musl" >>"$1" 2>&1
+    "$root/scripts/build-static.sh" --install "$musl" >"$1" 2>&1 &&
+        LXE_BUILD_TARGETS="--example reference-server" "$root/scripts/build-static.sh" --install "$musl" >>"$1" 2>&1
 }
 static_dir=$CARGO_TARGET_DIR/$musl/release
 bin=$static_dir/linxdot-exporter
@@ -396,7 +396,7 @@ aarch64_bin=$CARGO_TARGET_DIR/aarch64-unknown-linux-musl/release/linxdot-exporte
 if [ "$musl" != aarch64-unknown-linux-musl ]; then
     echo "bench: building the static aarch64 binary for its size"
     rm -f "$aarch64_bin"
-    "$root/scripts/build-static.sh" aarch64-unknown-linux-musl >"$work/build-aarch64.log" 2>&1 ||
+    "$root/scripts/build-static.sh" --install aarch64-unknown-linux-musl >"$work/build-aarch64.log" 2>&1 ||
         { echo "bench: the aarch64 build failed:" >&2; tail -5 "$work/build-aarch64.log" >&2; }
 fi
 size_aarch64=$(size_of "$aarch64_bin")

@@ -7,12 +7,14 @@
 # maintainer scripts.
 #
 # usage: scripts/build-deb.sh [--arch ARCH]... [--revision N] [--out-dir DIR]
-#                             [--no-build]
-#   --arch ARCH    Debian architecture: amd64, arm64 (both by default), armhf
-#                  (ARMv7: Raspberry Pi 2 and later on a 32-bit system)
+#                             [--no-build] [--install|--no-install]
+#   --arch ARCH    Debian architecture (default: all four): amd64, i386,
+#                  arm64 (64-bit Raspberry Pi OS), armhf (32-bit Raspberry Pi
+#                  OS on any Pi, the Zero and 1 included: the ARMv6 binary)
 #   --revision N   Debian revision (default 1): VERSION is CARGO_VERSION-N
 #   --out-dir DIR  where the packages go (default dist/)
 #   --no-build     use the binaries already built, do not run build-static.sh
+#   --install, --no-install  passed to build-static.sh (what it may install)
 # Environment: CARGO_TARGET_DIR (default target/) is where build-static.sh
 # builds, so binaries it already built are reused (cargo finds them fresh);
 # SOURCE_DATE_EPOCH (default: the last commit's time) sets every file time,
@@ -32,6 +34,7 @@ arches=()
 revision=1
 out_dir="$repo/dist"
 build=1
+static_opts=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --arch) [ $# -ge 2 ] || { usage >&2; exit 2; }; arches+=("$2"); shift ;;
@@ -41,12 +44,15 @@ while [ $# -gt 0 ]; do
         --out-dir) [ $# -ge 2 ] || { usage >&2; exit 2; }; out_dir="$2"; shift ;;
         --out-dir=*) out_dir="${1#*=}" ;;
         --no-build) build=0 ;;
+        --install|--no-install) static_opts+=("$1") ;;
         -h|--help) usage; exit 0 ;;
         *) echo "build-deb.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
     esac
     shift
 done
-[ ${#arches[@]} -gt 0 ] || arches=(amd64 arm64)
+# shellcheck source=scripts/platforms.sh
+source "$repo/scripts/platforms.sh"
+[ ${#arches[@]} -gt 0 ] || mapfile -t arches < <(platform_rows | awk '$4 != "-" { print $4 }')
 [[ "$revision" =~ ^[0-9][0-9a-z.+~]*$ ]] ||
     { echo "build-deb.sh: revision '$revision' is not a Debian revision" >&2; exit 2; }
 
@@ -71,13 +77,10 @@ trap 'rm -rf "$work"' EXIT
 umask 022
 
 rust_target() {
-    case "$1" in
-        amd64) echo x86_64-unknown-linux-musl ;;
-        arm64) echo aarch64-unknown-linux-musl ;;
-        armhf) echo armv7-unknown-linux-musleabihf ;;
-        *) die "architecture '$1' is not amd64, arm64 or armhf" ;;
-    esac
+    platform_field deb "$1" target ||
+        die "architecture '$1' is not one of $(platform_rows | awk '$4 != "-" { print $4 }' | paste -sd' ' -)"
 }
+for arch in "${arches[@]}"; do rust_target "$arch" > /dev/null; done
 
 # --help of one of the binaries, run natively or under qemu-user.
 help_text() {
@@ -85,8 +88,8 @@ help_text() {
     for arch in "${arches[@]}"; do
         bin="$target_dir/$(rust_target "$arch")/release/linxdot-exporter"
         "$bin" --help 2> /dev/null && return 0
-        case "$arch" in arm64) q=qemu-aarch64-static ;; armhf) q=qemu-arm-static ;; *) q= ;; esac
-        [ -n "$q" ] && command -v "$q" > /dev/null && "$q" "$bin" --help 2> /dev/null && return 0
+        q="$(platform_field deb "$arch" qemu)" || continue
+        command -v "$q" > /dev/null && "$q" "$bin" --help 2> /dev/null && return 0
     done
     return 1
 }
@@ -121,7 +124,7 @@ for arch in "${arches[@]}"; do
     target="$(rust_target "$arch")"
     if [ "$build" = 1 ]; then
         log "static binary for $target (build-static.sh; reused when fresh)"
-        CARGO_TARGET_DIR="$target_dir" "$repo/scripts/build-static.sh" "$target" > "$work/build.log" 2>&1 ||
+        CARGO_TARGET_DIR="$target_dir" "$repo/scripts/build-static.sh" "${static_opts[@]}" "$target" > "$work/build.log" 2>&1 ||
             { tail -n 30 "$work/build.log" >&2; die "build-static.sh $target failed"; }
     fi
     [ -f "$target_dir/$target/release/linxdot-exporter" ] ||

@@ -5,12 +5,14 @@
 # usage: scripts/build-ipk.sh [--arch ARCH] [--target TRIPLE] [--release N]
 #                             [--binary PATH] [--out-dir DIR]
 #   --arch ARCH      opkg architecture (default aarch64_generic); the device
-#                    tells its own with `opkg print-architecture`
+#                    tells its own with `opkg print-architecture`. The ones
+#                    scripts/platforms.sh lists (IPK_ARCHES) need no --target
 #   --target TRIPLE  Rust target to build with scripts/build-static.sh
-#                    (default aarch64-unknown-linux-musl)
+#                    (default: the architecture's row in scripts/platforms.sh)
 #   --release N      package release, the N of VERSION-N (default 1)
 #   --binary PATH    package this static binary instead of building one
 #   --out-dir DIR    where the .ipk goes (default dist/)
+#   --install, --no-install  passed to build-static.sh (what it may install)
 #
 # Result: DIR/linxdot-exporter_VERSION-N_ARCH.ipk, VERSION from Cargo.toml.
 # File times are SOURCE_DATE_EPOCH, or the time of the last git commit.
@@ -21,7 +23,8 @@ die() { printf 'build-ipk: error: %s\n' "$*" >&2; exit 1; }
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 arch=aarch64_generic
-target=aarch64-unknown-linux-musl
+target=""
+static_opts=()
 release=1
 binary=""
 out_dir="$repo/dist"
@@ -39,6 +42,7 @@ while [ $# -gt 0 ]; do
         --binary=*) binary="${1#*=}" ;;
         --out-dir) need_value "$@"; out_dir="$2"; shift ;;
         --out-dir=*) out_dir="${1#*=}" ;;
+        --install|--no-install) static_opts+=("$1") ;;
         -h|--help) usage; exit 0 ;;
         *) usage >&2; die "unknown argument '$1'" ;;
     esac
@@ -47,6 +51,12 @@ done
 
 [[ "$arch" =~ ^[a-z0-9_-]+$ ]] || die "--arch '$arch' is not an opkg architecture (e.g. aarch64_generic)"
 [[ "$release" =~ ^[0-9]+$ ]] || die "--release '$release' is not a number"
+# shellcheck source=scripts/platforms.sh
+source "$repo/scripts/platforms.sh"
+if [ -z "$target" ] && [ -z "$binary" ]; then
+    target="$(ipk_target "$arch")" ||
+        die "no Rust target known for '$arch' (scripts/platforms.sh, IPK_ARCHES): give --target or --binary"
+fi
 
 # --- metadata from Cargo.toml ---------------------------------------------------
 cargo_field() {
@@ -71,7 +81,7 @@ url_field="${url:+URL: $url
 
 # --- the binary -----------------------------------------------------------------
 if [ -z "$binary" ]; then
-    "$repo/scripts/build-static.sh" "$target" >&2
+    "$repo/scripts/build-static.sh" "${static_opts[@]}" "$target" >&2
     binary="${CARGO_TARGET_DIR:-$repo/target}/$target/release/linxdot-exporter"
 fi
 [ -f "$binary" ] || die "no binary at $binary"
@@ -95,6 +105,18 @@ esac
 if [ -n "$want" ] && ! [[ "$info" =~ $want ]]; then
     die "$binary ($info) does not run on $arch"
 fi
+# An ARMv7 binary does not run on an ARMv6 (ARM11) device: the ELF's
+# attributes say which architecture the code needs.
+case "$arch" in
+    arm_arm1176*|arm_arm11*|arm_arm926*|arm_xscale*)
+        if command -v readelf >/dev/null; then
+            cpu="$(readelf -A "$binary" 2>/dev/null | sed -n 's/^ *Tag_CPU_arch: //p')"
+            case "$cpu" in
+                v4*|v5*|v6*) ;;
+                *) die "$binary needs ARM $cpu; $arch is older (build arm-unknown-linux-musleabihf)" ;;
+            esac
+        fi ;;
+esac
 
 # --- reproducible time ----------------------------------------------------------
 if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then

@@ -19,7 +19,7 @@ import re
 import sys
 
 DS_VAR = "${datasource}"
-# Every metric linxdot-exporter writes (README, "Metrics"), and the series a
+# Every metric linxdot-exporter writes (docs/metrics.md), and the series a
 # dashboard query may use for it instead (the recording rules).
 EXPORTER_METRICS = {
     "miner_exporter_info": ["miner_exporter_info", "instance:miner_exporter_info:last"],

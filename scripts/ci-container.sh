@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # The container image checks, for CI and by hand: installs podman (and what it
-# needs), builds both images with scripts/build-image.sh, runs the amd64 one
-# against the dashboard simulator on loopback (host networking) and checks the
-# scrape, the user, the labels and the size; takes the arm64 binary out of its
-# image and runs it under qemu-aarch64-static against the simulator too.
+# needs), builds the images of the five platforms (amd64, 386, arm64, armv7,
+# armv6) and their manifest list with scripts/build-image.sh, checks each
+# image's platform, user, labels, size and only file, and the manifest list
+# and its OCI archive; runs the amd64 image against the dashboard simulator on
+# loopback (host networking) in every documented way; runs the 386 image
+# with podman (an x86_64 kernel runs i386 code); takes the binary out of
+# every other image and runs it under qemu-user against the simulator (no
+# binfmt_misc here, so podman cannot run them itself).
 #
 # usage: scripts/ci-container.sh
 # Podman runs with a containers.conf and a storage of its own in a temporary
@@ -28,6 +32,8 @@ version="$(awk '/^\[/ { s = $0; next } s == "[package]" && $1 == "version" { gsu
 
 # shellcheck source=scripts/checks-lib.sh
 source scripts/checks-lib.sh
+# shellcheck source=scripts/platforms.sh
+source scripts/platforms.sh
 chmod 0755 "$work"
 containers=()
 images=()
@@ -47,7 +53,7 @@ cleanup() {
 }
 
 # Rootful podman (host networking, device nodes, chown to 65534) and an
-# amd64 host: the amd64 image runs natively, the arm64 one's binary under qemu.
+# amd64 host: the amd64 image runs natively, the ARM ones' binaries under qemu.
 if [ "$(id -u)" != 0 ] || [ "$(uname -m)" != x86_64 ]; then
     notok "run as root on an x86_64 machine (here: uid $(id -u), $(uname -m))"
     finish
@@ -56,9 +62,9 @@ fi
 # --- tools --------------------------------------------------------------------
 phase "installing tools"
 # podman (with runc: crun fails on hybrid cgroups, where podman runs inside a
-# container), qemu for the arm64 binary, curl for the scrapes.
+# container), qemu for the ARM binaries, curl for the scrapes.
 bash scripts/install-debs.sh podman runc qemu-user-static curl file python3-yaml
-for tool in podman runc qemu-aarch64-static curl file; do
+for tool in podman runc qemu-aarch64-static qemu-arm-static curl file; do
     command -v "$tool" > /dev/null || notok "tools: $tool is missing"
 done
 [ "$failed" = 0 ] || finish
@@ -91,15 +97,18 @@ phase "building the images with scripts/build-image.sh"
 cargo build --release --locked --example dashboard-sim > "$work/sim-build.log" 2>&1 &
 sim_build=$!
 build_start=$SECONDS
-if CARGO_TARGET_DIR="$static_target_dir" scripts/build-image.sh --engine podman > "$work/images.txt" 2> "$work/build-image.log"; then
+if CARGO_TARGET_DIR="$static_target_dir" scripts/build-image.sh --engine podman --install \
+    --oci-archive "$work/image.oci.tar" > "$work/images.txt" 2> "$work/build-image.log"; then
     ok "build-image.sh ($((SECONDS - build_start))s)"
 else
     notok "build-image.sh"
     tail -n 30 "$work/build-image.log"
 fi
-images=("$name:$version-amd64" "$name:$version-arm64" "$name:$version" "$name:latest")
+mapfile -t arches < <(platform_rows | awk '{ print $3 }')
+images=("$name:$version" "$name:latest")
+for arch in "${arches[@]}"; do images+=("$name:$version-$arch"); done
 sed 's/^/  /' "$work/images.txt"
-grep -E '^build-image: (amd64|arm64): (using|building|staged)' "$work/build-image.log" | sed 's/^/  /'
+grep -E '^build-image: [a-z0-9]+: (using|building|staged)' "$work/build-image.log" | sed 's/^/  /'
 # FROM scratch and nothing else: no base image, nothing to pull.
 if [ "$(grep -Ei '^[[:space:]]*FROM[[:space:]]' Dockerfile)" = "FROM scratch" ] &&
     ! grep -Eqi 'trying to pull|pulling' "$work/build-image.log"; then
@@ -109,14 +118,16 @@ else
 fi
 
 inspect() { podman image inspect --format "$2" "$1" 2> /dev/null; }
-for arch in amd64 arm64; do
+for arch in "${arches[@]}"; do
     image="$name:$version-$arch"
+    platform="$(platform_field stage "$arch" image)"
+    IFS=/ read -r _ cpu _ <<< "$platform"
     if ! podman image exists "$image"; then
         notok "$image was not built"
         continue
     fi
     got="$(inspect "$image" '{{.Os}}/{{.Architecture}} user={{.Config.User}} entrypoint={{json .Config.Entrypoint}} cmd={{json .Config.Cmd}} ports={{json .Config.ExposedPorts}} layers={{len .RootFS.Layers}}')"
-    want="linux/$arch user=65534:65534 entrypoint=[\"/linxdot-exporter\"] cmd=null ports={\"8061/tcp\":{}} layers=1"
+    want="linux/$cpu user=65534:65534 entrypoint=[\"/linxdot-exporter\"] cmd=null ports={\"8061/tcp\":{}} layers=1"
     if [ "$got" = "$want" ]; then
         ok "$image: $got"
     else
@@ -142,7 +153,7 @@ org.opencontainers.image.version=$version"
     # Its only file is the staged binary: list the files, take it out and compare.
     c="lxe-ci-create-$arch-$$"
     containers+=("$c")
-    if podman create --arch "$arch" --name "$c" "$image" > /dev/null 2> "$work/create.log" &&
+    if podman create --arch "$cpu" --name "$c" "$image" > /dev/null 2> "$work/create.log" &&
         podman cp "$c:/linxdot-exporter" "$work/bin-$arch" 2>> "$work/create.log"; then
         podman export "$c" | tar -t | grep -v '/$' | sort > "$work/files-$arch"
         if cmp -s "$work/bin-$arch" "dist/image/$arch/linxdot-exporter"; then
@@ -168,6 +179,38 @@ for tag in "$name:$version" "$name:latest"; do
         notok "$tag is not the amd64 image"
     fi
 done
+# The manifest list: one entry per platform, each the image built for it.
+list="$name:$version-multiarch"
+podman manifest inspect "$list" > "$work/list.json" 2> "$work/list.log"
+want_list="$(for arch in "${arches[@]}"; do
+    echo "$(platform_field stage "$arch" image) $(podman image inspect --format '{{.Digest}}' "$name:$version-$arch")"
+done)"
+got_list="$(python3 -c 'import json, sys
+for m in json.load(open(sys.argv[1]))["manifests"]:
+    p = m["platform"]
+    print("/".join(filter(None, (p["os"], p["architecture"], p.get("variant")))), m["digest"])' "$work/list.json" 2>&1)"
+if [ "$got_list" = "$want_list" ]; then
+    ok "manifest list $list: $(awk '{ print $1 }' <<< "$got_list" | paste -sd' ' -), each the digest of its image"
+else
+    notok "manifest list $list: '$got_list', not '$want_list' $(cat "$work/list.log")"
+fi
+# Its OCI archive: an image index naming the same five platforms.
+if [ -f "$work/image.oci.tar" ] && mkdir -p "$work/oci" && tar -xf "$work/image.oci.tar" -C "$work/oci" &&
+    got_oci="$(python3 -c 'import json, os, sys
+d = sys.argv[1]
+top = json.load(open(os.path.join(d, "index.json")))["manifests"][0]
+ref = top.get("annotations", {}).get("org.opencontainers.image.ref.name")
+idx = json.load(open(os.path.join(d, "blobs", *top["digest"].split(":"))))
+for m in idx["manifests"]:
+    p = m["platform"]
+    blob = os.path.join(d, "blobs", *m["digest"].split(":"))
+    assert os.path.exists(blob), blob
+    print(ref, "/".join(filter(None, (p["os"], p["architecture"], p.get("variant")))))' "$work/oci" 2>&1)" &&
+    [ "$got_oci" = "$(awk -v r="$name:$version" '{ print r, $1 }' <<< "$want_list")" ]; then
+    ok "OCI archive ($(stat -c %s "$work/image.oci.tar") bytes): index $name:$version of the five platforms, every blob inside"
+else
+    notok "OCI archive: ${got_oci:-not written}"
+fi
 
 # --- the amd64 image against the dashboard simulator ---------------------------
 phase "running the image against the dashboard simulator (host network, loopback)"
@@ -372,29 +415,36 @@ else
     notok "docker-compose.yml: $compose"
 fi
 
-# --- the arm64 binary, taken out of its image, under qemu ----------------------
-phase "the arm64 image's binary under qemu-aarch64-static"
-bin="$work/bin-arm64"
-if [ -f "$bin" ]; then
-    info="$(file -b "$bin")"
-    if [[ "$info" =~ ^ELF\ 64-bit\ LSB\ .*ARM\ aarch64.*statically\ linked ]]; then
-        ok "the arm64 image's binary is a static aarch64 ELF"
-    else
-        notok "the arm64 image's binary: $info"
-    fi
-    got="$(timeout 20 qemu-aarch64-static "$bin" --version 2>&1)"
+# --- the other platforms: 386 with podman, the ARM ones under qemu-user ------------
+phase "386 with podman; the ARM images' binaries, taken out, under qemu-user"
+# An x86_64 kernel runs i386 code: podman runs the 386 image itself.
+port=$(free_port)
+c="lxe-ci-386-$$"
+containers+=("$c")
+if podman run -d --name "$c" --arch 386 --network host -e MINER_PASSWORD='sim secret' "$name:$version-386" \
+    -o "127.0.0.1:$sim_port" -u admin -r 1 -t "$port" --bind-address 127.0.0.1 --no-temper \
+    > /dev/null 2> "$work/run-386.log"; then
+    check_scrape "the 386 image under podman" "$port"
+else
+    notok "podman run the 386 image: $(cat "$work/run-386.log")"
+fi
+podman rm -f -t 0 "$c" > /dev/null 2>&1
+for arch in "${arches[@]}"; do
+    runner="$(platform_field stage "$arch" qemu)" || continue
+    [ "$arch" != 386 ] || continue
+    bin="$work/bin-$arch"
+    [ -f "$bin" ] || { notok "no binary taken out of the $arch image"; continue; }
+    got="$(timeout 20 "$runner" "$bin" --version 2>&1)"
     if [ "$got" = "linxdot-exporter $version" ]; then
-        ok "qemu-aarch64-static (arm64 image's binary) --version: $got"
+        ok "$runner ($arch image's binary) --version: $got"
     else
-        notok "qemu-aarch64-static --version printed '$got'"
+        notok "$runner ($arch image's binary) --version printed '$got'"
     fi
     port=$(free_port)
-    MINER_PASSWORD='sim secret' qemu-aarch64-static "$bin" -o "127.0.0.1:$sim_port" -u admin -r 1 \
-        -t "$port" --bind-address 127.0.0.1 --no-temper > "$work/qemu.log" 2>&1 &
+    MINER_PASSWORD='sim secret' "$runner" "$bin" -o "127.0.0.1:$sim_port" -u admin -r 1 \
+        -t "$port" --bind-address 127.0.0.1 --no-temper > "$work/qemu-$arch.log" 2>&1 &
     pids+=($!)
-    check_scrape "arm64 image's binary under qemu" "$port"
-else
-    notok "no binary taken out of the arm64 image"
-fi
+    check_scrape "$arch image's binary under $runner" "$port"
+done
 
 finish

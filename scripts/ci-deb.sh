@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Debian package checks, for CI and by hand: installs what it needs,
-# builds the amd64 and arm64 packages (scripts/build-deb.sh; static builds
-# already made in target/packaging/ by scripts/ci-packaging.sh are reused),
+# builds the amd64, i386, arm64 and armhf packages (scripts/build-deb.sh;
+# static builds already made in target/packaging/ by scripts/ci-packaging.sh
+# are reused),
 # checks that a second build gives the same bytes, runs lintian on each,
 # installs, upgrades, removes and purges with real dpkg into a scratch root
 # (maintainer scripts chrootless with DPKG_ROOT, as with no systemd running),
@@ -21,7 +22,7 @@ cd "$repo" || exit 1
 host_target_dir="${CARGO_TARGET_DIR:-$repo/target}"
 static_target_dir="$host_target_dir/packaging"
 max_score=2.0
-# lintian warnings that are kept on purpose (see README "Install on Debian").
+# lintian warnings that are kept on purpose (see docs/install.md, "Debian").
 kept_warnings=(
     # The package is not uploaded to Debian: there is no ITP bug to close.
     initial-upload-closes-no-bugs
@@ -31,6 +32,9 @@ kept_warnings=(
 
 # shellcheck source=scripts/checks-lib.sh
 source scripts/checks-lib.sh
+# shellcheck source=scripts/platforms.sh
+source scripts/platforms.sh
+mapfile -t deb_arches < <(platform_rows | awk '$4 != "-" { print $4 }')
 
 # --- tools --------------------------------------------------------------------
 phase "installing tools"
@@ -52,9 +56,15 @@ version="$(awk '/^\[/ { s = $0; next }
 # One file time for every build below (a commit in between must not matter).
 export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2> /dev/null || echo 1700000000)}"
 build_start=$SECONDS
-if CARGO_TARGET_DIR="$static_target_dir" scripts/build-deb.sh --out-dir "$work/r1" \
+# The binaries ci-packaging.sh built are used as they are when no source is newer.
+build_opt=--no-build
+for arch in "${deb_arches[@]}"; do
+    binary_fresh "$static_target_dir/$(platform_field deb "$arch" target)/release/linxdot-exporter" ||
+        build_opt=--install
+done
+if CARGO_TARGET_DIR="$static_target_dir" scripts/build-deb.sh "$build_opt" --out-dir "$work/r1" \
     > "$work/build1.log" 2>&1; then
-    ok "build-deb.sh amd64 arm64, revision 1 ($((SECONDS - build_start))s)"
+    ok "build-deb.sh $build_opt: ${deb_arches[*]}, revision 1 ($((SECONDS - build_start))s)"
 else
     notok "build-deb.sh: $(tail -n 20 "$work/build1.log")"
     finish
@@ -66,7 +76,7 @@ for n in 1b 2; do
         --revision "${n%b}" --out-dir "$work/r$n") > "$work/build$n.log" 2>&1 ||
         notok "build-deb.sh --revision ${n%b}: $(tail -n 5 "$work/build$n.log")"
 done
-for arch in amd64 arm64; do
+for arch in "${deb_arches[@]}"; do
     deb="$work/r1/linxdot-exporter_${version}-1_$arch.deb"
     check "$arch: two builds of $(basename "$deb") (umask 022, 077) are byte-identical" cmp -s "$deb" "$work/r1b/$(basename "$deb")"
     check "$arch: revision 2 built" test -f "$work/r2/linxdot-exporter_${version}-2_$arch.deb"
@@ -75,7 +85,7 @@ done
 # --- lintian and contents ----------------------------------------------------------
 phase "lintian and contents"
 kept_re="$(IFS='|'; echo "${kept_warnings[*]}")"
-for arch in amd64 arm64; do
+for arch in "${deb_arches[@]}"; do
     deb="$work/r1/linxdot-exporter_${version}-1_$arch.deb"
     lintian --fail-on none "$deb" > "$work/lintian-$arch.txt" 2>&1
     sed 's/^/  /' "$work/lintian-$arch.txt"
@@ -104,11 +114,13 @@ for arch in amd64 arm64; do
     mkdir -p "$work/x-$arch"
     dpkg-deb -x "$deb" "$work/x-$arch"
     info="$(file -b "$work/x-$arch/usr/bin/linxdot-exporter")"
-    case "$arch" in amd64) re='x86-64' ;; arm64) re='ARM aarch64' ;; esac
-    if [[ "$info" == *"$re"*"statically linked"* ]]; then
-        ok "$arch: the binary is a static $re ELF"
+    re="$(platform_field deb "$arch" file)"
+    if [[ "$info" =~ ^$re.*statically\ linked ]] &&
+        cmp -s "$work/x-$arch/usr/bin/linxdot-exporter" \
+            "$static_target_dir/$(platform_field deb "$arch" target)/release/linxdot-exporter"; then
+        ok "$arch: the binary is the static $(platform_field deb "$arch" target) one (${re##*.\*})"
     else
-        notok "$arch: the binary is not a static $re ELF: $info"
+        notok "$arch: the binary is not the static $(platform_field deb "$arch" target) one: $info"
     fi
 done
 # The udev rule covers each supported VID:PID of the model table, nothing else.
@@ -243,6 +255,8 @@ sim="$host_target_dir/release/examples/dashboard-sim"
 binary="$root/usr/bin/linxdot-exporter"
 if [ -x "$sim" ] && [ -x "$binary" ]; then
     sim_port=$(free_port)
+    # The file exists before the grep below (a missing file is grep's status 2: "never").
+    : > "$work/sim.out"
     "$sim" --listen "127.0.0.1:$sim_port" > "$work/sim.out" 2> "$work/sim.err" &
     pids+=($!)
     wait_for 30 grep -q "^listening on 127.0.0.1:$sim_port" "$work/sim.out" ||

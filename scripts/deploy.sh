@@ -105,9 +105,12 @@ if [ -z "$arch" ]; then
         say "$host is $arch"
     fi
 fi
-if [ -z "$target" ]; then
+# shellcheck source=scripts/platforms.sh
+source "$repo/scripts/platforms.sh"
+if [ -z "$target" ] && ! target="$(ipk_target "$arch")"; then
     case "$arch" in
         aarch64*) target=aarch64-unknown-linux-musl ;;
+        arm_arm11*) target=arm-unknown-linux-musleabihf ;;
         arm_cortex-a7*|arm_cortex-a9*|arm_cortex-a15*|arm_cortex-a53*|arm_*neon*|arm_*vfp*)
             target=armv7-unknown-linux-musleabihf ;;
         mipsel_*) target=mipsel-unknown-linux-musl ;;

@@ -1,8 +1,8 @@
 //! Every flag, defined once: its spellings, environment variable, value
 //! name, default, help, and how it applies to the configuration (`apply`).
 //! Parsing ([`super::args`]), environment defaults, `--help` ([`help`], with
-//! its generated "(env X; default: Y)" suffixes) and the README's flag
-//! table ([`readme_table`]) are all derived from [`FLAGS`].
+//! its generated "(env X; default: Y)" suffixes) and the flag table of
+//! docs/configuration.md ([`readme_table`]) are all derived from [`FLAGS`].
 //!
 //! Adding a flag: one entry here (in `--help` order) whose `apply` writes a
 //! field of the [`Draft`], and that field in the feature's `Config`. It
@@ -85,7 +85,7 @@ pub struct Flag {
     pub help_after: &'static str,
     /// What the flag does to the configuration.
     pub apply: Apply,
-    /// The README table's one-line meaning.
+    /// The one-line meaning in docs/configuration.md's table.
     pub doc: &'static str,
 }
 
@@ -564,7 +564,7 @@ pub fn help() -> String {
     out
 }
 
-/// The README's flag table (markdown), between its two marker lines.
+/// The flag table of docs/configuration.md (markdown), between its two marker lines.
 #[cfg(test)]
 pub(crate) fn readme_table() -> String {
     let mut out = String::from("| flag | variable | default | meaning |\n|---|---|---|---|\n");
@@ -655,19 +655,22 @@ mod tests {
         }
     }
 
-    /// The README's table is [`readme_table`]. `UPDATE_README=1 cargo test
-    /// --lib config` writes it there.
+    /// docs/configuration.md's table is [`readme_table`]. `UPDATE_README=1
+    /// cargo test --lib config` writes it there.
     #[test]
     fn readme_table_is_the_flag_table() {
         const BEGIN: &str = "<!-- flags: generated from src/config/flags.rs -->\n";
         const END: &str = "<!-- end of flags -->\n";
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/configuration.md");
         let readme = std::fs::read_to_string(path).unwrap();
-        let start = readme.find(BEGIN).expect("README lacks the flags marker") + BEGIN.len();
+        let start = readme
+            .find(BEGIN)
+            .expect("docs/configuration.md lacks the flags marker")
+            + BEGIN.len();
         let end = start
             + readme[start..]
                 .find(END)
-                .expect("README lacks the end marker");
+                .expect("docs/configuration.md lacks the end marker");
         let want = readme_table();
         if readme[start..end] != want && std::env::var_os("UPDATE_README").is_some() {
             let updated = format!("{}{want}{}", &readme[..start], &readme[end..]);
@@ -677,7 +680,7 @@ mod tests {
         assert_eq!(
             readme[start..end],
             want,
-            "README's flag table differs from FLAGS; UPDATE_README=1 cargo test --lib config rewrites it"
+            "docs/configuration.md's flag table differs from FLAGS; UPDATE_README=1 cargo test --lib config rewrites it"
         );
     }
 }
