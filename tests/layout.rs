@@ -150,3 +150,22 @@ fn no_feature_imports_config() {
         graph["exporter"]
     );
 }
+
+/// The version in `[package]` (read by the packaging scripts) and the one
+/// in `[workspace.package]` (the HTTP crate's, in every Server header) are
+/// the same.
+#[test]
+fn one_version_for_the_exporter_and_its_server_header() {
+    let manifest =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")).unwrap();
+    let version_in = |section: &str| {
+        let body = manifest.split(section).nth(1).unwrap_or("");
+        let body = body.split("\n[").next().unwrap_or("");
+        body.lines()
+            .find_map(|l| l.strip_prefix("version = \""))
+            .map(|v| v.trim_end_matches('"').to_string())
+    };
+    let package = version_in("[package]\n");
+    assert_eq!(package.as_deref(), Some(env!("CARGO_PKG_VERSION")));
+    assert_eq!(version_in("[workspace.package]\n"), package);
+}
