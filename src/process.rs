@@ -380,7 +380,15 @@ struct Last {
     stat: Option<Stat>,
     /// Each family's sample line as last written, and the value it spells.
     lines: [Line; FAMILIES.len()],
+    /// The whole section as last written, for the values in `values`
+    /// (`None`: a family without a sample): copied at once when none has
+    /// changed. Empty when nothing is kept.
+    section: String,
+    values: [Option<u64>; FAMILIES.len()],
 }
+
+/// The room kept for [`Last::section`] (the six families are ~1 KB).
+const SECTION_BYTES: usize = 2048;
 
 /// The most of `/proc/self/stat` read (the line is ~300 bytes).
 const STAT_BYTES: usize = 1024;
@@ -405,14 +413,25 @@ thread_local! {
             value: 0,
             text: String::with_capacity(LINE_BYTES),
         }),
+        section: String::with_capacity(SECTION_BYTES),
+        values: [None; FAMILIES.len()],
     });
 }
 
 /// [`render`], copying each sample line this thread wrote last time for
 /// the same value (most scrapes: the clock ticks every 10 ms, and memory,
-/// start time and limits rarely or never change).
+/// start time and limits rarely or never change), and the whole section
+/// at once when no value changed.
 fn render_reusing(stats: &ProcessStats, out: &mut Exposition) {
     LAST.with_borrow_mut(|last| {
+        let values = FAMILIES
+            .each_ref()
+            .map(|family| (family.value)(stats).map(f64::to_bits));
+        if !last.section.is_empty() && last.values == values {
+            out.append_rendered(&last.section);
+            return;
+        }
+        let start = out.as_str().len();
         for ((family, header), line) in FAMILIES.iter().zip(headers()).zip(&mut last.lines) {
             out.append_rendered(header);
             let Some(value) = (family.value)(stats) else {
@@ -430,6 +449,12 @@ fn render_reusing(stats: &ProcessStats, out: &mut Exposition) {
                 line.text.push_str(written);
                 line.value = value.to_bits();
             }
+        }
+        let written = &out.as_str()[start..];
+        last.section.clear();
+        if written.len() <= SECTION_BYTES {
+            last.section.push_str(written);
+            last.values = values;
         }
     });
 }
