@@ -127,24 +127,32 @@ fn find_head_end(buffer: &[u8], from: usize) -> Option<usize> {
     None
 }
 
-/// Which bytes may be in a token (a method, a header name): RFC 9110 5.6.2.
-static TOKEN: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        table[b] = c.is_ascii_alphanumeric()
+/// The ASCII bytes that may be in a token (a method, a header name), one
+/// bit each (0..64, 64..128): RFC 9110 5.6.2.
+const TOKEN: [u64; 2] = {
+    let mut bits = [0u64; 2];
+    let mut b = 0u8;
+    while b < 128 {
+        if b.is_ascii_alphanumeric()
             || matches!(
-                c,
+                b,
                 b'!' | b'#'..=b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~'
-            );
+            )
+        {
+            bits[(b >> 6) as usize] |= 1 << (b & 63);
+        }
         b += 1;
     }
-    table
+    bits
 };
 
 fn is_token_char(b: u8) -> bool {
-    TOKEN[usize::from(b)]
+    b < 128 && TOKEN[usize::from(b >> 6)] >> (b & 63) & 1 == 1
+}
+
+/// Whether `b` may be in a header value: no control character but the tab.
+fn is_value_byte(b: u8) -> bool {
+    (b >= b' ' && b != 0x7f) || b == b'\t'
 }
 
 /// The headers the server reads itself, lowercase: their first values are
@@ -198,24 +206,12 @@ fn trim(bytes: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
     (start, end)
 }
 
-/// Which bytes may be in a header value, besides the ones beyond ASCII:
-/// no control character but the tab.
-static VALUE: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        table[b] = (b >= 0x20 && b != 0x7f) || b == b'\t' as usize;
-        b += 1;
-    }
-    table
-};
-
-/// The header line at `at` when it is a plain good one, ending in `\n`:
-/// a token name, lowercased in place, a colon, a value without control
-/// characters. `(colon, end of the value, start of the next line)`. Every
-/// other line (the blank one, a bad one, one the buffer ends in) is
-/// `None`: [`check_line`] looks at it.
-fn plain_line(head: &mut [u8], at: usize) -> Option<(usize, usize, usize)> {
+/// The header line at `at` when it is a good one: a token name,
+/// lowercased in place, a colon, a value without control characters, up to
+/// `\n` or `\r\n` (or, when `whole`, the end of `head`). `(colon, end of
+/// the value, start of the next line)`. Every other line (the blank one, a
+/// bad one, one not all in) is `None`.
+fn plain_line(head: &mut [u8], at: usize, whole: bool) -> Option<(usize, usize, usize)> {
     let mut i = at;
     while let Some(&b) = head.get(i) {
         if !is_token_char(b) {
@@ -228,45 +224,39 @@ fn plain_line(head: &mut [u8], at: usize) -> Option<(usize, usize, usize)> {
         return None;
     }
     let colon = i;
+    let len = head.len();
     i += 1;
     loop {
-        let b = *head.get(i)?;
-        if VALUE[usize::from(b)] {
+        let Some(&b) = head.get(i) else {
+            return whole.then_some((colon, len, len));
+        };
+        if is_value_byte(b) {
             i += 1;
             continue;
         }
-        return match b {
-            b'\n' => Some((colon, i, i + 1)),
-            b'\r' if head.get(i + 1) == Some(&b'\n') => Some((colon, i, i + 2)),
+        return match (b, head.get(i + 1)) {
+            (b'\n', _) => Some((colon, i, i + 1)),
+            (b'\r', Some(b'\n')) => Some((colon, i, i + 2)),
+            (b'\r', None) if whole => Some((colon, i, len)),
             _ => None,
         };
     }
 }
 
-/// The header line `start..end` (not blank) checked, its name lowercased
-/// in place: its colon, or what is wrong with it.
-fn check_line(head: &mut [u8], start: usize, end: usize) -> Result<usize, HeadError> {
-    if matches!(head[start], b' ' | b'\t') {
-        return Err(HeadError::Malformed("obsolete header line folding"));
+/// What is wrong with the header line `start..end` (not blank), which
+/// [`plain_line`] did not take.
+fn line_error(head: &[u8], start: usize, end: usize) -> HeadError {
+    let line = &head[start..end];
+    if matches!(line[0], b' ' | b'\t') {
+        return HeadError::Malformed("obsolete header line folding");
     }
-    let mut colon = start;
-    while colon < end && head[colon] != b':' {
-        colon += 1;
+    match line.iter().position(|&b| b == b':') {
+        None => HeadError::Malformed("header line without a colon"),
+        Some(colon) if colon == 0 || !line[..colon].iter().all(|&b| is_token_char(b)) => {
+            HeadError::Malformed("bad header name")
+        }
+        Some(_) => HeadError::Malformed("control character in a header value"),
     }
-    if colon == end {
-        return Err(HeadError::Malformed("header line without a colon"));
-    }
-    if colon == start || !head[start..colon].iter().all(|&b| is_token_char(b)) {
-        return Err(HeadError::Malformed("bad header name"));
-    }
-    head[start..colon].make_ascii_lowercase();
-    if head[colon + 1..end]
-        .iter()
-        .any(|&b| (b < b' ' && b != b'\t') || b == 0x7f)
-    {
-        return Err(HeadError::Malformed("control character in a header value"));
-    }
-    Ok(colon)
 }
 
 /// What [`check_headers`] found: the trimmed value range of the first of
@@ -283,38 +273,28 @@ fn check_headers(head: &mut [u8], mut at: usize, whole: bool) -> Option<(usize, 
     let mut count = 0;
     let mut error = None;
     loop {
-        let plain = match error {
-            None => plain_line(head, at),
-            Some(_) => None,
-        };
-        let (start, colon, end) = match plain {
-            Some((colon, end, next)) => (std::mem::replace(&mut at, next), colon, end),
-            None => {
-                let (start, end) = line_at(head, &mut at, whole)?;
-                if start == end {
-                    return Some((at, error.map_or(Ok(known), Err)));
-                }
-                if error.is_some() {
+        if error.is_none() {
+            if let Some((colon, end, next)) = plain_line(head, at, whole) {
+                let start = std::mem::replace(&mut at, next);
+                if count == MAX_HEADERS {
+                    error = Some(HeadError::TooLarge);
                     continue;
                 }
-                match check_line(head, start, end) {
-                    Ok(colon) => (start, colon, end),
-                    Err(e) => {
-                        error = Some(e);
-                        continue;
+                count += 1;
+                if let Some(i) = known_index(&head[start..colon]) {
+                    if known[i].is_none() {
+                        known[i] = Some(trim(head, colon + 1, end));
                     }
                 }
+                continue;
             }
-        };
-        if count == MAX_HEADERS {
-            error = Some(HeadError::TooLarge);
-            continue;
         }
-        count += 1;
-        if let Some(i) = known_index(&head[start..colon]) {
-            if known[i].is_none() {
-                known[i] = Some(trim(head, colon + 1, end));
-            }
+        let (start, end) = line_at(head, &mut at, whole)?;
+        if start == end {
+            return Some((at, error.map_or(Ok(known), Err)));
+        }
+        if error.is_none() {
+            error = Some(line_error(head, start, end));
         }
     }
 }
@@ -540,6 +520,20 @@ mod tests {
                 assert_eq!(request, parse_head(&mut cut, received), "{head:?}");
             }
         }
+        // A whole head may end without its blank line, or in a bare CR.
+        for (head, host) in [
+            ("GET / HTTP/1.1\r\nHost: a\r", Some("a")),
+            ("GET / HTTP/1.1\r\nHost: a", Some("a")),
+            ("GET / HTTP/1.1\r\nHost:", Some("")),
+        ] {
+            let r = parse(head).map(|r| r.header("host"));
+            assert_eq!(r, Ok(host), "{head:?}");
+        }
+        let mut bytes = b"GET / HTTP/1.1\r\nHost: a\rb".to_vec();
+        assert_eq!(
+            parse_head(&mut bytes, received).err(),
+            Some(HeadError::Malformed("control character in a header value"))
+        );
         // A non-UTF-8 head past the first blank line only fails parse_head.
         let mut bytes = b"GET / HTTP/1.0\r\n\r\n\xff".to_vec();
         assert!(parse_buffered(&mut bytes, received).unwrap().1.is_ok());
