@@ -378,58 +378,48 @@ struct Last {
     text: [u8; STAT_BYTES],
     length: usize,
     stat: Option<Stat>,
-    /// Each family's sample line as last written, and the value it spells.
-    lines: [Line; FAMILIES.len()],
+    /// The whole section as last written, for the values in `values`
+    /// (`None`: a family without a sample): copied at once when none has
+    /// changed. Empty when nothing is kept.
+    section: String,
+    values: [Option<u64>; FAMILIES.len()],
 }
+
+/// The room kept for [`Last::section`] (the six families are ~1 KB).
+const SECTION_BYTES: usize = 2048;
 
 /// The most of `/proc/self/stat` read (the line is ~300 bytes).
 const STAT_BYTES: usize = 1024;
-/// The longest sample line kept: the longest name, a space, the longest
-/// value (24 bytes), a newline.
-const LINE_BYTES: usize = 64;
-
-struct Line {
-    value: u64,
-    /// Empty when nothing is kept; its room is taken once, when the
-    /// thread first scrapes, and never grows.
-    text: String,
-}
-
 thread_local! {
     static LAST: std::cell::RefCell<Last> = std::cell::RefCell::new(Last {
         buffer: [0; STAT_BYTES],
         text: [0; STAT_BYTES],
         length: 0,
         stat: None,
-        lines: std::array::from_fn(|_| Line {
-            value: 0,
-            text: String::with_capacity(LINE_BYTES),
-        }),
+        section: String::with_capacity(SECTION_BYTES),
+        values: [None; FAMILIES.len()],
     });
 }
 
-/// [`render`], copying each sample line this thread wrote last time for
-/// the same value (most scrapes: the clock ticks every 10 ms, and memory,
-/// start time and limits rarely or never change).
+/// [`render`], or the section this thread wrote last time when no value
+/// has changed since (most scrapes: the clock ticks every 10 ms, and
+/// memory, start time and limits rarely or never change).
 fn render_reusing(stats: &ProcessStats, out: &mut Exposition) {
     LAST.with_borrow_mut(|last| {
-        for ((family, header), line) in FAMILIES.iter().zip(headers()).zip(&mut last.lines) {
-            out.append_rendered(header);
-            let Some(value) = (family.value)(stats) else {
-                continue;
-            };
-            if !line.text.is_empty() && line.value == value.to_bits() {
-                out.append_rendered(&line.text);
-                continue;
-            }
-            let start = out.as_str().len();
-            out.append_sample_hundredths(family.name, value);
-            let written = &out.as_str()[start..];
-            line.text.clear();
-            if written.len() <= LINE_BYTES {
-                line.text.push_str(written);
-                line.value = value.to_bits();
-            }
+        let values = FAMILIES
+            .each_ref()
+            .map(|family| (family.value)(stats).map(f64::to_bits));
+        if !last.section.is_empty() && last.values == values {
+            out.append_rendered(&last.section);
+            return;
+        }
+        let start = out.as_str().len();
+        render(stats, out);
+        let written = &out.as_str()[start..];
+        last.section.clear();
+        if written.len() <= SECTION_BYTES {
+            last.section.push_str(written);
+            last.values = values;
         }
     });
 }
@@ -500,7 +490,7 @@ mod tests {
     /// Lines copied from the last scrape say what writing them anew says,
     /// whatever changed in between.
     #[test]
-    fn reused_lines_are_the_lines_render_writes() {
+    fn a_reused_section_is_what_render_writes() {
         let stats = |cpu: Option<f64>, rss: f64| ProcessStats {
             cpu_seconds: cpu,
             resident_bytes: Some(rss),

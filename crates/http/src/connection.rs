@@ -19,7 +19,7 @@
 //! [`Next::Defer`]; the handler thread that takes the connection over
 //! answers it with [`Connection::resume`].
 
-use crate::request::{find_head_end, parse_head, HeadError, MAX_HEAD_BYTES};
+use crate::request::{parse_buffered, HeadError, MAX_HEAD_BYTES};
 use crate::response::{Reply, Response};
 use crate::{Handler, ServerConfig};
 use std::io::{self, IoSlice, Read, Write};
@@ -257,14 +257,14 @@ impl Connection {
     fn queue_answers(&mut self, ctx: &mut Context<'_>, now: Instant) -> Queued {
         let mut queued = false;
         while self.output.len() < BATCH_BYTES {
-            let Some(end) = find_head_end(&self.input, 0) else {
+            let received = self.deferred_at.unwrap_or(now);
+            let Some((end, parsed)) = parse_buffered(&mut self.input, received) else {
                 break;
             };
             // The body of the answer before goes first.
-            self.take_pending_body(ctx.buffers);
-            let received = self.deferred_at.unwrap_or(now);
+            take_pending_body(&mut self.output, ctx.buffers);
             let was_empty = self.output.is_empty();
-            let keep_alive = match parse_head(&mut self.input[..end], received) {
+            let keep_alive = match parsed {
                 Ok(request) => {
                     let waits = !ctx.may_wait && ctx.handler.waits(&request);
                     if waits && queued {
@@ -355,10 +355,7 @@ impl Connection {
     /// Copies what is left of a pending body (see [`Buffers::body`]) into
     /// the output, after the head it belongs to.
     fn take_pending_body(&mut self, buffers: &mut Buffers) {
-        if std::mem::take(&mut buffers.body_pending) {
-            self.output
-                .extend_from_slice(&buffers.body.as_bytes()[buffers.body_sent..]);
-        }
+        take_pending_body(&mut self.output, buffers);
     }
 
     /// Writes what the socket takes, the output and then a pending body:
@@ -442,6 +439,14 @@ impl Connection {
                 },
             }
         }
+    }
+}
+
+/// [`Connection::take_pending_body`], on the output alone (while the
+/// input is borrowed by a request).
+fn take_pending_body(output: &mut Vec<u8>, buffers: &mut Buffers) {
+    if std::mem::take(&mut buffers.body_pending) {
+        output.extend_from_slice(&buffers.body.as_bytes()[buffers.body_sent..]);
     }
 }
 

@@ -83,6 +83,10 @@ impl<'a> Request<'a> {
     pub fn wants_keep_alive(&self) -> bool {
         let tokens = |v: &str, t: &str| v.split(',').any(|x| x.trim().eq_ignore_ascii_case(t));
         let connection = self.known[CONNECTION].unwrap_or("");
+        if connection.is_empty() {
+            // The usual case: no `Connection` header, the version's default.
+            return self.version != (1, 0);
+        }
         match self.version {
             (1, 0) => tokens(connection, "keep-alive"),
             _ => !tokens(connection, "close"),
@@ -107,8 +111,10 @@ pub enum HeadError {
     UnsupportedVersion,
 }
 
-/// The index just past the blank line that ends a head, searching from `from`.
-pub(super) fn find_head_end(buffer: &[u8], from: usize) -> Option<usize> {
+/// The index just past the blank line that ends a head, searching from
+/// `from`: the definition [`parse_buffered`] finds the end by (tests).
+#[cfg(test)]
+fn find_head_end(buffer: &[u8], from: usize) -> Option<usize> {
     let newlines = buffer.get(from..)?.iter().enumerate();
     for (i, _) in newlines.filter(|(_, &b)| b == b'\n') {
         let i = from + i;
@@ -121,8 +127,32 @@ pub(super) fn find_head_end(buffer: &[u8], from: usize) -> Option<usize> {
     None
 }
 
+/// The ASCII bytes that may be in a token (a method, a header name), one
+/// bit each (0..64, 64..128): RFC 9110 5.6.2.
+const TOKEN: [u64; 2] = {
+    let mut bits = [0u64; 2];
+    let mut b = 0u8;
+    while b < 128 {
+        if b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'!' | b'#'..=b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~'
+            )
+        {
+            bits[(b >> 6) as usize] |= 1 << (b & 63);
+        }
+        b += 1;
+    }
+    bits
+};
+
 fn is_token_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    b < 128 && TOKEN[usize::from(b >> 6)] >> (b & 63) & 1 == 1
+}
+
+/// Whether `b` may be in a header value: no control character but the tab.
+fn is_value_byte(b: u8) -> bool {
+    (b >= b' ' && b != 0x7f) || b == b'\t'
 }
 
 /// The headers the server reads itself, lowercase: their first values are
@@ -133,17 +163,36 @@ const CONTENT_LENGTH: usize = 1;
 const TRANSFER_ENCODING: usize = 2;
 const HOST: usize = 3;
 
+/// Which of [`KNOWN`] a lowercased header name is: told apart by length
+/// first, so that most names are never compared byte by byte.
+fn known_index(name: &[u8]) -> Option<usize> {
+    let i = match name.len() {
+        10 => CONNECTION,
+        14 => CONTENT_LENGTH,
+        17 => TRANSFER_ENCODING,
+        4 => HOST,
+        _ => return None,
+    };
+    (name == KNOWN[i].as_bytes()).then_some(i)
+}
+
 /// The next line of `bytes` from `*at` as a range (without its `\n` or
-/// `\r\n`), and `*at` moved past it; an empty range at the end.
-fn next_line(bytes: &[u8], at: &mut usize) -> (usize, usize) {
+/// `\r\n`), and `*at` moved past it. At the end of `bytes`: when `whole`,
+/// what is left is the last line (then an empty one); else `None`, the
+/// line is not all in.
+fn line_at(bytes: &[u8], at: &mut usize, whole: bool) -> Option<(usize, usize)> {
     let start = *at;
     let rest = &bytes[start.min(bytes.len())..];
-    let mut end = start + rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+    let mut end = match rest.iter().position(|&b| b == b'\n') {
+        Some(i) => start + i,
+        None if whole => bytes.len(),
+        None => return None,
+    };
     *at = (end + 1).min(bytes.len());
     if end > start && bytes[end - 1] == b'\r' {
         end -= 1;
     }
-    (start, end)
+    Some((start, end))
 }
 
 /// `start..end` of `bytes` without the spaces and tabs at either end.
@@ -157,52 +206,109 @@ fn trim(bytes: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
     (start, end)
 }
 
-/// The header lines from `*at` to the blank line (or the end), checked in
-/// one pass, their names lowercased in place; what is wrong with the first
-/// bad one, else the trimmed value range of the first of each [`KNOWN`]
-/// header.
-fn check_headers(
-    head: &mut [u8],
-    mut at: usize,
-) -> Result<[Option<(usize, usize)>; KNOWN.len()], HeadError> {
+/// The header line at `at` when it is a good one: a token name,
+/// lowercased in place, a colon, a value without control characters, up to
+/// `\n` or `\r\n` (or, when `whole`, the end of `head`). `(colon, end of
+/// the value, start of the next line)`. Every other line (the blank one, a
+/// bad one, one not all in) is `None`.
+fn plain_line(head: &mut [u8], at: usize, whole: bool) -> Option<(usize, usize, usize)> {
+    let mut i = at;
+    while let Some(&b) = head.get(i) {
+        if !is_token_char(b) {
+            break;
+        }
+        head[i] = b.to_ascii_lowercase();
+        i += 1;
+    }
+    if i == at || head.get(i) != Some(&b':') {
+        return None;
+    }
+    let colon = i;
+    let len = head.len();
+    i += 1;
+    loop {
+        let Some(&b) = head.get(i) else {
+            return whole.then_some((colon, len, len));
+        };
+        if is_value_byte(b) {
+            i += 1;
+            continue;
+        }
+        return match (b, head.get(i + 1)) {
+            (b'\n', _) => Some((colon, i, i + 1)),
+            (b'\r', Some(b'\n')) => Some((colon, i, i + 2)),
+            (b'\r', None) if whole => Some((colon, i, len)),
+            _ => None,
+        };
+    }
+}
+
+/// What is wrong with the header line `start..end` (not blank), which
+/// [`plain_line`] did not take.
+fn line_error(head: &[u8], start: usize, end: usize) -> HeadError {
+    let line = &head[start..end];
+    if matches!(line[0], b' ' | b'\t') {
+        return HeadError::Malformed("obsolete header line folding");
+    }
+    match line.iter().position(|&b| b == b':') {
+        None => HeadError::Malformed("header line without a colon"),
+        Some(colon) if colon == 0 || !line[..colon].iter().all(|&b| is_token_char(b)) => {
+            HeadError::Malformed("bad header name")
+        }
+        Some(_) => HeadError::Malformed("control character in a header value"),
+    }
+}
+
+/// What [`check_headers`] found: the trimmed value range of the first of
+/// each [`KNOWN`] header, or what is wrong with the first bad line.
+type Checked = Result<[Option<(usize, usize)>; KNOWN.len()], HeadError>;
+
+/// The header lines from `at` to the blank line, checked in one pass over
+/// their bytes, their names lowercased in place: where the head ends (just
+/// past the blank line) and what [`Checked`] says. `whole`: the buffer is
+/// a whole head, and its end counts as the blank line; else a buffer
+/// without the blank line is `None` (not all in yet).
+fn check_headers(head: &mut [u8], mut at: usize, whole: bool) -> Option<(usize, Checked)> {
     let mut known = [None; KNOWN.len()];
     let mut count = 0;
+    let mut error = None;
     loop {
-        let (start, end) = next_line(head, &mut at);
-        if start == end {
-            return Ok(known);
-        }
-        if matches!(head[start], b' ' | b'\t') {
-            return Err(HeadError::Malformed("obsolete header line folding"));
-        }
-        let mut colon = start;
-        while colon < end && head[colon] != b':' {
-            colon += 1;
-        }
-        if colon == end {
-            return Err(HeadError::Malformed("header line without a colon"));
-        }
-        if colon == start || !head[start..colon].iter().all(|&b| is_token_char(b)) {
-            return Err(HeadError::Malformed("bad header name"));
-        }
-        head[start..colon].make_ascii_lowercase();
-        if head[colon + 1..end]
-            .iter()
-            .any(|&b| (b < b' ' && b != b'\t') || b == 0x7f)
-        {
-            return Err(HeadError::Malformed("control character in a header value"));
-        }
-        if count == MAX_HEADERS {
-            return Err(HeadError::TooLarge);
-        }
-        count += 1;
-        let name = &head[start..colon];
-        if let Some(i) = KNOWN.iter().position(|k| k.as_bytes() == name) {
-            if known[i].is_none() {
-                known[i] = Some(trim(head, colon + 1, end));
+        if error.is_none() {
+            if let Some((colon, end, next)) = plain_line(head, at, whole) {
+                let start = std::mem::replace(&mut at, next);
+                if count == MAX_HEADERS {
+                    error = Some(HeadError::TooLarge);
+                    continue;
+                }
+                count += 1;
+                if let Some(i) = known_index(&head[start..colon]) {
+                    if known[i].is_none() {
+                        known[i] = Some(trim(head, colon + 1, end));
+                    }
+                }
+                continue;
             }
         }
+        let (start, end) = line_at(head, &mut at, whole)?;
+        if start == end {
+            return Some((at, error.map_or(Ok(known), Err)));
+        }
+        if error.is_none() {
+            error = Some(line_error(head, start, end));
+        }
     }
+}
+
+/// The request line of a buffered head, and where the header lines start;
+/// `None` while its line is not all in (`whole`: see [`check_headers`]).
+fn request_line(head: &[u8], whole: bool) -> Option<((usize, usize), usize)> {
+    let mut at = 0;
+    let mut line = line_at(head, &mut at, whole)?;
+    if line.0 == line.1 {
+        // RFC 9112 2.2: a server should ignore at least one empty line before the request line.
+        line = line_at(head, &mut at, whole)?;
+    }
+    Some((line, at))
 }
 
 /// Parses a complete head (up to and including its blank line), in
@@ -211,22 +317,71 @@ fn check_headers(
 /// not UTF-8; the request line; the first bad header line; the
 /// `Content-Length`; a missing `Host`.
 pub fn parse_head(head: &mut [u8], received: Instant) -> Result<Request<'_>, HeadError> {
-    let mut at = 0;
-    // RFC 9112 2.2: a server should ignore at least one empty line before the request line.
-    let mut request_line = next_line(head, &mut at);
-    if request_line.0 == request_line.1 {
-        request_line = next_line(head, &mut at);
+    let Some(((line, headers_at), (_, checked))) =
+        request_line(head, true).and_then(|(line, at)| {
+            let checked = if line.0 == line.1 {
+                // A blank request line ends the head.
+                (at, Ok([None; KNOWN.len()]))
+            } else {
+                check_headers(head, at, true)?
+            };
+            Some(((line, at), checked))
+        })
+    else {
+        unreachable!("a whole head is always parsed")
+    };
+    finish(head, line, headers_at, checked, received)
+}
+
+/// The first whole head at the front of `buffer`: where it ends and what it
+/// parses to, as [`parse_head`] parses `&mut buffer[..end]`, but in one
+/// pass over its bytes; `None` while the head is not all in.
+pub(super) fn parse_buffered(
+    buffer: &mut [u8],
+    received: Instant,
+) -> Option<(usize, Result<Request<'_>, HeadError>)> {
+    let (line, headers_at) = request_line(buffer, false)?;
+    let (end, checked) = if line.0 == line.1 {
+        (headers_at, Ok([None; KNOWN.len()]))
+    } else {
+        check_headers(buffer, headers_at, false)?
+    };
+    let head = &buffer[..end];
+    Some((end, finish(head, line, headers_at, checked, received)))
+}
+
+/// The method, target and version of a request line: exactly three
+/// parts, split at single spaces (what `split(' ')` gives, in one pass).
+fn split_request_line(line: &str) -> Option<(&str, &str, &str)> {
+    let bytes = line.as_bytes();
+    let first = bytes.iter().position(|&b| b == b' ')?;
+    let second = first + 1 + bytes[first + 1..].iter().position(|&b| b == b' ')?;
+    // Not `contains`: its `memchr` costs more than the loop over the few
+    // bytes of a version.
+    #[allow(clippy::manual_contains)]
+    if bytes[second + 1..].iter().any(|&b| b == b' ') {
+        return None;
     }
-    let headers_at = at;
-    let checked = check_headers(head, headers_at);
-    let head: &[u8] = head;
+    Some((
+        &line[..first],
+        &line[first + 1..second],
+        &line[second + 1..],
+    ))
+}
+
+/// The request in a checked head: `line` is its request line, the header
+/// lines start at `headers_at`.
+fn finish(
+    head: &[u8],
+    line: (usize, usize),
+    headers_at: usize,
+    checked: Checked,
+    received: Instant,
+) -> Result<Request<'_>, HeadError> {
     let text =
         std::str::from_utf8(head).map_err(|_| HeadError::Malformed("request head is not UTF-8"))?;
-    let mut parts = text[request_line.0..request_line.1].split(' ');
-    let (method, target, version) = match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some(m), Some(t), Some(v), None) => (m, t, v),
-        _ => return Err(HeadError::Malformed("bad request line")),
-    };
+    let (method, target, version) = split_request_line(&text[line.0..line.1])
+        .ok_or(HeadError::Malformed("bad request line"))?;
     if method.is_empty() || !method.bytes().all(is_token_char) {
         return Err(HeadError::Malformed("bad method"));
     }
@@ -236,21 +391,25 @@ pub fn parse_head(head: &mut [u8], received: Instant) -> Result<Request<'_>, Hea
         v if v.starts_with("HTTP/") && v.len() > 5 => return Err(HeadError::UnsupportedVersion),
         _ => return Err(HeadError::Malformed("bad HTTP version")),
     };
-    let origin_form = match target
-        .strip_prefix("http://")
-        .or_else(|| target.strip_prefix("https://"))
-    {
-        // Absolute form: keep the path part.
-        Some(rest) => rest.find('/').map_or("/", |i| &rest[i..]),
-        None => target,
+    let origin_form = match target.as_bytes().first() {
+        // Origin form, the usual one.
+        Some(b'/') => target,
+        _ => match target
+            .strip_prefix("http://")
+            .or_else(|| target.strip_prefix("https://"))
+        {
+            // Absolute form: keep the path part.
+            Some(rest) => rest.find('/').map_or("/", |i| &rest[i..]),
+            None => target,
+        },
     };
     if !(origin_form.starts_with('/') || origin_form == "*")
         || origin_form.bytes().any(|b| b <= b' ' || b == 0x7f)
     {
         return Err(HeadError::Malformed("bad request target"));
     }
-    let (path, query) = match origin_form.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
+    let (path, query) = match origin_form.bytes().position(|b| b == b'?') {
+        Some(i) => (&origin_form[..i], Some(&origin_form[i + 1..])),
         None => (origin_form, None),
     };
     let known = checked?.map(|range| range.map(|(start, end)| &text[start..end]));
@@ -280,6 +439,104 @@ mod tests {
     /// Parses a copy of `s` (the request borrows it: leaked, for tests).
     fn parse(s: &str) -> Result<Request<'static>, HeadError> {
         parse_head(s.as_bytes().to_vec().leak(), Instant::now())
+    }
+
+    #[test]
+    fn the_token_table_and_the_request_line_split_are_their_definitions() {
+        for b in 0..=255u8 {
+            let token = b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+            assert_eq!(is_token_char(b), token, "{b}");
+        }
+        for line in [
+            "GET / HTTP/1.1",
+            "GET  / HTTP/1.1",
+            "GET / HTTP/1.1 ",
+            " GET / HTTP/1.1",
+            "GET /",
+            "GET",
+            "",
+            "  ",
+            "a b c d",
+            "a\tb c",
+        ] {
+            let mut parts = line.split(' ');
+            let split = match (parts.next(), parts.next(), parts.next(), parts.next()) {
+                (Some(m), Some(t), Some(v), None) => Some((m, t, v)),
+                _ => None,
+            };
+            assert_eq!(split_request_line(line), split, "{line:?}");
+        }
+        for name in KNOWN
+            .iter()
+            .chain(&["hosts", "conection", "accept", "", "content-lengtH"])
+        {
+            let position = KNOWN.iter().position(|k| k == name);
+            assert_eq!(known_index(name.as_bytes()), position, "{name}");
+        }
+    }
+
+    /// `parse_buffered` ends a head where `find_head_end` does, and parses
+    /// it as `parse_head` parses it cut there.
+    #[test]
+    fn one_pass_parses_what_the_head_cut_at_its_end_parses_to() {
+        let heads = [
+            "GET /metrics HTTP/1.1\r\nHost: a\r\nAccept-Encoding: identity\r\n\r\n",
+            "GET /metrics HTTP/1.1\r\nHOST: a\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\n",
+            "\r\nGET / HTTP/1.0\n\n",
+            "\n\nGET / HTTP/1.0\n\n",
+            "\r\n\r\n",
+            "\n\r\nX",
+            "\r\n",
+            "\n",
+            "GET / HTTP/1.1\r\nHost: a\r\n\r",
+            "GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\x01\r\nX: \x7f\r\n\r\n",
+            "GET / HTTP/1.1\r\n Host: a\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost a\r\nB:\r\n\r\n",
+            "GET / HTTP/1.1\r\n:a\r\n\r\n",
+            "GET / HTTP/1.1\r\nH(st: a\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: \t a b \t\r\nContent-Length: x\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: \u{e9}\r\n\r\n",
+            "GET /\u{e9} HTTP/1.1\r\nHost: a\r\n\r\n",
+            "GET / HTTP/1.1\nHost: a\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\n",
+            "GET / HTTP/1.1\r\nHost: a",
+            "GET / HTTP/1.1\r\nHost: a\r\n\n",
+            "GET http://x/m?q HTTP/1.1\r\nHost: a\r\n\r\n",
+            "",
+        ];
+        let many = format!(
+            "GET / HTTP/1.1\r\n{}\r\n",
+            "Host: a\r\n".repeat(MAX_HEADERS + 1)
+        );
+        let received = Instant::now();
+        for head in heads.iter().copied().chain([many.as_str()]) {
+            let mut buffered = head.as_bytes().to_vec();
+            let found = parse_buffered(&mut buffered, received);
+            let end = find_head_end(head.as_bytes(), 0);
+            assert_eq!(found.as_ref().map(|(end, _)| *end), end, "{head:?}");
+            if let (Some((_, request)), Some(end)) = (found, end) {
+                let mut cut = head.as_bytes()[..end].to_vec();
+                assert_eq!(request, parse_head(&mut cut, received), "{head:?}");
+            }
+        }
+        // A whole head may end without its blank line, or in a bare CR.
+        for (head, host) in [
+            ("GET / HTTP/1.1\r\nHost: a\r", Some("a")),
+            ("GET / HTTP/1.1\r\nHost: a", Some("a")),
+            ("GET / HTTP/1.1\r\nHost:", Some("")),
+        ] {
+            let r = parse(head).map(|r| r.header("host"));
+            assert_eq!(r, Ok(host), "{head:?}");
+        }
+        let mut bytes = b"GET / HTTP/1.1\r\nHost: a\rb".to_vec();
+        assert_eq!(
+            parse_head(&mut bytes, received).err(),
+            Some(HeadError::Malformed("control character in a header value"))
+        );
+        // A non-UTF-8 head past the first blank line only fails parse_head.
+        let mut bytes = b"GET / HTTP/1.0\r\n\r\n\xff".to_vec();
+        assert!(parse_buffered(&mut bytes, received).unwrap().1.is_ok());
     }
 
     #[test]
