@@ -7,7 +7,7 @@
 //! programming error: it is caught in debug builds and by the tests that check
 //! whole scrapes.
 
-use crate::decimal::Digits;
+use http::Digits;
 use std::fmt::Write as _;
 
 /// The content type of the body this module writes.

@@ -15,7 +15,6 @@ pub mod log;
 pub mod build_info;
 pub mod collector;
 pub mod config;
-pub mod decimal;
 pub mod error;
 pub mod exporter;
 pub mod exposition;

@@ -1,8 +1,10 @@
-//! The decimal digits of an unsigned integer, for the numbers of a response
-//! head (status, `Content-Length`), without the formatting machinery.
+//! The decimal digits of an unsigned integer, without the formatting
+//! machinery: for the numbers of a response head (status, `Content-Length`),
+//! and exported for the program's own hot paths (the exporter writes its
+//! whole-number sample values with it).
 
 /// The digits of one number, held on the stack.
-pub(crate) struct Digits {
+pub struct Digits {
     bytes: [u8; 20],
     start: usize,
 }
@@ -25,6 +27,11 @@ impl Digits {
 
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[self.start..]
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits were written.
+        std::str::from_utf8(self.as_bytes()).unwrap_or("0")
     }
 }
 
@@ -49,6 +56,7 @@ mod tests {
             u64::MAX,
         ] {
             assert_eq!(Digits::new(n).as_bytes(), n.to_string().as_bytes(), "{n}");
+            assert_eq!(Digits::new(n).as_str(), n.to_string(), "{n}");
         }
     }
 }

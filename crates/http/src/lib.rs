@@ -49,6 +49,7 @@ mod server;
 #[allow(unsafe_code)]
 mod sys;
 
+pub use digits::Digits;
 pub use listen::bind;
 pub use log::{set_log_hook, Level, LogHook};
 pub use request::Request;
