@@ -171,13 +171,9 @@ def run(args, tmp):
     for q in queries:
         expr = q["expr"].replace("$__rate_interval", "15s").replace("$job", "linxdot").replace("$miner", ".*")
         for engine, base in engines.items():
-            def has_data():
-                res = api(base, "/api/v1/query_range", query=expr, start=f"{time.time() - 30:.3f}",
-                          end=f"{time.time():.3f}", step="2")["result"]
-                inst = api(base, "/api/v1/query", query=expr)["result"]
-                return res and inst
             try:
-                wait_for(f"{engine}: data for {q['panel']} {q['refId']}", has_data, 60)
+                wait_for(f"{engine}: data for {q['panel']} {q['refId']}",
+                         lambda: st.query_has_data(base, expr), 60)
             except Failure as e:
                 raise Failure(f"{engine}: panel {q['panel']!r} {q['refId']}: no data for {expr}: {e}")
     log(f"all {len(queries)} LoRa dashboard queries have data on both engines "

@@ -136,6 +136,15 @@ def api(base, path, **params):
     return body["data"]
 
 
+def query_has_data(base, expr):
+    """Whether `expr` gives samples on the engine at `base`, as a range query over the last 30 s
+    and as an instant query (what a dashboard panel asks)."""
+    res = api(base, "/api/v1/query_range", query=expr, start=f"{time.time() - 30:.3f}",
+              end=f"{time.time():.3f}", step="2")["result"]
+    inst = api(base, "/api/v1/query", query=expr)["result"]
+    return res and inst
+
+
 def tcp_open(port):
     with socket.create_connection(("127.0.0.1", port), timeout=1):
         return True
@@ -371,13 +380,9 @@ def run(args, tmp):
             expr = (q["expr"].replace("$__rate_interval", "15s").replace("$job", "linxdot")
                     .replace("$miner", sel))
             for engine, base in engines.items():
-                def has_data():
-                    res = api(base, "/api/v1/query_range", query=expr, start=f"{time.time() - 30:.3f}",
-                              end=f"{time.time():.3f}", step="2")["result"]
-                    inst = api(base, "/api/v1/query", query=expr)["result"]
-                    return res and inst
                 try:
-                    wait_for(f"data for {q['panel']} {q['refId']}", has_data, 20)
+                    wait_for(f"data for {q['panel']} {q['refId']}",
+                             lambda: query_has_data(base, expr), 20)
                 except Failure as e:
                     raise Failure(f"{engine}, miner={sel_name}: panel {q['panel']!r} {q['refId']}: "
                                   f"no data for {expr}: {e}")
