@@ -52,6 +52,20 @@ stop_pids() {
     for pid in "${pids[@]}"; do kill "$pid" 2> /dev/null; done
     for pid in "${pids[@]}"; do wait "$pid" 2> /dev/null; done
 }
+# podman_conf: podman's settings for this machine (no ulimits to copy, cgroupfs,
+# runc: crun fails on hybrid cgroups, where podman runs inside a container),
+# in $work/containers.conf, exported as CONTAINERS_CONF.
+podman_conf() {
+    cat > "$work/containers.conf" << 'EOF'
+[containers]
+default_ulimits = []
+
+[engine]
+cgroup_manager = "cgroupfs"
+runtime = "runc"
+EOF
+    export CONTAINERS_CONF="$work/containers.conf"
+}
 # shellcheck disable=SC2317 # run by the trap
 cleanup() {
     stop_pids

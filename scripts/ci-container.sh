@@ -69,21 +69,14 @@ for tool in podman runc qemu-aarch64-static qemu-arm-static curl file; do
 done
 [ "$failed" = 0 ] || finish
 
-cat > "$work/containers.conf" << 'EOF'
-[containers]
-default_ulimits = []
-
-[engine]
-cgroup_manager = "cgroupfs"
-runtime = "runc"
-EOF
+podman_conf
 cat > "$work/storage.conf" << EOF
 [storage]
 driver = "overlay"
 graphroot = "$work/storage"
 runroot = "$work/run"
 EOF
-export CONTAINERS_CONF="$work/containers.conf" CONTAINERS_STORAGE_CONF="$work/storage.conf"
+export CONTAINERS_STORAGE_CONF="$work/storage.conf"
 if podman info > "$work/podman-info.log" 2>&1; then
     ok "podman $(podman version --format '{{.Client.Version}}') works ($(podman info --format '{{.Host.OCIRuntime.Name}}, {{.Store.GraphDriverName}}, cgroups {{.Host.CgroupsVersion}}'))"
 else

@@ -49,15 +49,7 @@ for tool in podman runc dpkg-deb sha256sum; do
     command -v "$tool" > /dev/null || notok "tools: $tool is missing"
 done
 [ "$failed" = 0 ] || finish
-cat > "$work/containers.conf" << 'EOF'
-[containers]
-default_ulimits = []
-
-[engine]
-cgroup_manager = "cgroupfs"
-runtime = "runc"
-EOF
-export CONTAINERS_CONF="$work/containers.conf"
+podman_conf
 
 # The binaries, built once (ci-packaging.sh did it already in CI).
 phase "the static binaries"
