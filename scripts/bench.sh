@@ -18,7 +18,7 @@
 # unpinned and pinned (wrk on CPU 0, the server started on CPU 1, at 4 and
 # 64 connections), every server in turn in each round; idle wake-ups/s
 # (scripts/wakeups.sh), RSS, and per keep-alive scrape: system calls
-# (strace -f -c), allocations and instructions (callgrind, on a build with
+# (strace -f, by thread), allocations and instructions (callgrind, on a build with
 # symbols), binary sizes. Needs wrk, valgrind, strace, taskset, curl,
 # python3; takes about ten minutes (two static builds). The load average is
 # recorded with the figures: on a shared machine only the ratios of one run
@@ -369,26 +369,56 @@ echo "bench: callgrind, $CALLGRIND_N scrapes each"
 read -r ir_exporter alloc_exporter < <(instructions exporter 'first poll good' "$sym_bin" $args_text)
 read -r ir_reference alloc_reference < <(instructions reference 'listening on' "$sym_reference" --body "$work/body.txt" --listen 127.0.0.1:PORT)
 
-# --- system calls per keep-alive scrape (strace -f -c, all threads) ----------
-# strace -f -c on PID in the background, its pid in strace_pid.
+# --- system calls per keep-alive scrape (strace -f, by thread) -----------------
+# strace -f on PID in the background, one line per call with the thread's
+# id; its pid in strace_pid. Notes the name of each thread there is once
+# attached (the reference's thread for the connection ends with it).
 strace_start() { # pid
-    strace -f -c -p "$1" -o "$work/strace.$1" 2>/dev/null &
+    strace -f -qq -p "$1" -o "$work/strace.$1" 2>/dev/null &
     strace_pid=$!
     sleep 1 # attached to every thread
+    local task
+    for task in /proc/"$1"/task/*; do
+        echo "${task##*/} $(cat "$task/comm" 2>/dev/null)"
+    done >"$work/threads.$1"
 }
-# Prints the calls per scrape, then each system call's calls per scrape.
-syscalls() { # pid url
+# The calls of the threads that serve scrapes (names matching SERVING, a
+# Python regex), per scrape; then each of their system calls per scrape;
+# then what the other threads called in the same window (a timed poll of
+# the dashboard, say), by thread name: "new" for a thread started after
+# strace attached (the poll's own connect thread).
+syscalls() { # pid url serving
     measured_scrapes "$2" "$STRACE_N" strace_start "$1"
     kill -INT "$strace_pid"
     wait "$strace_pid" 2>/dev/null || true
-    awk -v n="$STRACE_N" '
-        $NF == "total" { total = $4 }
-        $1 ~ /^[0-9.]+$/ && $NF != "total" { each = each sprintf("%s %.2f, ", $NF, $4 / n) }
-        END { printf "%.2f %s\n", total / n, substr(each, 1, length(each) - 2) }' "$work/strace.$1"
+    python3 - "$work/strace.$1" "$work/threads.$1" "$STRACE_N" "$3" <<'EOF'
+import collections, re, sys
+trace, threads, n, serving = sys.argv[1], sys.argv[2], int(sys.argv[3]), re.compile(sys.argv[4])
+names = {}
+for line in open(threads):
+    tid, _, name = line.rstrip("\n").partition(" ")
+    names[tid] = name
+ours, others = collections.Counter(), collections.Counter()
+for line in open(trace, errors="replace"):
+    # "TID name(args..." starts a call; "TID <... name resumed>" ends one.
+    m = re.match(r"(\d+) +([a-z_0-9]+)\(", line)
+    if not m:
+        continue
+    name = names.get(m[1], "new")
+    if m[1] in names and serving.search(name):
+        ours[m[2]] += 1
+    else:
+        others[name] += 1
+each = ", ".join(f"{call} {count / n:.2f}" for call, count in ours.most_common())
+other = ", ".join(f"{name} {count}" for name, count in others.most_common()) or "none"
+print(f"{sum(ours.values()) / n:.2f}|{each}|{other}")
+EOF
 }
 echo "bench: strace, $STRACE_N scrapes each"
-read -r sc_exporter sc_exporter_each < <(syscalls "$exporter_pid" "$exporter_url")
-read -r sc_reference sc_reference_each < <(syscalls "$reference_pid" "$reference_url")
+IFS='|' read -r sc_exporter sc_exporter_each sc_exporter_other \
+    < <(syscalls "$exporter_pid" "$exporter_url" '^http-')
+IFS='|' read -r sc_reference sc_reference_each sc_reference_other \
+    < <(syscalls "$reference_pid" "$reference_url" '.')
 
 # --- sizes ---------------------------------------------------------------------
 size_of() { if [ -f "$1" ]; then stat -c %s "$1"; else echo "not built"; fi; }
@@ -461,11 +491,13 @@ what to compare. All traffic on 127.0.0.1.
 $ratio_rows
 | per keep-alive scrape, after a warm-up | exporter | reference | target |
 |---|---|---|---|
-| system calls (\`strace -f -c\`, $STRACE_N scrapes) | $sc_exporter | $sc_reference | ≤ 4 |
+| system calls (\`strace -f\`, $STRACE_N scrapes; the threads that serve them) | $sc_exporter | $sc_reference | ≤ 4 |
 | allocations (callgrind: calls into malloc, calloc, realloc, ...) | $apr_exporter | $apr_reference | 0 |
 | instructions (callgrind, user space, all threads) | $ipr_exporter | $ipr_reference | ≤ 8000 |
 
 System calls, each per scrape: exporter $sc_exporter_each; reference $sc_reference_each.
+Calls of the other threads in the same window (not per scrape: whatever their timers
+brought), by thread: exporter $sc_exporter_other; reference $sc_reference_other.
 
 | figure | exporter | reference | target |
 |---|---|---|---|
@@ -501,9 +533,12 @@ $figure_rows
   \`$(show "$bin") ${temper_args/$temper_port/PORT}\`.
 - VmRSS: /proc/PID/status, once started (the exporter after its first dashboard poll) and
   after all the wrk runs.
-- System calls: \`strace -f -c -p PID\` on the unpinned servers, attached after 20 warm-up scrapes,
+- System calls: \`strace -f -p PID\` on the unpinned servers, attached after 20 warm-up scrapes,
   while $STRACE_N more go over the same keep-alive connection (python http.client, every answer
-  checked): the calls of all threads divided by $STRACE_N.
+  checked): the calls of the threads that serve scrapes (the exporter's \`http-*\` threads, every
+  thread of the reference) divided by $STRACE_N. The exporter's other threads run on their own
+  timers (the dashboard poll every \`-r\` seconds, with a short-lived thread for its connect),
+  so their calls in the window are listed as counts, not per scrape.
 - Instructions and allocations: each server, built the same way with its symbols
   (\`CARGO_PROFILE_RELEASE_STRIP=false\`, \`$(show "$sym_bin")\`), under
   \`valgrind --tool=callgrind\`; after 20 warm-up scrapes, \`callgrind_control --zero\`, then

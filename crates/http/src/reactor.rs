@@ -10,7 +10,9 @@
 //! [`ServerConfig::loops`] loops (by default one per core, at most four):
 //! a scrape is a few microseconds of work, so one loop per core keeps
 //! every core busy under load, while a connection belongs to one loop's
-//! set (no thundering herd: a readiness wakes exactly one thread). Sharing
+//! set (no thundering herd: a readiness wakes exactly one thread), and
+//! with one loop per core each keeps to its own core
+//! ([`ServerConfig::pin_loops`]). Sharing
 //! one epoll set between threads only adds wake-ups and a run queue longer
 //! than the cores (the tail latency on a 2-core box was 5× the single
 //! thread's).

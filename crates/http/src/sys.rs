@@ -216,21 +216,43 @@ pub fn counter_add(fd: BorrowedFd<'_>) {
 
 // --- cores -------------------------------------------------------------------
 
-/// How many CPUs this thread may run on (its affinity mask), or `None`
-/// when the kernel does not say. `std::thread::available_parallelism` says
-/// the same and also reads cgroup quotas, which costs the binary ~20 KiB.
-pub fn cpus_allowed() -> Option<usize> {
+/// The CPUs this thread may run on (its affinity mask), lowest first, or
+/// `None` when the kernel does not say. `std::thread::available_parallelism`
+/// gives their number and also reads cgroup quotas, which costs the binary
+/// ~20 KiB.
+pub fn allowed_cpus() -> Option<Vec<usize>> {
     // SAFETY: cpu_set_t is plain data; all zeroes is the empty set.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
     // SAFETY: the kernel writes at most size_of::<cpu_set_t>() bytes into
-    // `set`; CPU_COUNT only reads it.
+    // `set`; CPU_ISSET only reads it, for CPUs below CPU_SETSIZE.
     unsafe {
         if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
             return None;
         }
-        usize::try_from(libc::CPU_COUNT(&set))
-            .ok()
-            .filter(|&n| n > 0)
+        let cpus: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
+            .filter(|&cpu| libc::CPU_ISSET(cpu, &set))
+            .collect();
+        Some(cpus).filter(|cpus| !cpus.is_empty())
+    }
+}
+
+/// Lets the calling thread run on `cpu` only.
+pub fn run_only_on(cpu: usize) -> io::Result<()> {
+    if cpu >= libc::CPU_SETSIZE as usize {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    // SAFETY: cpu_set_t is plain data, all zeroes the empty set; CPU_SET
+    // writes the bit of `cpu`, below CPU_SETSIZE (checked above); the
+    // kernel only reads `set`; 0 is the calling thread.
+    let r = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
     }
 }
 
