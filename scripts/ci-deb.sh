@@ -306,16 +306,30 @@ if [ -x "$sim" ] && [ -x "$binary" ]; then
     [ -n "${exporter:-}" ] && kill "$exporter" 2> /dev/null
     wait "$tracer" 2> /dev/null
     sed -nE 's/^[0-9]+ +([a-z_0-9]+)\(.*/\1/p' "$work/strace.txt" | sort -u > "$work/syscalls-used"
-    # The unit's filter: @system-service minus @privileged and @resources.
+    # The unit's filter, as systemd reads its SystemCallFilter= lines: in
+    # order, the first (not "~") an allow list, then each "~" line taking
+    # its calls away and each other line adding its calls back.
     expand() { # the system calls of a systemd syscall-filter group, nested groups expanded
         local line
         systemd-analyze syscall-filter "$1" | sed -n 's/^    //p' | grep -v '^#' | while read -r line; do
             case "$line" in @*) expand "$line" ;; *) echo "$line" ;; esac
         done
     }
-    expand @system-service | sort -u > "$work/allowed"
-    { expand @privileged; expand @resources; } | sort -u > "$work/denied"
-    comm -23 "$work/allowed" "$work/denied" > "$work/permitted"
+    : > "$work/permitted"
+    sed -n 's/^SystemCallFilter=//p' "$unit" > "$work/filter-lines"
+    while read -r value; do
+        deny=""
+        case "$value" in "~"*) deny=1 value="${value#\~}" ;; esac
+        for item in $value; do
+            case "$item" in @*) expand "$item" ;; *) echo "$item" ;; esac
+        done | sort -u > "$work/these"
+        if [ -n "$deny" ]; then
+            comm -23 "$work/permitted" "$work/these" > "$work/next"
+        else
+            sort -u "$work/permitted" "$work/these" > "$work/next"
+        fi
+        mv "$work/next" "$work/permitted"
+    done < "$work/filter-lines"
     outside="$(comm -23 "$work/syscalls-used" "$work/permitted" | tr '\n' ' ')"
     if [ -s "$work/syscalls-used" ] && [ -z "$outside" ]; then
         ok "all $(wc -l < "$work/syscalls-used") system calls the exporter made pass the unit's SystemCallFilter"
