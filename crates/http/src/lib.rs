@@ -111,7 +111,8 @@ pub struct ServerConfig {
     /// core), each loop runs on its own core only. Left to itself, the
     /// scheduler often wakes a loop on the core of the thread that woke it,
     /// so two loops share one core while the other idles (on a 2-core
-    /// machine, 1.2–1.7× the scrapes/s at 2–4 connections with this on).
+    /// machine with this on: 1.6× the scrapes/s at 2 connections, 1.0–1.1×
+    /// at 4, and a p99 of 0.25 ms instead of 1.5 at 16 connections).
     pub pin_loops: bool,
     /// Handler threads: they answer the requests whose handler may wait
     /// ([`Handler::waits`]), at most this many at once; the others queue.
