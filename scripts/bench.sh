@@ -494,7 +494,8 @@ what to compare. All traffic on 127.0.0.1.
 - **upstream**: $upstream_note
 - **pinned**: a second instance of each server started with \`taskset -c 1\` (the exporter then
   runs one readiness loop), measured with \`taskset -c 0 wrk\`: the cost per core. Unpinned, the
-  exporter runs one loop per core and the reference a thread per connection: the scaling.
+  exporter runs one loop per core, each kept to its core, and the reference a thread per
+  connection: the scaling.
 
 ## Ratios
 
