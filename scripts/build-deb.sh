@@ -61,8 +61,7 @@ log() { printf 'build-deb: %s\n' "$*" >&2; }
 
 command -v dpkg-deb > /dev/null || die "dpkg-deb is missing (Debian package dpkg)"
 
-cargo_version="$(awk '/^\[/ { s = $0; next }
-    s == "[package]" && $1 == "version" { gsub(/"/, "", $3); print $3; exit }' Cargo.toml)"
+cargo_version="$(cargo_field version)"
 [ -n "$cargo_version" ] || die "no version in Cargo.toml"
 version="$cargo_version-$revision"
 maintainer="${DEB_MAINTAINER:-linxdot-exporter maintainers <linxdot-exporter@users.noreply.github.com>}"

@@ -79,7 +79,7 @@ target_dir="${CARGO_TARGET_DIR:-$repo/target}"
 stage="$repo/dist/image"
 export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}"
 
-version="$(awk '/^\[/ { s = $0; next } s == "[package]" && $1 == "version" { gsub(/"/, "", $3); print $3; exit }' Cargo.toml)"
+version="$(cargo_field version)"
 [ -n "$version" ] || die "no version in Cargo.toml"
 
 host_arch() {

@@ -59,13 +59,6 @@ if [ -z "$target" ] && [ -z "$binary" ]; then
 fi
 
 # --- metadata from Cargo.toml ---------------------------------------------------
-cargo_field() {
-    awk -v key="$1" '
-        /^\[/ { section = $0; next }
-        section == "[package]" && $1 == key && $2 == "=" {
-            sub(/^[^=]*=[ \t]*"/, ""); sub(/"[ \t]*$/, ""); print; exit
-        }' "$repo/Cargo.toml"
-}
 name="$(cargo_field name)"
 version="$(cargo_field version)"
 license="$(cargo_field license)"

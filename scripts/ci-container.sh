@@ -28,12 +28,12 @@ host_target_dir="${CARGO_TARGET_DIR:-$repo/target}"
 static_target_dir="$host_target_dir/packaging"
 name=linxdot-exporter
 max_size=1000000 # bytes: "well under 1 MB"
-version="$(awk '/^\[/ { s = $0; next } s == "[package]" && $1 == "version" { gsub(/"/, "", $3); print $3; exit }' Cargo.toml)"
 
 # shellcheck source=scripts/checks-lib.sh
 source scripts/checks-lib.sh
 # shellcheck source=scripts/platforms.sh
 source scripts/platforms.sh
+version="$(cargo_field version)"
 chmod 0755 "$work"
 containers=()
 images=()

@@ -51,8 +51,7 @@ phase "building the packages (revisions 1 and 2)"
 # The simulator at the same time, with the host toolchain.
 cargo build --release --locked --workspace --example dashboard-sim > "$work/sim-build.log" 2>&1 &
 sim_build=$!
-version="$(awk '/^\[/ { s = $0; next }
-    s == "[package]" && $1 == "version" { gsub(/"/, "", $3); print $3; exit }' Cargo.toml)"
+version="$(cargo_field version)"
 # One file time for every build below (a commit in between must not matter).
 export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2> /dev/null || echo 1700000000)}"
 build_start=$SECONDS

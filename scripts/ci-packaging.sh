@@ -62,7 +62,7 @@ if [ -f examples/dashboard-sim.rs ]; then
     cargo build --release --locked --example dashboard-sim > "$work/sim-build.log" 2>&1 &
     sim_build=$!
 fi
-version="$(awk '/^\[/ { s = $0; next } s == "[package]" && $1 == "version" { gsub(/"/, "", $3); print $3; exit }' Cargo.toml)"
+version="$(cargo_field version)"
 mapfile -t targets < <(platform_targets)
 # What readelf -A says the 32-bit ARM code needs: armv6 must run on a Pi Zero.
 declare -A cpu_arch=([armv7-unknown-linux-musleabihf]=v7 [arm-unknown-linux-musleabihf]=v6)

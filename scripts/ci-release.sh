@@ -22,12 +22,12 @@ cd "$repo" || exit 1
 static_target_dir="${CARGO_TARGET_DIR:-$repo/target}/packaging"
 repro_target="${REPRO_TARGET:-aarch64-unknown-linux-musl}"
 name=linxdot-exporter
-version="$(awk '/^\[/ { s = $0; next } s == "[package]" && $1 == "version" { gsub(/"/, "", $3); print $3; exit }' Cargo.toml)"
 
 # shellcheck source=scripts/checks-lib.sh
 source scripts/checks-lib.sh
 # shellcheck source=scripts/platforms.sh
 source scripts/platforms.sh
+version="$(cargo_field version)"
 # shellcheck disable=SC2317 # run by the trap
 cleanup() {
     stop_pids

@@ -125,7 +125,7 @@ files="$repo/openwrt/$name/files"
 # --- build (unless given a file) ----------------------------------------------
 if [ -z "$file" ]; then
     if [ "$mode" = ipk ]; then
-        version="$(awk '/^\[/ { s = $0; next } s == "[package]" && $1 == "version" { gsub(/"/, "", $3); print $3; exit }' "$repo/Cargo.toml")"
+        version="$(cargo_field version)"
         file="$repo/dist/${name}_${version}-1_${arch}.ipk"
         run "$repo/scripts/build-ipk.sh" --arch "$arch" --target "$target"
     else

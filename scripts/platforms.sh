@@ -10,6 +10,8 @@
 #   binary_fresh PATH             PATH exists and no source file is newer
 #                                 (then build-static.sh would only spend its
 #                                 ~15 s of cargo's freshness checks)
+#   cargo_field KEY               KEY of the root Cargo.toml's [package]
+#                                 (e.g. version), unquoted; empty when absent
 #
 # Columns (a "-" is "none"):
 #   target  Rust target triple that scripts/build-static.sh builds
@@ -73,6 +75,17 @@ platform_targets() { platform_rows | awk '{ print $1 }'; }
 
 # ipk_target ARCH: the Rust target of an OpenWrt architecture.
 ipk_target() { ipk_rows | awk -v a="$1" '$1 == a { print $2; found = 1 } END { exit !found }'; }
+
+# The repository this file is in, whatever the caller's directory.
+platforms_repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+cargo_field() {
+    awk -v key="$1" '
+        /^\[/ { section = $0; next }
+        section == "[package]" && $1 == key && $2 == "=" {
+            sub(/^[^=]*=[ \t]*"/, ""); sub(/"[ \t]*$/, ""); print; exit
+        }' "$platforms_repo/Cargo.toml"
+}
 
 binary_fresh() {
     [ -f "$1" ] && [ -z "$(find src crates sim/src Cargo.toml Cargo.lock -newer "$1" -print -quit 2> /dev/null)" ]

@@ -54,7 +54,7 @@ cd "$repo"
 # shellcheck source=scripts/platforms.sh
 source scripts/platforms.sh
 name=linxdot-exporter
-version="$(awk '/^\[/ { s = $0; next } s == "[package]" && $1 == "version" { gsub(/"/, "", $3); print $3; exit }' Cargo.toml)"
+version="$(cargo_field version)"
 [ -n "$version" ] || die "no version in Cargo.toml"
 export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null)}"
 [[ "$SOURCE_DATE_EPOCH" =~ ^[0-9]+$ ]] || die "set SOURCE_DATE_EPOCH (not in a git checkout)"
