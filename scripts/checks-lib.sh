@@ -11,6 +11,7 @@
 #   free_port                a loopback TCP port that was free a moment ago
 #   wait_for SECONDS CMD...  retries CMD every 0.2 s until it succeeds or
 #                            SECONDS pass (then fails)
+#   cargo_target_dir         the directory cargo builds into
 #
 # A script with more to clean up defines its own `cleanup` after sourcing
 # this file and calls `stop_pids` and `rm -rf "$work"` from it.
@@ -67,6 +68,11 @@ EOF
     export CONTAINERS_CONF="$work/containers.conf"
 }
 # shellcheck disable=SC2317 # run by the trap
+cargo_target_dir() {
+    cargo metadata --format-version 1 --no-deps |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])'
+}
+
 cleanup() {
     stop_pids
     rm -rf "$work"

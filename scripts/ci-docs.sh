@@ -28,8 +28,7 @@ else
     notok "cargo build: $(tail -n 20 "$work/build.log")"
     finish
 fi
-target_dir=$(cargo metadata --format-version 1 --no-deps |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+target_dir=$(cargo_target_dir)
 
 phase "a real scrape: two simulated TEMPer sensors, the dashboard simulator, /probe"
 "$target_dir/debug/linxdot-exporter" --help > "$work/help.txt" 2>&1

@@ -43,8 +43,7 @@ else
     notok "cargo build: $(tail -n 20 "$work/build.log")"
     finish
 fi
-target_dir=$(cargo metadata --format-version 1 --no-deps |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+target_dir=$(cargo_target_dir)
 exporter="$target_dir/debug/linxdot-exporter"
 sim="$target_dir/debug/examples/dashboard-sim"
 

@@ -21,7 +21,7 @@ bash scripts/install-debs.sh prometheus victoria-metrics python3-yaml
 
 phase "build the exporter and the simulators"
 cargo build --quiet --bin linxdot-exporter --example dashboard-sim --example gwmp-sim
-target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+target_dir=$(cargo_target_dir)
 
 phase "four hotspots, Prometheus and VictoriaMetrics (scripts/stack_lora_test.py)"
 check "LoRa dashboard row and alerts on Prometheus and VictoriaMetrics" \
