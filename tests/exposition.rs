@@ -5,10 +5,9 @@
 
 use linxdot_sim::dashboard;
 use linxdot_sim::exporter::{self, Exporter};
+use linxdot_sim::promtool::check_metrics;
 use linxdot_sim::text::sample;
 use std::collections::HashSet;
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 /// Checks the structure of a text-format body; returns the family names.
@@ -56,52 +55,6 @@ fn check_structure(body: &str) -> Vec<String> {
     families
 }
 
-/// promtool if it runs here. In CI (`CI` set) it must; elsewhere its absence
-/// is said on the terminal, where a passing test's captured output is not.
-fn promtool() -> Option<&'static str> {
-    let found = Command::new("promtool")
-        .arg("--version")
-        .output()
-        .is_ok_and(|out| out.status.success());
-    if !found {
-        if std::env::var_os("CI").is_some() {
-            panic!("promtool is required in CI (Debian package 'prometheus')");
-        }
-        linxdot_sim::skip::skip(
-            "promtool check metrics",
-            "promtool is not installed here (Debian package 'prometheus'); structural checks only",
-        );
-    }
-    found.then_some("promtool")
-}
-
-fn promtool_check(body: &str) {
-    let Some(tool) = promtool() else {
-        return;
-    };
-    let mut child = Command::new(tool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(body.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool check metrics failed ({:?}):\n{}{}\nbody:\n{body}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[test]
 fn a_full_scrape_is_valid_text_format() {
     let sim = dashboard::Dashboard::start();
@@ -129,7 +82,7 @@ fn a_full_scrape_is_valid_text_format() {
     ] {
         assert!(families.iter().any(|f| f == want), "{want} missing");
     }
-    promtool_check(&body);
+    check_metrics("promtool check metrics", &body);
 }
 
 #[test]
@@ -143,7 +96,7 @@ fn a_scrape_with_the_dashboard_down_is_valid_too() {
         sample(b, "miner_up") == Some(0.0)
     });
     check_structure(&body);
-    promtool_check(&body);
+    check_metrics("promtool check metrics", &body);
 }
 
 #[test]

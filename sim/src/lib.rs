@@ -52,6 +52,7 @@ pub mod gwmp;
 pub mod hid;
 pub mod http;
 pub mod procfs;
+pub mod promtool;
 pub mod skip;
 pub mod text;
 pub mod wait;
