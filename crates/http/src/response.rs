@@ -180,6 +180,17 @@ impl<'a> Reply<'a> {
         }
     }
 
+    /// The head of the body written into the buffer (no extra headers).
+    fn head(&self, keep_alive: bool) -> Head<'static> {
+        Head {
+            status: self.status,
+            content_type: self.content_type,
+            headers: &[],
+            length: self.body.len(),
+            keep_alive,
+        }
+    }
+
     /// Appends the answer's head to `out`, and its body too when it is a
     /// [`Response`]: true when a body written with [`body`](Reply::body)
     /// is still to be sent after it, from that buffer.
@@ -193,14 +204,7 @@ impl<'a> Reply<'a> {
             response.write_into(out, head_only, keep_alive);
             return false;
         }
-        let head = Head {
-            status: self.status,
-            content_type: self.content_type,
-            headers: &[],
-            length: self.body.len(),
-            keep_alive,
-        };
-        head.write_into(out, 0);
+        self.head(keep_alive).write_into(out, 0);
         !head_only && !self.body.is_empty()
     }
 
@@ -210,14 +214,8 @@ impl<'a> Reply<'a> {
         if let Some(response) = &self.response {
             return response.write_into(out, head_only, keep_alive);
         }
-        let head = Head {
-            status: self.status,
-            content_type: self.content_type,
-            headers: &[],
-            length: self.body.len(),
-            keep_alive,
-        };
-        head.write_into(out, if head_only { 0 } else { self.body.len() });
+        let room = if head_only { 0 } else { self.body.len() };
+        self.head(keep_alive).write_into(out, room);
         if !head_only {
             out.extend_from_slice(self.body.as_bytes());
         }
