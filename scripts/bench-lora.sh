@@ -63,6 +63,12 @@ pids+=("$!")
 cpu_ns() { cat /proc/"$pid"/task/*/schedstat | awk '{ s += $1 } END { print s }'; }
 counted() { scrape | awk '/^lora_gwmp_datagrams_total|^lora_gwmp_invalid_datagrams_total/ { s += $2 } END { print s }'; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$pid/status"; }
+# mark: notes the datagrams counted and dropped so far; since_mark prints
+# how many of each came since: "COUNTED DROPPED".
+mark() { before_count=$(counted); before_dropped=$(value lora_capture_dropped_total); }
+since_mark() {
+    echo "$(( $(counted) - before_count )) $(awk -v a="$(value lora_capture_dropped_total)" -v b="$before_dropped" 'BEGIN { printf "%d", a - b }')"
+}
 
 phase "1. wake-ups: idle, then 5,000 datagrams/s on another UDP port of lo"
 idle=$(scripts/wakeups.sh "$pid" 10 | awk '/^wakeups/ {print $4}')
@@ -77,16 +83,14 @@ echo "idle $idle/s; with noise $noisy/s ($noise_sent datagrams sent to port $noi
 
 phase "2. CPU time per captured datagram (5,000 GWMP datagrams/s for 10 s)"
 before_cpu=$(cpu_ns)
-before_count=$(counted)
-before_dropped=$(value lora_capture_dropped_total)
+mark
 "$sim" flood --server "127.0.0.1:$gwmp_port" --rate 5000 --seconds 10 >"$work/steady.out" &
 steady_pid=$!
 steady_wakeups=$(scripts/wakeups.sh "$pid" 10 | awk '/^wakeups/ {print $2}')
 wait "$steady_pid"
 sleep 0.5
 steady_sent=$(awk '{print $4}' "$work/steady.out")
-steady_counted=$(( $(counted) - before_count ))
-steady_dropped=$(awk -v a="$(value lora_capture_dropped_total)" -v b="$before_dropped" 'BEGIN { printf "%d", a - b }')
+read -r steady_counted steady_dropped < <(since_mark)
 steady_cpu=$(( $(cpu_ns) - before_cpu ))
 per_datagram_us=$(awk -v c="$steady_cpu" -v n="$steady_counted" 'BEGIN { printf "%.2f", c / n / 1000 }')
 wakeups_per_datagram=$(awk -v w="$steady_wakeups" -v n="$steady_counted" 'BEGIN { printf "%.3f", w / n }')
@@ -114,8 +118,7 @@ print(f"{len(lat)} {1000 * lat[len(lat) // 2]:.3f} {1000 * lat[int(len(lat) * 0.
 PY
 }
 read -r quiet_n quiet_p50 quiet_p99 < <(timing 5)
-before_count=$(counted)
-before_dropped=$(value lora_capture_dropped_total)
+mark
 rss_before=$(rss_kib)
 "$sim" flood --server "127.0.0.1:$gwmp_port" --rate 20000 --seconds "$flood_seconds" >"$work/flood.out" &
 flood_pid=$!
@@ -128,16 +131,14 @@ wait "$rss_sampler" || true
 rss_peak=$(sort -n "$work/rss" | tail -1)
 sleep 0.5
 flood_sent=$(awk '{print $4}' "$work/flood.out")
-flood_counted=$(( $(counted) - before_count ))
-flood_dropped=$(awk -v a="$(value lora_capture_dropped_total)" -v b="$before_dropped" 'BEGIN { printf "%d", a - b }')
+read -r flood_counted flood_dropped < <(since_mark)
 unaccounted=$(( flood_sent - flood_counted - flood_dropped ))
 echo "sent $flood_sent; counted $flood_counted; dropped (lora_capture_dropped_total) $flood_dropped; unaccounted $unaccounted"
 echo "RSS $rss_before KiB before, peak $rss_peak KiB; scrapes p50/p99 quiet $quiet_p50/$quiet_p99 ms ($quiet_n), flood $flood_p50/$flood_p99 ms ($flood_n)"
 hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status")
 
 phase "3b. the same flood for 3 s while the exporter is stopped (SIGSTOP) for 1.5 s of it"
-before_count=$(counted)
-before_dropped=$(value lora_capture_dropped_total)
+mark
 "$sim" flood --server "127.0.0.1:$gwmp_port" --rate 20000 --seconds 3 >"$work/stall.out" &
 stall_pid=$!
 sleep 0.5
@@ -147,8 +148,7 @@ kill -CONT "$pid"
 wait "$stall_pid"
 sleep 0.5
 stall_sent=$(awk '{print $4}' "$work/stall.out")
-stall_counted=$(( $(counted) - before_count ))
-stall_dropped=$(awk -v a="$(value lora_capture_dropped_total)" -v b="$before_dropped" 'BEGIN { printf "%d", a - b }')
+read -r stall_counted stall_dropped < <(since_mark)
 stall_unaccounted=$(( stall_sent - stall_counted - stall_dropped ))
 echo "sent $stall_sent; counted $stall_counted; dropped $stall_dropped; unaccounted $stall_unaccounted"
 
